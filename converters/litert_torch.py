@@ -1,0 +1,136 @@
+"""TFLite route: PyTorch -> litert-torch (one signature per sequence bucket, shared weights)
+-> ai-edge-quantizer (fp16 / int8-dynamic / int8-full with the precision ladder)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from edgeembed.bundle import Signature
+from edgeembed.converters import tflite_quantize
+from edgeembed.converters.calibration import CalibrationSet
+from edgeembed.converters.export_graph import build_export_module, is_bert_family
+from edgeembed.converters.sources import SourceModel
+from edgeembed.converters.spec import ConversionSpec
+from edgeembed.converters.tflite_inspect import tensor_census
+from edgeembed.errors import ConversionError
+
+MODEL_FILE = "model.tflite"
+
+
+@dataclass
+class RouteResult:
+    model_files: dict[str, Path]
+    signatures: tuple[Signature, ...]
+    converter: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in ("litert-torch", "ai-edge-quantizer", "ai-edge-litert", "torch", "transformers"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+@contextlib.contextmanager
+def _quiet():
+    """litert-torch and the quantizer print their own progress; keep it out of ours."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield sink
+
+
+def export_float_model(source: SourceModel, buckets: tuple[int, ...], path: Path) -> None:
+    import litert_torch
+    import torch
+
+    converter = litert_torch.Converter()
+    for bucket in buckets:
+        module = build_export_module(source.model, bucket)
+        sample = {
+            "input_ids": torch.zeros(1, bucket, dtype=torch.int32),
+            "attention_mask": torch.ones(1, bucket, dtype=torch.int32),
+        }
+        converter.add_signature(f"seq_{bucket}", module, sample_kwargs=sample)
+    with _quiet() as log:
+        try:
+            converter.convert().export(str(path))
+        except Exception as error:  # noqa: BLE001 - surface any exporter failure with its log
+            tail = "\n".join(log.getvalue().splitlines()[-15:])
+            raise ConversionError(
+                f"litert-torch could not convert this model ({type(error).__name__}: {error}).\n"
+                f"{tail}"
+            ) from error
+
+
+def read_signatures(path: Path, buckets: tuple[int, ...]) -> tuple[Signature, ...]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    listing = Interpreter(model_path=str(path)).get_signature_list()
+    signatures = []
+    for bucket in buckets:
+        entry = listing.get(f"seq_{bucket}")
+        if entry is None or len(entry["outputs"]) != 1:
+            raise ConversionError(f"converted model lacks a single-output signature seq_{bucket}")
+        inputs = {name: name for name in entry["inputs"] if name in ("input_ids", "attention_mask")}
+        signatures.append(Signature(f"seq_{bucket}", bucket, 1, inputs, entry["outputs"][0]))
+    return tuple(signatures)
+
+
+def convert_tflite(
+    source: SourceModel,
+    spec: ConversionSpec,
+    workdir: Path,
+    calibration: CalibrationSet | None,
+    measure: Callable[[bytes], dict[str, float]],
+    step: Callable[[str], None],
+) -> RouteResult:
+    float_path = workdir / "float32.tflite"
+    step("Exporting FP32 graph (litert-torch)")
+    export_float_model(source, spec.seq_buckets, float_path)
+    signatures = read_signatures(float_path, spec.seq_buckets)
+    converter = {
+        "route": "litert-torch",
+        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
+        "versions": _versions(),
+    }
+    details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
+    if spec.quantization == "fp32":
+        model = float_path.read_bytes()
+    elif spec.quantization in ("fp16", "int8-dynamic"):
+        step(f"Quantizing ({spec.quantization})")
+        with _quiet():
+            model = tflite_quantize.quantize_simple(float_path, spec.quantization)
+    else:
+        assert calibration is not None
+        step(f"Calibrating on {sum(len(v) for v in calibration.samples.values())} samples")
+        names = {s.seq_length: s.name for s in signatures}
+        with _quiet():
+            calibration_result = tflite_quantize.calibrate(float_path, calibration, names)
+        with _quiet():
+            ladder = tflite_quantize.climb_int8_ladder(
+                float_path,
+                calibration_result,
+                measure,
+                spec.target.min_mean_cosine,
+                fallback=spec.fallback,
+                on_rung=lambda name: step(f"Quantizing + verifying recipe {name}"),
+            )
+        model = ladder.model
+        details["int8_recipe"] = {
+            "chosen": ladder.chosen.name,
+            "reason": ladder.chosen.reason,
+            "tried": ladder.tried,
+            "calibration_samples_per_bucket": calibration.counts(),
+        }
+    model_path = workdir / MODEL_FILE
+    model_path.write_bytes(model)
+    details.update(tensor_census(model))
+    return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)

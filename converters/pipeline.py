@@ -1,0 +1,226 @@
+"""``convert``: model -> route -> verification against FP32 -> bundle written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeembed import __version__
+from edgeembed.bundle import TOKENIZER_NAME, Bundle, Manifest, Signature, write_bundle
+from edgeembed.converters import resolve_route
+from edgeembed.converters.calibration import build_calibration_set
+from edgeembed.converters.reference import reference_embeddings
+from edgeembed.converters.sources import SourceModel, load_source
+from edgeembed.converters.spec import ConversionSpec
+from edgeembed.embedder import Embedder
+from edgeembed.errors import ConversionError
+from edgeembed.evaluate import cosine_summary, sts_spearman
+from edgeembed.profiles import TargetProfile, load_target
+from edgeembed.texts import builtin_texts, read_sts, read_texts
+from edgeembed.tokenize import BucketTokenizer
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    bundle: Bundle
+    report: dict[str, Any]
+
+
+def build_spec(
+    target: str | Path | TargetProfile = "rpi5",
+    quantization: str | None = None,
+    calibration: str | Path | Sequence[str] | None = None,
+    max_seq_length: int | None = None,
+    seq_buckets: Sequence[int] | None = None,
+    strict: bool = False,
+    fallback: bool = True,
+) -> ConversionSpec:
+    """Resolve the target profile, flag overrides and text sets; cheap, so errors come first."""
+    profile = target if isinstance(target, TargetProfile) else load_target(target)
+    profile = profile.replace(
+        quantization=quantization,
+        max_seq_length=max_seq_length,
+        seq_buckets=tuple(seq_buckets) if seq_buckets else None,
+    )
+    if calibration is None:
+        calibration_texts, source = builtin_texts("calibration"), "built-in"
+    elif isinstance(calibration, (str, os.PathLike)):
+        calibration_texts, source = read_texts(calibration), str(calibration)
+    else:
+        calibration_texts, source = [str(t) for t in calibration if str(t).strip()], "python list"
+    used = set(calibration_texts)
+    holdout = [t for t in builtin_texts("holdout") if t not in used]
+    return ConversionSpec(
+        target=profile,
+        quantization=profile.quantization,
+        calibration_texts=tuple(calibration_texts),
+        holdout_texts=tuple(holdout),
+        calibration_source=source,
+        strict=strict,
+        fallback=fallback,
+    )
+
+
+def convert(
+    model: Any = None,
+    *,
+    out: str | Path,
+    target: str | Path | TargetProfile = "rpi5",
+    quantization: str | None = None,
+    calibration: str | Path | Sequence[str] | None = None,
+    eval_file: str | Path | None = None,
+    tokenizer: Any = None,
+    max_seq_length: int | None = None,
+    seq_buckets: Sequence[int] | None = None,
+    strict: bool = False,
+    fallback: bool = True,
+    overwrite: bool = False,
+    step: Step | None = None,
+) -> ConversionResult:
+    """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``."""
+    step = step or (lambda message: None)
+    out_path = Path(out)
+    if out_path.exists() and not overwrite:
+        raise ConversionError(f"{out_path} already exists; pass overwrite=True (--overwrite)")
+    spec = build_spec(target, quantization, calibration, max_seq_length, seq_buckets, strict, fallback)
+    sts = read_sts(eval_file) if eval_file else None
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    step("Loading model")
+    source = load_source(model, tokenizer)
+    timings["load_s"] = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="edgeembed-convert-") as work:
+        workdir = Path(work)
+        (workdir / TOKENIZER_NAME).write_text(source.tokenizer_json, encoding="utf-8")
+        tokenizer_ = BucketTokenizer(workdir / TOKENIZER_NAME, spec.max_seq_length, spec.seq_buckets)
+        step("Embedding held-out texts with the FP32 reference")
+        reference = reference_embeddings(
+            source.model, tokenizer_, spec.holdout_texts, source.pooling, source.normalize
+        )
+        draft = _manifest(source, spec, reference.shape[1], _draft_signatures(spec), {})
+        measure = _measurer(workdir, draft, spec.holdout_texts, reference)
+        calibration_set = None
+        if spec.quantization == "int8-full":
+            calibration_set = build_calibration_set(tokenizer_, spec.calibration_texts)
+        mark = time.perf_counter()
+        route = resolve_route(spec.format)
+        result = route(source, spec, workdir, calibration_set, measure, step)
+        timings["convert_s"] = time.perf_counter() - mark
+        manifest = _manifest(source, spec, reference.shape[1], result.signatures, result.converter)
+        step("Verifying the converted model against FP32")
+        mark = time.perf_counter()
+        final_model = result.model_files[manifest.model_files[0]].read_bytes()
+        fidelity = measure(final_model, manifest)
+        sts_report = _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) if sts else None
+        timings["verify_s"] = time.perf_counter() - mark
+        report = _report(source, spec, result, fidelity, sts_report, timings, final_model)
+        failures = report["verdict"]["failures"]
+        if failures and spec.strict:
+            raise ConversionError("conversion below the target's thresholds (--strict): " + "; ".join(failures))
+        step("Writing bundle")
+        files = {TOKENIZER_NAME: workdir / TOKENIZER_NAME, **result.model_files}
+        bundle = write_bundle(out_path, manifest, files, report, overwrite=overwrite)
+    return ConversionResult(bundle, report)
+
+
+def _draft_signatures(spec: ConversionSpec) -> tuple[Signature, ...]:
+    inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
+    return tuple(Signature(f"seq_{b}", b, 1, inputs, "output_0") for b in spec.seq_buckets)
+
+
+def _manifest(
+    source: SourceModel,
+    spec: ConversionSpec,
+    dim: int,
+    signatures: tuple[Signature, ...],
+    converter: dict[str, Any],
+) -> Manifest:
+    return Manifest(
+        source={"name": source.name, "weights_sha256": source.weights_sha256, "layout": source.layout},
+        format=spec.format,
+        quantization=spec.quantization,
+        converter={**converter, "edgeembed": __version__},
+        max_seq_length=spec.max_seq_length,
+        signatures=signatures,
+        model_files=("model.tflite",),
+        pooling=source.pooling,
+        normalize=source.normalize,
+        embedding_dim=int(dim),
+        target=spec.target.name,
+    )
+
+
+def _measurer(workdir: Path, draft: Manifest, texts: Sequence[str], reference: np.ndarray):
+    """Embed held-out texts through the device runtime itself and compare with FP32."""
+
+    def measure(model: bytes, manifest: Manifest | None = None) -> dict[str, float]:
+        (workdir / "model.tflite").write_bytes(model)
+        embedder = Embedder(Bundle(workdir, manifest or draft), token_cache_size=0)
+        return cosine_summary(reference, embedder.encode(list(texts), normalize_embeddings=False))
+
+    return measure
+
+
+def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[str, Any]:
+    texts = list(dict.fromkeys((*sts.first, *sts.second)))
+    position = {text: i for i, text in enumerate(texts)}
+    reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize)
+    embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0)
+    converted = embedder.encode(texts)
+    first = [position[t] for t in sts.first]
+    second = [position[t] for t in sts.second]
+    gold = np.array(sts.scores)
+    fp32 = sts_spearman(reference[first], reference[second], gold)
+    ours = sts_spearman(converted[first], converted[second], gold)
+    return {
+        "file": str(eval_file),
+        "pairs": len(gold),
+        "fp32_spearman": fp32,
+        "converted_spearman": ours,
+        "drop": round(fp32 - ours, 2),
+        "max_drop": spec.target.max_sts_drop,
+        "passed": fp32 - ours <= spec.target.max_sts_drop,
+        "cosine_to_fp32": cosine_summary(reference, converted),
+    }
+
+
+def _report(source, spec, result, fidelity, sts_report, timings, model: bytes) -> dict[str, Any]:
+    target = spec.target
+    failures = []
+    if fidelity["mean_cosine"] < target.min_mean_cosine:
+        failures.append(f"mean cosine {fidelity['mean_cosine']:.4f} < {target.min_mean_cosine}")
+    if fidelity["min_cosine"] < target.min_cosine:
+        failures.append(f"min cosine {fidelity['min_cosine']:.4f} < {target.min_cosine}")
+    if sts_report and not sts_report["passed"]:
+        failures.append(f"STS drop {sts_report['drop']} > {target.max_sts_drop}")
+    return {
+        "edgeembed_version": __version__,
+        "created_unix": int(time.time()),
+        "source": {"name": source.name, "layout": source.layout, "weights_sha256": source.weights_sha256},
+        "target": target.name,
+        "format": spec.format,
+        "quantization": spec.quantization,
+        "converter": result.converter,
+        "calibration": {"source": spec.calibration_source, "texts": len(spec.calibration_texts)},
+        "fidelity": {
+            **fidelity,
+            "held_out_texts": "built-in holdout set, disjoint from calibration",
+            "required_mean_cosine": target.min_mean_cosine,
+            "required_min_cosine": target.min_cosine,
+        },
+        "sts": sts_report,
+        "sizes_bytes": {"model": len(model), "float32_model": result.details.get("float32_size_bytes")},
+        "model_details": {k: v for k, v in result.details.items() if k != "float32_size_bytes"},
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+        "verdict": {"passed": not failures, "failures": failures},
+    }
+

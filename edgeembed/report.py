@@ -1,0 +1,98 @@
+"""Human-readable tables for conversion reports, bundles and similarities (rich)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from edgeembed.bundle import Bundle
+from edgeembed.pooling import l2_normalize
+
+
+def _mb(size: int | None) -> str:
+    return "-" if not size else f"{size / 1e6:.1f} MB"
+
+
+def print_conversion_report(console: Console, report: dict[str, Any], path: Path) -> None:
+    fidelity = report["fidelity"]
+    table = Table(title=f"Accuracy vs FP32 PyTorch ({report['quantization']}, {report['target']})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("required", justify="right")
+    table.add_row("held-out texts", str(fidelity["sentences"]), "")
+    table.add_row("mean cosine", f"{fidelity['mean_cosine']:.4f}", f">= {fidelity['required_mean_cosine']}")
+    table.add_row("min cosine", f"{fidelity['min_cosine']:.4f}", f">= {fidelity['required_min_cosine']}")
+    table.add_row("5th percentile cosine", f"{fidelity['p5_cosine']:.4f}", "")
+    sts = report.get("sts")
+    if sts:
+        table.add_row(f"STS Spearman FP32 ({sts['pairs']} pairs)", f"{sts['fp32_spearman']:.2f}", "")
+        table.add_row("STS Spearman converted", f"{sts['converted_spearman']:.2f}",
+                      f"drop <= {sts['max_drop']}")
+    sizes = report["sizes_bytes"]
+    table.add_row("model size", _mb(sizes["model"]), "")
+    table.add_row("FP32 model size", _mb(sizes.get("float32_model")), "")
+    console.print(table)
+    details = report.get("model_details", {})
+    recipe = details.get("int8_recipe")
+    if recipe:
+        console.print(f"INT8 recipe: [bold]{recipe['chosen']}[/] - {recipe['reason']}")
+        tried = ", ".join(f"{t['recipe']}={t['mean_cosine']:.4f}" for t in recipe["tried"])
+        console.print(f"  tried (mean cosine): {tried}")
+    if details.get("non_int8_ops"):
+        ops = ", ".join(f"{name} x{count}" for name, count in details["non_int8_ops"].items())
+        console.print(f"  ops not in static INT8: {ops}")
+    verdict = report["verdict"]
+    if verdict["passed"]:
+        console.print(f"[green]verdict: passed[/]  bundle: {path}")
+    else:
+        console.print(f"[bold yellow]verdict: BELOW TARGET[/] ({'; '.join(verdict['failures'])})"
+                      f"  bundle: {path}\n  try --quantization int8-dynamic or fp16, or more "
+                      "--calibration text; --strict turns this into an error")
+
+
+def print_similarity(console: Console, texts: list[str], vectors: np.ndarray) -> None:
+    unit = l2_normalize(vectors)
+    matrix = unit @ unit.T
+    table = Table(title="cosine similarity")
+    table.add_column("")
+    for index in range(len(texts)):
+        table.add_column(str(index), justify="right")
+    for index, text in enumerate(texts):
+        label = f"{index}: {text[:48]}{'...' if len(text) > 48 else ''}"
+        table.add_row(label, *(f"{value:.3f}" for value in matrix[index]))
+    console.print(table)
+
+
+def print_bundle_info(console: Console, bundle: Bundle) -> None:
+    manifest = bundle.manifest
+    table = Table(title=f"{bundle.path} (verified: sha256 of {len(manifest.files)} files)")
+    table.add_column("field")
+    table.add_column("value")
+    rows = {
+        "source": manifest.source.get("name", "?"),
+        "format / quantization": f"{manifest.format} / {manifest.quantization}",
+        "target": manifest.target,
+        "embedding dim": str(manifest.embedding_dim),
+        "pooling / normalize": f"{manifest.pooling} / {manifest.normalize}",
+        "max_seq_length / buckets": f"{manifest.max_seq_length} / {list(manifest.seq_buckets)}",
+        "converter": f"{manifest.converter.get('route')} ({manifest.converter.get('graph', '')})",
+    }
+    for name in manifest.files:
+        rows[f"file {name}"] = _mb(bundle.file(name).stat().st_size)
+    report = bundle.report()
+    if report:
+        fidelity = report.get("fidelity", {})
+        rows["mean / min cosine to FP32"] = f"{fidelity.get('mean_cosine')} / {fidelity.get('min_cosine')}"
+        if report.get("sts"):
+            sts = report["sts"]
+            rows["STS Spearman FP32 / bundle"] = f"{sts['fp32_spearman']} / {sts['converted_spearman']}"
+        recipe = report.get("model_details", {}).get("int8_recipe")
+        if recipe:
+            rows["INT8 recipe"] = recipe["chosen"]
+    for key, value in rows.items():
+        table.add_row(key, value)
+    console.print(table)

@@ -1,0 +1,152 @@
+"""Tokenization for short-sequence inference: no tokenizer padding, counted truncation, buckets.
+
+Many ``tokenizer.json`` files pad every text to a fixed length (all-MiniLM-L6-v2 pads to 128).
+The runtime turns that off, tokenizes each text once (LRU token cache), and pads a batch only
+to the smallest sequence bucket that fits it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeembed.errors import BundleError, InputError
+
+
+@dataclass(frozen=True)
+class TokenizedText:
+    ids: tuple[int, ...]
+    truncated: bool
+
+
+class LRUCache:
+    """A small least-recently-used mapping with hit/miss counters; size 0 disables it."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = max(0, int(maxsize))
+        self._data: OrderedDict = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key):
+        if self.maxsize and key in self._data:
+            self._data.move_to_end(key)
+            self.hits += 1
+            return self._data[key]
+        self.misses += 1
+        return None
+
+    def put(self, key, value) -> None:
+        if not self.maxsize:
+            return
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def info(self) -> dict[str, int]:
+        return {"hits": self.hits, "misses": self.misses, "size": len(self), "maxsize": self.maxsize}
+
+
+class BucketTokenizer:
+    """Wraps a Hugging Face ``tokenizers`` file for bucketed, truncating, unpadded encoding."""
+
+    def __init__(
+        self,
+        tokenizer_file: str | Path,
+        max_seq_length: int,
+        seq_buckets: Sequence[int],
+        cache_size: int = 4096,
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        try:
+            self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        except Exception as error:  # tokenizers raises a bare Exception on bad JSON
+            raise BundleError(f"{tokenizer_file}: not a valid tokenizers file ({error}).") from None
+        self.max_seq_length = int(max_seq_length)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.max_seq_length)
+        self.seq_buckets = tuple(sorted(int(b) for b in seq_buckets))
+        if not self.seq_buckets or self.seq_buckets[-1] < self.max_seq_length:
+            raise BundleError(
+                f"largest sequence bucket {self.seq_buckets[-1:]} is below max_seq_length "
+                f"{self.max_seq_length}"
+            )
+        self.pad_id = _pad_id(Path(tokenizer_file))
+        self.cache = LRUCache(cache_size)
+
+    def encode(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Token ids per text (cached); texts longer than ``max_seq_length`` are truncated."""
+        results: list[TokenizedText | None] = [self.cache.get(t) for t in texts]
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            encodings = self._tokenizer.encode_batch([texts[i] for i in missing])
+            for index, encoding in zip(missing, encodings):
+                item = TokenizedText(tuple(encoding.ids), bool(encoding.overflowing))
+                self.cache.put(texts[index], item)
+                results[index] = item
+        return results  # type: ignore[return-value]
+
+    def bucket_for(self, length: int) -> int:
+        for bucket in self.seq_buckets:
+            if bucket >= length:
+                return bucket
+        return self.seq_buckets[-1]
+
+    def pad(self, items: Sequence[TokenizedText], seq_length: int) -> tuple[np.ndarray, np.ndarray]:
+        """``input_ids`` and ``attention_mask`` int32 arrays ``[len(items), seq_length]``."""
+        ids = np.full((len(items), seq_length), self.pad_id, dtype=np.int32)
+        mask = np.zeros((len(items), seq_length), dtype=np.int32)
+        for row, item in enumerate(items):
+            length = min(len(item.ids), seq_length)
+            ids[row, :length] = item.ids[:length]
+            mask[row, :length] = 1
+        return ids, mask
+
+
+def _pad_id(tokenizer_file: Path) -> int:
+    try:
+        padding = json.loads(tokenizer_file.read_text(encoding="utf-8")).get("padding") or {}
+    except (OSError, ValueError):
+        return 0
+    pad_id = padding.get("pad_id", 0)
+    return int(pad_id) if isinstance(pad_id, int) else 0
+
+
+def validate_texts(sentences: object) -> tuple[list[str], bool]:
+    """Return ``(texts, was_single)``; a non-string item raises ``TypeError`` naming its index."""
+    if isinstance(sentences, str):
+        return [sentences], True
+    if isinstance(sentences, (bytes, bytearray)):
+        raise TypeError("sentences must be str or a sequence of str, not bytes; decode first")
+    if sentences is None:
+        raise TypeError("sentences must be str or a sequence of str, not None")
+    try:
+        texts = list(sentences)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(
+            f"sentences must be str or a sequence of str, not {type(sentences).__name__}"
+        ) from None
+    for index, text in enumerate(texts):
+        if isinstance(text, np.str_):
+            texts[index] = str(text)
+        elif not isinstance(text, str):
+            raise TypeError(f"sentences[{index}] is {type(text).__name__}, expected str")
+    return texts, False
+
+
+def check_batch_size(batch_size: int) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise InputError(f"batch_size must be an int, got {type(batch_size).__name__}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    return int(batch_size)

@@ -1,0 +1,44 @@
+"""Light executors behind one protocol. Backends are looked up by name and imported on first use."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from edgeembed.errors import EdgeEmbedError
+
+if TYPE_CHECKING:
+    from edgeembed.bundle import Bundle
+
+# Data, not imports: listing backends must not import any runtime.
+BACKENDS: dict[str, str] = {
+    "litert": "edgeembed.runtimes.litert:LiteRTBackend",
+}
+FORMAT_DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert"}
+
+
+class Backend(Protocol):
+    """Runs a bundle's model on one device."""
+
+    def __init__(self, bundle: Bundle, *, device: str, threads: int | None) -> None: ...
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Token embeddings ``[batch, seq, dim]`` (float32) or pooled ``[batch, dim]``."""
+        ...
+
+    @property
+    def seq_buckets(self) -> tuple[int, ...]: ...
+
+
+def backend_for(bundle: Bundle, name: str | None = None) -> type[Backend]:
+    """The backend class for ``name``, or the default one for the bundle's format."""
+    name = name or FORMAT_DEFAULT_BACKEND.get(bundle.manifest.format)
+    if name not in BACKENDS:
+        raise EdgeEmbedError(
+            f"no runtime backend {name!r} for format {bundle.manifest.format!r}; "
+            f"known backends: {', '.join(BACKENDS)}"
+        )
+    module_name, class_name = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)

@@ -1,0 +1,1 @@
+"""Target profiles (TOML data files), shipped as package data."""
