@@ -66,6 +66,7 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.format not in FORMATS:
             raise BundleError(f"manifest: format {self.format!r} is not one of {FORMATS}")
         if self.pooling not in POOLING_MODES:
@@ -105,9 +106,7 @@ class Manifest:
             values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
             values["signatures"] = signatures
             values["model_files"] = tuple(data["model_files"])
-            manifest = cls(**values)
-            _check_types(manifest)
-            return manifest
+            return cls(**values)
         except BundleError as error:
             raise BundleError(f"{where}: {error}") from None
         except (KeyError, TypeError, ValueError) as error:
@@ -125,7 +124,9 @@ def _check_types(manifest: Manifest) -> None:
     for name, expected in _FIELD_TYPES.items():
         value = getattr(manifest, name)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise BundleError(f"field {name!r} has type {type(value).__name__}")
+            raise BundleError(
+                f"field {name!r} has type {type(value).__name__}, expected {expected}"
+            )
     for signature in manifest.signatures:
         if not all(isinstance(v, str) for v in (signature.name, signature.output)):
             raise BundleError(f"signature {signature.name!r}: names must be strings")

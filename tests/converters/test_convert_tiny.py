@@ -1,0 +1,62 @@
+"""Real conversions of a tiny random BERT: fp32 must be exact, int8-full must be integer."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("litert_torch")
+
+from edgeembed import Embedder  # noqa: E402
+from edgeembed.converters import convert  # noqa: E402
+from edgeembed.converters.reference import reference_embeddings  # noqa: E402
+from edgeembed.converters.sources import load_source  # noqa: E402
+from edgeembed.errors import ConversionError  # noqa: E402
+from edgeembed.tokenize import BucketTokenizer  # noqa: E402
+from tiny_models import SENTENCES, write_target  # noqa: E402
+
+
+def test_fp32_bundle_matches_pytorch(tiny_bundles, tiny_model_dir):
+    embedder = Embedder.load(tiny_bundles["fp32"], threads=1)
+    ours = embedder.encode(SENTENCES)
+    source = load_source(tiny_model_dir)
+    tokenizer = BucketTokenizer(tiny_model_dir / "tokenizer.json", 16, (8, 16))
+    theirs = reference_embeddings(source.model, tokenizer, SENTENCES, "mean", True)
+    assert np.allclose(ours, theirs, atol=1e-4)
+    report = json.loads((tiny_bundles["fp32"] / "report.json").read_text())
+    assert report["fidelity"]["mean_cosine"] > 0.9999
+    assert report["model_details"]["signatures"] == 2
+
+
+def test_int8_full_bundle_is_integer_and_reports_its_recipe(tiny_bundles):
+    report = json.loads((tiny_bundles["int8-full"] / "report.json").read_text())
+    details = report["model_details"]
+    assert details["int8_recipe"]["tried"][0]["recipe"] == "int8"
+    assert details["tensor_types"]["weights"].get("INT8", 0) > 0
+    assert details["tensor_types"]["activations"].get("INT8", 0) > 0
+    assert report["sizes_bytes"]["model"] < report["sizes_bytes"]["float32_model"]
+    vectors = Embedder.load(tiny_bundles["int8-full"]).encode(SENTENCES)
+    assert np.isfinite(vectors).all() and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def write_sts(folder):
+    sts = folder / "sts.csv"
+    rows = [f'"{a}","{b}",{i % 5}' for i, (a, b) in enumerate(zip(SENTENCES, SENTENCES[1:]))]
+    sts.write_text("\n".join(rows))
+    return sts, len(rows)
+
+
+def test_strict_below_threshold_writes_nothing(tiny_model_dir, tmp_path):
+    target = write_target(tmp_path, "fp32", max_sts_drop=-1.0)  # demands beating FP32
+    sts, _ = write_sts(tmp_path)
+    with pytest.raises(ConversionError, match="below the target's thresholds.*STS drop"):
+        convert(tiny_model_dir, out=tmp_path / "out", target=target, eval_file=sts, strict=True)
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".edgeembed-tmp")]
+
+
+def test_sts_evaluation_is_reported(tiny_model_dir, tmp_path):
+    sts, pairs = write_sts(tmp_path)
+    result = convert(tiny_model_dir, out=tmp_path / "b", target=write_target(tmp_path, "fp32"), eval_file=sts)
+    assert result.report["sts"]["pairs"] == pairs
+    assert abs(result.report["sts"]["drop"]) < 1.0

@@ -1,0 +1,57 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from edgeembed import BundleError, Embedder
+from tiny_models import SENTENCES
+
+
+@pytest.fixture()
+def embedder(tiny_bundles):
+    return Embedder.load(tiny_bundles["fp32"], threads=1)
+
+
+def test_batches_keep_input_order(embedder):
+    together = embedder.encode(SENTENCES, batch_size=3)
+    alone = np.stack([embedder.encode(text) for text in SENTENCES])
+    assert together.shape == (len(SENTENCES), 32) and together.dtype == np.float32
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_edge_cases(embedder, caplog):
+    assert embedder.encode([]).shape == (0, 32)
+    assert embedder.encode("a dog").shape == (32,)
+    blank = embedder.encode(["", "   "])
+    assert np.isfinite(blank).all() and np.allclose(blank[0], blank[1])
+    with pytest.raises(TypeError, match=r"sentences\[1\] is NoneType"):
+        embedder.encode(["ok", None])
+    long_text = "a man is playing " * 30
+    vector = embedder.encode([long_text, "a dog"])
+    assert embedder.last_truncated == 1 and "truncated" in caplog.text
+    assert np.allclose(vector[0], embedder.encode(long_text), atol=1e-6)
+    raw = embedder.encode("a dog", normalize_embeddings=False)
+    assert not np.isclose(np.linalg.norm(raw), 1.0)
+    assert embedder.cache_info()["token_cache"]["hits"] > 0
+
+
+def test_tampered_model_fails_to_load(fp32_bundle):
+    model = fp32_bundle / "model.tflite"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="model.tflite: sha256 mismatch"):
+        Embedder.load(fp32_bundle)
+
+
+def test_embedding_imports_no_torch_tensorflow_or_jax(tiny_bundles):
+    code = (
+        "import sys, json, edgeembed;"
+        f"e = edgeembed.Embedder.load({str(tiny_bundles['int8-full'])!r});"
+        "e.encode(['a dog']);"
+        "print(json.dumps(sorted({'torch','tensorflow','jax'} & set(sys.modules))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

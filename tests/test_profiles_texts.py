@@ -1,0 +1,51 @@
+import pytest
+
+from edgeembed.errors import InputError, TargetError
+from edgeembed.profiles import builtin_target_names, load_target
+from edgeembed.texts import builtin_texts, read_sts, read_texts
+
+
+def test_builtin_profiles_load():
+    assert {"rpi5", "x86-64"} <= set(builtin_target_names())
+    rpi5 = load_target("rpi5")
+    assert rpi5.quantization == "int8-full" and rpi5.seq_buckets == (16, 32, 64, 128)
+
+
+def test_unknown_target_lists_known_ones():
+    with pytest.raises(TargetError, match="known targets: .*rpi5"):
+        load_target("toaster")
+
+
+def test_bad_field_is_named(tmp_path):
+    text = (load_target.__globals__["_builtin_dir"]() / "rpi5.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('quantization = "int8-full"', 'quantization = "int3"'))
+    with pytest.raises(TargetError, match="field 'quantization'"):
+        load_target(bad)
+    bad.write_text(text + "\nspeed = 3\n")
+    with pytest.raises(TargetError, match="unknown field"):
+        load_target(bad)
+
+
+def test_override_keeps_buckets_consistent():
+    profile = load_target("rpi5").replace(max_seq_length=48)
+    assert profile.seq_buckets == (16, 32, 48) and profile.max_seq_length == 48
+
+
+def test_text_files(tmp_path):
+    lines = tmp_path / "t.txt"
+    lines.write_text("one\n\n  two  \none\n")
+    assert read_texts(lines) == ["one", "two"]
+    sts = tmp_path / "s.csv"
+    sts.write_text('sentence1,sentence2,score\n"a, b",c,5.0\nd,e,1\nf,g,2.5\n')
+    pairs = read_sts(sts)
+    assert pairs.first == ("a, b", "d", "f") and pairs.scores == (5.0, 1.0, 2.5)
+    assert read_texts(sts)[:2] == ["a, b", "c"]
+    with pytest.raises(InputError, match="not found"):
+        read_texts(tmp_path / "missing.txt")
+
+
+def test_builtin_sets_are_disjoint():
+    calibration, holdout = builtin_texts("calibration"), builtin_texts("holdout")
+    assert len(calibration) >= 200 and len(holdout) >= 100
+    assert not set(calibration) & set(holdout)
