@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -17,6 +16,7 @@ from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
+from edgeembed.converters.quiet import quiet
 from edgeembed.converters.tflite_inspect import tensor_census
 from edgeembed.errors import ConversionError
 
@@ -39,17 +39,11 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-@contextlib.contextmanager
-def _quiet():
-    """litert-torch and the quantizer print their own progress; keep it out of ours."""
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-        yield sink
-
-
 def export_float_model(source: SourceModel, buckets: tuple[int, ...], path: Path) -> None:
-    import litert_torch
     import torch
+
+    with quiet():
+        import litert_torch
 
     converter = litert_torch.Converter()
     for bucket in buckets:
@@ -59,7 +53,7 @@ def export_float_model(source: SourceModel, buckets: tuple[int, ...], path: Path
             "attention_mask": torch.ones(1, bucket, dtype=torch.int32),
         }
         converter.add_signature(f"seq_{bucket}", module, sample_kwargs=sample)
-    with _quiet() as log:
+    with quiet() as log:
         try:
             converter.convert().export(str(path))
         except Exception as error:  # noqa: BLE001 - surface any exporter failure with its log
@@ -90,7 +84,7 @@ def convert_tflite(
     workdir: Path,
     calibration: CalibrationSet | None,
     measure: Callable[[bytes], dict[str, float]],
-    step: Callable[[str], None],
+    step: Callable[..., Callable[[int], None]],
 ) -> RouteResult:
     float_path = workdir / "float32.tflite"
     step("Exporting FP32 graph (litert-torch)")
@@ -106,15 +100,16 @@ def convert_tflite(
         model = float_path.read_bytes()
     elif spec.quantization in ("fp16", "int8-dynamic"):
         step(f"Quantizing ({spec.quantization})")
-        with _quiet():
+        with quiet():
             model = tflite_quantize.quantize_simple(float_path, spec.quantization)
     else:
         assert calibration is not None
-        step(f"Calibrating on {sum(len(v) for v in calibration.samples.values())} samples")
+        total = sum(len(v) for v in calibration.samples.values())
+        advance = step(f"Calibrating on {total} samples", total)
         names = {s.seq_length: s.name for s in signatures}
-        with _quiet():
-            calibration_result = tflite_quantize.calibrate(float_path, calibration, names)
-        with _quiet():
+        with quiet():
+            calibration_result = tflite_quantize.calibrate(float_path, calibration, names, advance)
+        with quiet():
             ladder = tflite_quantize.climb_int8_ladder(
                 float_path,
                 calibration_result,

@@ -26,7 +26,12 @@ from edgeembed.profiles import TargetProfile, load_target
 from edgeembed.texts import builtin_texts, read_sts, read_texts
 from edgeembed.tokenize import BucketTokenizer
 
-Step = Callable[[str], None]
+# step(message, total=None) announces a phase and returns advance(n) for phases with a total.
+Step = Callable[..., Callable[[int], None]]
+
+
+def _silent_step(message: str, total: int | None = None) -> Callable[[int], None]:
+    return lambda n: None
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def convert(
     step: Step | None = None,
 ) -> ConversionResult:
     """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``."""
-    step = step or (lambda message: None)
+    step = step or _silent_step
     out_path = Path(out)
     if out_path.exists() and not overwrite:
         raise ConversionError(f"{out_path} already exists; pass overwrite=True (--overwrite)")

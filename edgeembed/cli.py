@@ -92,25 +92,29 @@ class _steps:
     """A rich progress display showing the current conversion step and elapsed time."""
 
     def __enter__(self):
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+        )
 
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=errors, transient=False,
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=errors, transient=False,
         )
         self._progress.start()
         self._task = None
 
-        def step(message: str) -> None:
+        def step(message: str, total: int | None = None):
             if self._task is not None:
-                self._progress.update(self._task, completed=1)
-            self._task = self._progress.add_task(message, total=1)
+                self._progress.update(self._task, completed=self._progress.tasks[-1].total)
+            self._task = self._progress.add_task(message, total=total or 1)
+            task = self._task
+            return lambda n: self._progress.advance(task, n)
 
         return step
 
     def __exit__(self, *exc) -> None:
         if self._task is not None and exc[0] is None:
-            self._progress.update(self._task, completed=1)
+            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
         self._progress.stop()
 
 

@@ -60,3 +60,13 @@ def test_sts_evaluation_is_reported(tiny_model_dir, tmp_path):
     result = convert(tiny_model_dir, out=tmp_path / "b", target=write_target(tmp_path, "fp32"), eval_file=sts)
     assert result.report["sts"]["pairs"] == pairs
     assert abs(result.report["sts"]["drop"]) < 1.0
+
+
+@pytest.mark.parametrize("quantization", ["fp16", "int8-dynamic"])
+def test_weight_quantized_modes_stay_close_to_fp32(tiny_model_dir, tmp_path, quantization):
+    result = convert(tiny_model_dir, out=tmp_path / quantization, target=write_target(tmp_path, quantization))
+    assert result.report["quantization"] == quantization
+    assert result.report["fidelity"]["mean_cosine"] > 0.99
+    assert result.report["sizes_bytes"]["model"] < result.report["sizes_bytes"]["float32_model"]
+    vectors = Embedder.load(result.bundle.path).encode(SENTENCES)
+    assert np.isfinite(vectors).all()
