@@ -21,6 +21,19 @@ from edgeembed.converters.tflite_inspect import tensor_census
 from edgeembed.errors import ConversionError
 
 MODEL_FILE = "model.tflite"
+# Batched signatures get at most this many tokens per invoke: throughput without large arenas.
+TOKENS_PER_INVOKE = 512
+
+
+def signature_plan(buckets: tuple[int, ...], batch_size: int) -> list[tuple[str, int, int]]:
+    """``(name, seq_length, batch)`` per signature: batch 1 for every bucket, plus a batched one."""
+    plan = []
+    for bucket in buckets:
+        plan.append((f"seq_{bucket}", bucket, 1))
+        batch = max(1, min(batch_size, TOKENS_PER_INVOKE // bucket))
+        if batch > 1:
+            plan.append((f"seq_{bucket}_b{batch}", bucket, batch))
+    return plan
 
 
 @dataclass
@@ -39,20 +52,21 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def export_float_model(source: SourceModel, buckets: tuple[int, ...], path: Path) -> None:
+def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], path: Path) -> None:
     import torch
 
     with quiet():
         import litert_torch
 
     converter = litert_torch.Converter()
-    for bucket in buckets:
-        module = build_export_module(source.model, bucket)
+    modules = {}
+    for name, bucket, batch in plan:
+        module = modules.setdefault(bucket, build_export_module(source.model, bucket))
         sample = {
-            "input_ids": torch.zeros(1, bucket, dtype=torch.int32),
-            "attention_mask": torch.ones(1, bucket, dtype=torch.int32),
+            "input_ids": torch.zeros(batch, bucket, dtype=torch.int32),
+            "attention_mask": torch.ones(batch, bucket, dtype=torch.int32),
         }
-        converter.add_signature(f"seq_{bucket}", module, sample_kwargs=sample)
+        converter.add_signature(name, module, sample_kwargs=sample)
     with quiet() as log:
         try:
             converter.convert().export(str(path))
@@ -64,17 +78,17 @@ def export_float_model(source: SourceModel, buckets: tuple[int, ...], path: Path
             ) from error
 
 
-def read_signatures(path: Path, buckets: tuple[int, ...]) -> tuple[Signature, ...]:
+def read_signatures(path: Path, plan: list[tuple[str, int, int]]) -> tuple[Signature, ...]:
     from ai_edge_litert.interpreter import Interpreter
 
     listing = Interpreter(model_path=str(path)).get_signature_list()
     signatures = []
-    for bucket in buckets:
-        entry = listing.get(f"seq_{bucket}")
+    for name, bucket, batch in plan:
+        entry = listing.get(name)
         if entry is None or len(entry["outputs"]) != 1:
-            raise ConversionError(f"converted model lacks a single-output signature seq_{bucket}")
-        inputs = {name: name for name in entry["inputs"] if name in ("input_ids", "attention_mask")}
-        signatures.append(Signature(f"seq_{bucket}", bucket, 1, inputs, entry["outputs"][0]))
+            raise ConversionError(f"converted model lacks a single-output signature {name}")
+        inputs = {key: key for key in entry["inputs"] if key in ("input_ids", "attention_mask")}
+        signatures.append(Signature(name, bucket, batch, inputs, entry["outputs"][0]))
     return tuple(signatures)
 
 
@@ -83,13 +97,14 @@ def convert_tflite(
     spec: ConversionSpec,
     workdir: Path,
     calibration: CalibrationSet | None,
-    measure: Callable[[bytes], dict[str, float]],
+    measure: Callable[[bytes, tuple[Signature, ...]], dict[str, float]],
     step: Callable[..., Callable[[int], None]],
 ) -> RouteResult:
     float_path = workdir / "float32.tflite"
     step("Exporting FP32 graph (litert-torch)")
-    export_float_model(source, spec.seq_buckets, float_path)
-    signatures = read_signatures(float_path, spec.seq_buckets)
+    plan = signature_plan(spec.seq_buckets, spec.target.batch_size)
+    export_float_model(source, plan, float_path)
+    signatures = read_signatures(float_path, plan)
     converter = {
         "route": "litert-torch",
         "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
@@ -106,14 +121,13 @@ def convert_tflite(
         assert calibration is not None
         total = sum(len(v) for v in calibration.samples.values())
         advance = step(f"Calibrating on {total} samples", total)
-        names = {s.seq_length: s.name for s in signatures}
         with quiet():
-            calibration_result = tflite_quantize.calibrate(float_path, calibration, names, advance)
+            calibration_result = tflite_quantize.calibrate(float_path, calibration, signatures, advance)
         with quiet():
             ladder = tflite_quantize.climb_int8_ladder(
                 float_path,
                 calibration_result,
-                measure,
+                lambda candidate: measure(candidate, signatures),
                 spec.target.min_mean_cosine,
                 fallback=spec.fallback,
                 on_rung=lambda name: step(f"Quantizing + verifying recipe {name}"),

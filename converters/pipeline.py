@@ -111,8 +111,10 @@ def convert(
         reference = reference_embeddings(
             source.model, tokenizer_, spec.holdout_texts, source.pooling, source.normalize
         )
-        draft = _manifest(source, spec, reference.shape[1], _draft_signatures(spec), {})
-        measure = _measurer(workdir, draft, spec.holdout_texts, reference)
+        dim = reference.shape[1]
+        measure = _measurer(
+            workdir, lambda sigs: _manifest(source, spec, dim, sigs, {}), spec.holdout_texts, reference
+        )
         calibration_set = None
         if spec.quantization == "int8-full":
             calibration_set = build_calibration_set(tokenizer_, spec.calibration_texts)
@@ -124,7 +126,7 @@ def convert(
         step("Verifying the converted model against FP32")
         mark = time.perf_counter()
         final_model = result.model_files[manifest.model_files[0]].read_bytes()
-        fidelity = measure(final_model, manifest)
+        fidelity = measure(final_model, manifest.signatures)
         sts_report = _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) if sts else None
         timings["verify_s"] = time.perf_counter() - mark
         report = _report(source, spec, result, fidelity, sts_report, timings, final_model)
@@ -135,11 +137,6 @@ def convert(
         files = {TOKENIZER_NAME: workdir / TOKENIZER_NAME, **result.model_files}
         bundle = write_bundle(out_path, manifest, files, report, overwrite=overwrite)
     return ConversionResult(bundle, report)
-
-
-def _draft_signatures(spec: ConversionSpec) -> tuple[Signature, ...]:
-    inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
-    return tuple(Signature(f"seq_{b}", b, 1, inputs, "output_0") for b in spec.seq_buckets)
 
 
 def _manifest(
@@ -164,12 +161,18 @@ def _manifest(
     )
 
 
-def _measurer(workdir: Path, draft: Manifest, texts: Sequence[str], reference: np.ndarray):
+def _measurer(
+    workdir: Path,
+    make_manifest: Callable[[tuple[Signature, ...]], Manifest],
+    texts: Sequence[str],
+    reference: np.ndarray,
+):
     """Embed held-out texts through the device runtime itself and compare with FP32."""
 
-    def measure(model: bytes, manifest: Manifest | None = None) -> dict[str, float]:
+    def measure(model: bytes, signatures: tuple[Signature, ...]) -> dict[str, float]:
         (workdir / "model.tflite").write_bytes(model)
-        embedder = Embedder(Bundle(workdir, manifest or draft), token_cache_size=0)
+        manifest = make_manifest(signatures)
+        embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0)
         return cosine_summary(reference, embedder.encode(list(texts), normalize_embeddings=False))
 
     return measure

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from edgeembed.bundle import Signature
 from edgeembed.converters.calibration import CalibrationSet
 
 
@@ -75,23 +78,34 @@ def _apply_rung(q: Any, rung: Rung) -> None:
 def calibrate(
     float_model: Path,
     calibration: CalibrationSet,
-    signature_names: dict[int, str],
+    signatures: tuple[Signature, ...],
     advance: Callable[[int], None] = lambda n: None,
     chunk: int = 16,
 ):
     """Activation ranges of every tensor (one pass serves every rung of the ladder).
 
-    Runs in chunks, each resuming the previous result, so progress can be shown.
+    Batch-1 signatures see every sample, in chunks that resume the previous result so progress
+    can be shown. Batched signatures share most tensor names (and so ranges) with them; one
+    stacked sample each fills in the rest.
     """
     q = _quantizer(float_model)
     q.add_static_config(".*", "*", 8, 8)
     result = None
-    for bucket, samples in calibration.samples.items():
-        for start in range(0, len(samples), chunk):
-            part = samples[start : start + chunk]
-            feeds = [{"input_ids": ids, "attention_mask": mask} for ids, mask in part]
-            result = q.calibrate({signature_names[bucket]: feeds}, previous_calibration_result=result)
-            advance(len(part))
+    for signature in sorted(signatures, key=lambda s: s.batch_size):
+        samples = calibration.samples[signature.seq_length]
+        if signature.batch_size == 1:
+            for start in range(0, len(samples), chunk):
+                part = samples[start : start + chunk]
+                feeds = [{"input_ids": ids, "attention_mask": mask} for ids, mask in part]
+                result = q.calibrate({signature.name: feeds}, previous_calibration_result=result)
+                advance(len(part))
+        else:
+            rows = [samples[i % len(samples)] for i in range(signature.batch_size)]
+            stacked = {
+                "input_ids": np.concatenate([ids for ids, _ in rows]),
+                "attention_mask": np.concatenate([mask for _, mask in rows]),
+            }
+            result = q.calibrate({signature.name: [stacked]}, previous_calibration_result=result)
     return result
 
 

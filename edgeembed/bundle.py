@@ -84,7 +84,7 @@ class Manifest:
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:
-        return tuple(sorted(s.seq_length for s in self.signatures))
+        return tuple(sorted({s.seq_length for s in self.signatures}))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

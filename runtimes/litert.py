@@ -42,17 +42,19 @@ class LiteRTBackend:
             self._interpreter = interpreter_class(model_path=str(model_path), num_threads=threads)
         except (ValueError, RuntimeError) as error:
             raise BundleError(f"{model_path}: the runtime cannot load this model ({error}).") from None
-        self._signatures = {s.seq_length: s for s in manifest.signatures}
-        self._runners: dict[int, Any] = {}
+        self._by_length: dict[int, dict[int, Signature]] = {}
+        for signature in manifest.signatures:
+            self._by_length.setdefault(signature.seq_length, {})[signature.batch_size] = signature
+        self._runners: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.device = device
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:
-        return tuple(sorted(self._signatures))
+        return tuple(sorted(self._by_length))
 
     def _runner(self, signature: Signature) -> tuple[Any, tuple[float, int] | None]:
-        if signature.seq_length not in self._runners:
+        if signature.name not in self._runners:
             try:
                 runner = self._interpreter.get_signature_runner(signature.name)
             except ValueError as error:
@@ -60,25 +62,56 @@ class LiteRTBackend:
             details = runner.get_output_details()[signature.output]
             scale, zero_point = details.get("quantization", (0.0, 0))
             quantization = (float(scale), int(zero_point)) if scale else None
-            self._runners[signature.seq_length] = (runner, quantization)
-        return self._runners[signature.seq_length]
+            self._runners[signature.name] = (runner, quantization)
+        return self._runners[signature.name]
+
+    def _plan(self, rows: int, by_batch: dict[int, Signature]) -> list[tuple[Signature, int]]:
+        """(signature, rows taken) chunks: full batched invokes, then pad or go row by row."""
+        batch = max(by_batch)
+        chunks: list[tuple[Signature, int]] = []
+        start = 0
+        while rows - start >= batch:
+            chunks.append((by_batch[batch], batch))
+            start += batch
+        remainder = rows - start
+        if remainder and (batch > 1 and remainder > batch // 2 or 1 not in by_batch):
+            chunks.append((by_batch[batch], remainder))  # padded up to the batch size
+        else:
+            chunks.extend((by_batch[1], 1) for _ in range(remainder))
+        return chunks
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         seq_length = input_ids.shape[1]
-        signature = self._signatures.get(seq_length)
-        if signature is None:
+        by_batch = self._by_length.get(seq_length)
+        if by_batch is None:
             raise BundleError(f"no signature for sequence length {seq_length}; have {self.seq_buckets}")
-        rows = []
-        step = signature.batch_size
+        outputs = []
+        start = 0
         with self._lock:
-            runner, quantization = self._runner(signature)
-            for start in range(0, input_ids.shape[0], step):
-                feeds = {signature.inputs["input_ids"]: input_ids[start : start + step]}
+            for signature, taken in self._plan(input_ids.shape[0], by_batch):
+                runner, quantization = self._runner(signature)
+                ids = input_ids[start : start + taken]
+                mask = attention_mask[start : start + taken]
+                if taken < signature.batch_size:
+                    ids = _pad_rows(ids, signature.batch_size)
+                    mask = _pad_rows(mask, signature.batch_size)
+                feeds = {signature.inputs["input_ids"]: ids}
                 if "attention_mask" in signature.inputs:
-                    feeds[signature.inputs["attention_mask"]] = attention_mask[start : start + step]
-                rows.append(runner(**feeds)[signature.output])
-        output = np.concatenate(rows) if len(rows) > 1 else rows[0]
-        if quantization is None:
-            return output.astype(np.float32, copy=False)
-        scale, zero_point = quantization
-        return (output.astype(np.float32) - zero_point) * np.float32(scale)
+                    feeds[signature.inputs["attention_mask"]] = mask
+                output = runner(**feeds)[signature.output][:taken]
+                outputs.append(_dequantize(output, quantization))
+                start += taken
+        return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+
+def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
+    padded = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
+    padded[: array.shape[0]] = array
+    return padded
+
+
+def _dequantize(output: np.ndarray, quantization: tuple[float, int] | None) -> np.ndarray:
+    if quantization is None:
+        return output.astype(np.float32, copy=False)
+    scale, zero_point = quantization
+    return (output.astype(np.float32) - zero_point) * np.float32(scale)
