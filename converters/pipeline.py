@@ -158,6 +158,12 @@ def _manifest(
         normalize=source.normalize,
         embedding_dim=int(dim),
         target=spec.target.name,
+        runtime={
+            "threads": spec.target.threads,
+            "batch_size": spec.target.batch_size,
+            "token_cache": spec.target.token_cache,
+            "embedding_cache": spec.target.embedding_cache,
+        },
     )
 
 
@@ -172,7 +178,7 @@ def _measurer(
     def measure(model: bytes, signatures: tuple[Signature, ...]) -> dict[str, float]:
         (workdir / "model.tflite").write_bytes(model)
         manifest = make_manifest(signatures)
-        embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0)
+        embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0, embedding_cache_size=0)
         return cosine_summary(reference, embedder.encode(list(texts), normalize_embeddings=False))
 
     return measure
@@ -182,7 +188,7 @@ def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[st
     texts = list(dict.fromkeys((*sts.first, *sts.second)))
     position = {text: i for i, text in enumerate(texts)}
     reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize)
-    embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0)
+    embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0, embedding_cache_size=0)
     converted = embedder.encode(texts)
     first = [position[t] for t in sts.first]
     second = [position[t] for t in sts.second]

@@ -62,6 +62,7 @@ class Manifest:
     output_kind: str = "token_embeddings"
     target: str = "x86-64"
     prompts: dict[str, str] = field(default_factory=dict)
+    runtime: dict[str, int] = field(default_factory=dict)  # threads, batch_size, cache sizes
     files: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
@@ -116,7 +117,7 @@ class Manifest:
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "source": dict, "format": str, "quantization": str, "converter": dict,
     "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
-    "output_kind": str, "target": str, "prompts": dict, "files": dict,
+    "output_kind": str, "target": str, "prompts": dict, "runtime": dict, "files": dict,
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeembed.bundle import Bundle
+from edgeembed.cache import EmbeddingCache
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
 
@@ -17,7 +18,12 @@ logger = logging.getLogger("edgeembed")
 
 
 class Embedder:
-    """Embeds text with a converted bundle; imports only numpy, tokenizers and one runtime."""
+    """Embeds text with a converted bundle; imports only numpy, tokenizers and one runtime.
+
+    Defaults come from the target profile recorded in the bundle: threads (capped at this
+    machine's cores), batch size, token-cache and embedding-cache sizes. A size of 0 disables a
+    cache; ``cache_path`` persists the embedding cache (see :meth:`save_cache`).
+    """
 
     def __init__(
         self,
@@ -26,16 +32,30 @@ class Embedder:
         threads: int | None = None,
         backend: str | None = None,
         device: str = "CPU",
-        token_cache_size: int = 4096,
+        token_cache_size: int | None = None,
+        embedding_cache_size: int | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
     ) -> None:
         from edgeembed.runtimes import backend_for
 
         self.bundle = bundle
         manifest = bundle.manifest
-        self.threads = threads if threads is not None else (os.cpu_count() or 1)
+        defaults = manifest.runtime
+        cores = os.cpu_count() or 1
+        self.threads = threads if threads is not None else min(defaults.get("threads", cores), cores)
+        self.batch_size = int(defaults.get("batch_size", 32))
         self.backend = backend_for(bundle, backend)(bundle, device=device, threads=self.threads)
         self.tokenizer = BucketTokenizer(
-            bundle.tokenizer_path, manifest.max_seq_length, manifest.seq_buckets, token_cache_size
+            bundle.tokenizer_path,
+            manifest.max_seq_length,
+            manifest.seq_buckets,
+            defaults.get("token_cache", 4096) if token_cache_size is None else token_cache_size,
+        )
+        model_hash = manifest.files.get(manifest.model_files[0]) or manifest.source.get("weights_sha256", "")
+        self.embedding_cache = EmbeddingCache(
+            defaults.get("embedding_cache", 1024) if embedding_cache_size is None else embedding_cache_size,
+            fingerprint=f"{model_hash}:{manifest.quantization}",
+            path=cache_path,
         )
         self.last_truncated = 0
         self.total_truncated = 0
@@ -48,7 +68,9 @@ class Embedder:
         *,
         backend: str | None = None,
         device: str = "CPU",
-        token_cache_size: int = 4096,
+        token_cache_size: int | None = None,
+        embedding_cache_size: int | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
     ) -> Embedder:
         """Verify the bundle at ``path`` (sha256 of every file) and prepare its runtime."""
         return cls(
@@ -57,6 +79,8 @@ class Embedder:
             backend=backend,
             device=device,
             token_cache_size=token_cache_size,
+            embedding_cache_size=embedding_cache_size,
+            cache_path=cache_path,
         )
 
     @property
@@ -72,27 +96,68 @@ class Embedder:
         return self.embedding_dim
 
     def cache_info(self) -> dict[str, dict[str, int]]:
-        return {"token_cache": self.tokenizer.cache.info()}
+        """Hits, misses and sizes of the token cache and the embedding cache."""
+        return {
+            "token_cache": self.tokenizer.cache.info(),
+            "embedding_cache": self.embedding_cache.info(),
+        }
+
+    def save_cache(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the embedding cache atomically (to ``cache_path`` unless ``path`` is given)."""
+        return self.embedding_cache.save(path)
 
     def encode(
         self,
         sentences: str | Sequence[str],
-        batch_size: int = 32,
+        batch_size: int | None = None,
         normalize_embeddings: bool | None = None,
         show_progress_bar: bool = False,
     ) -> np.ndarray:
         """Embeddings as float32 ``[n, dim]`` in input order; a single string gives ``[dim]``.
 
-        ``normalize_embeddings=None`` follows the bundle (the model's Normalize module). Empty
-        or whitespace-only strings are embedded as the tokenizer encodes them (special tokens
-        only). Texts over ``max_seq_length`` tokens are truncated; the count is logged and kept
-        in ``last_truncated``.
+        ``batch_size=None`` uses the target profile's. ``normalize_embeddings=None`` follows the
+        bundle (the model's Normalize module). Empty or whitespace-only strings are embedded as
+        the tokenizer encodes them (special tokens only). Texts over ``max_seq_length`` tokens
+        are truncated; the count is logged and kept in ``last_truncated``.
         """
         texts, single = validate_texts(sentences)
-        batch_size = check_batch_size(batch_size)
+        batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         normalize = self.bundle.manifest.normalize if normalize_embeddings is None else bool(
             normalize_embeddings
         )
+        cache = self.embedding_cache
+        if single:
+            hit = cache.get((texts[0], normalize))
+            if hit is not None:
+                self.last_truncated = 0
+                return hit.copy()
+            missing = texts
+        else:
+            result = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
+            missing = []
+            for index, text in enumerate(texts):
+                hit = cache.get((text, normalize))
+                if hit is None:
+                    missing.append(text)
+                else:
+                    result[index] = hit
+        unique = list(dict.fromkeys(missing))
+        computed = self._compute(unique, batch_size, normalize, show_progress_bar)
+        for text, vector in zip(unique, computed):
+            cache.put((text, normalize), _readonly(vector))
+        if single:
+            return computed[0]
+        if missing:
+            position = {text: row for row, text in enumerate(unique)}
+            for index, text in enumerate(texts):
+                row = position.get(text)
+                if row is not None:
+                    result[index] = computed[row]
+        return result
+
+    def _compute(
+        self, texts: list[str], batch_size: int, normalize: bool, show_progress_bar: bool
+    ) -> np.ndarray:
         result = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
         self.last_truncated = 0
         if texts:
@@ -109,7 +174,7 @@ class Embedder:
                 "%d of %d texts exceeded max_seq_length=%d tokens and were truncated",
                 self.last_truncated, len(texts), self.max_seq_length,
             )
-        return result[0] if single else result
+        return result
 
     def _batches(
         self, tokenized: list[TokenizedText], batch_size: int
@@ -134,6 +199,12 @@ class Embedder:
         input_ids, attention_mask = self.tokenizer.pad(items, bucket)
         outputs = self.backend.run(input_ids, attention_mask)
         return pool(outputs, attention_mask, self.bundle.manifest.pooling)
+
+
+def _readonly(vector: np.ndarray) -> np.ndarray:
+    vector = vector.copy()
+    vector.flags.writeable = False
+    return vector
 
 
 class _progress:

@@ -8,13 +8,13 @@ to the smallest sequence bucket that fits it.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgeembed.cache import LRUCache
 from edgeembed.errors import BundleError, InputError
 
 
@@ -22,38 +22,6 @@ from edgeembed.errors import BundleError, InputError
 class TokenizedText:
     ids: tuple[int, ...]
     truncated: bool
-
-
-class LRUCache:
-    """A small least-recently-used mapping with hit/miss counters; size 0 disables it."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = max(0, int(maxsize))
-        self._data: OrderedDict = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key):
-        if self.maxsize and key in self._data:
-            self._data.move_to_end(key)
-            self.hits += 1
-            return self._data[key]
-        self.misses += 1
-        return None
-
-    def put(self, key, value) -> None:
-        if not self.maxsize:
-            return
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def info(self) -> dict[str, int]:
-        return {"hits": self.hits, "misses": self.misses, "size": len(self), "maxsize": self.maxsize}
 
 
 class BucketTokenizer:

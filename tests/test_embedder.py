@@ -11,7 +11,7 @@ from tiny_models import SENTENCES
 
 @pytest.fixture()
 def embedder(tiny_bundles):
-    return Embedder.load(tiny_bundles["fp32"], threads=1)
+    return Embedder.load(tiny_bundles["fp32"], threads=1, embedding_cache_size=0)
 
 
 def test_batches_keep_input_order(embedder):

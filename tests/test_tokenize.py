@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from tiny_models import build_tokenizer_json
-from edgeembed.tokenize import BucketTokenizer, LRUCache, validate_texts
+from edgeembed.cache import LRUCache
+from edgeembed.tokenize import BucketTokenizer, validate_texts
 
 
 @pytest.fixture()

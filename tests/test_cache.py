@@ -1,0 +1,60 @@
+import warnings
+
+import numpy as np
+import pytest
+
+from edgeembed import Embedder
+from edgeembed.cache import EmbeddingCache
+from tiny_models import SENTENCES
+
+
+def test_repeated_texts_come_from_the_embedding_cache(tiny_bundles):
+    embedder = Embedder.load(tiny_bundles["fp32"], threads=1)
+    first = embedder.encode(SENTENCES[:3])
+    again = embedder.encode(SENTENCES[:3] + SENTENCES[:1])
+    assert np.array_equal(again[:3], first) and np.array_equal(again[3], first[0])
+    info = embedder.cache_info()["embedding_cache"]
+    assert info["hits"] == 4 and info["size"] == 3
+    single = embedder.encode(SENTENCES[0])
+    single[:] = 0  # callers get copies; the cached vector is untouched
+    assert np.array_equal(embedder.encode(SENTENCES[0]), first[0])
+    raw = embedder.encode(SENTENCES[0], normalize_embeddings=False)  # separate cache key
+    assert not np.allclose(raw, first[0])
+
+
+def test_cache_persists_atomically_and_reloads(tiny_bundles, tmp_path):
+    path = tmp_path / "cache.npz"
+    embedder = Embedder.load(tiny_bundles["fp32"], cache_path=path)
+    vectors = embedder.encode(SENTENCES)
+    embedder.save_cache()
+    assert [p.name for p in tmp_path.iterdir()] == ["cache.npz"]  # no temp file left
+    reloaded = Embedder.load(tiny_bundles["fp32"], cache_path=path)
+    assert np.array_equal(reloaded.encode(SENTENCES), vectors)
+    assert reloaded.cache_info()["embedding_cache"]["hits"] == len(SENTENCES)
+
+
+@pytest.mark.parametrize("content", [b"", b"not an npz file", b"PK\x03\x04broken zip"])
+def test_corrupt_cache_is_ignored_with_a_warning(tmp_path, content):
+    path = tmp_path / "cache.npz"
+    path.write_bytes(content)
+    with pytest.warns(UserWarning, match="unreadable embedding cache ignored"):
+        cache = EmbeddingCache(16, "model-a", path)
+    assert len(cache) == 0
+
+
+def test_cache_of_another_model_is_ignored(tmp_path):
+    path = tmp_path / "cache.npz"
+    cache = EmbeddingCache(16, "model-a", path)
+    cache.put(("hi", True), np.ones(4, dtype=np.float32))
+    cache.save()
+    with pytest.warns(UserWarning, match="another model"):
+        assert len(EmbeddingCache(16, "model-b", path)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(EmbeddingCache(16, "model-a", path)) == 1
+
+
+def test_disabled_caches_still_embed(tiny_bundles):
+    embedder = Embedder.load(tiny_bundles["fp32"], token_cache_size=0, embedding_cache_size=0)
+    assert embedder.encode(SENTENCES).shape == (len(SENTENCES), 32)
+    assert embedder.cache_info()["embedding_cache"]["size"] == 0
