@@ -147,7 +147,12 @@ def _manifest(
     converter: dict[str, Any],
 ) -> Manifest:
     return Manifest(
-        source={"name": source.name, "weights_sha256": source.weights_sha256, "layout": source.layout},
+        source={
+            "name": source.name,
+            "weights_sha256": source.weights_sha256,
+            "layout": source.layout,
+            **({"path": source.path} if source.path else {}),
+        },
         format=spec.format,
         quantization=spec.quantization,
         converter={**converter, "edgeembed": __version__},

@@ -34,6 +34,7 @@ class SourceModel:
     normalize: bool = False
     embedding_dim: int = 0
     layout: str = "module"
+    path: str | None = None  # the model folder, when loaded from one
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def _load_sentence_transformers(folder: Path, name: str) -> SourceModel:
             )
     source = _load_hf_folder(transformer_dir, name)
     source.pooling, source.normalize, source.layout = pooling, normalize, "sentence-transformers"
+    source.path = str(folder.resolve())
     return source
 
 
@@ -116,6 +118,7 @@ def _load_hf_folder(folder: Path, name: str) -> SourceModel:
         weights_sha256=_hash_weight_files(folder) or module_weights_sha256(model),
         embedding_dim=int(getattr(config, "hidden_size", 0)),
         layout="huggingface",
+        path=str(folder.resolve()),
     )
 
 
@@ -239,3 +242,17 @@ def _tokenizer_json_from_object(tokenizer: Any) -> str:
     if hasattr(backend, "to_str"):
         return backend.to_str()
     raise ConversionError(f"unsupported tokenizer object {type(tokenizer).__name__}")
+
+
+def source_for_bundle(source: dict[str, str], model: Any = None) -> SourceModel:
+    """The FP32 model a bundle was made from: ``model`` if given, else what the manifest names."""
+    if model is not None:
+        return load_source(model)
+    if source.get("name") == DEFAULT_MODEL_NAME:
+        return load_source(None)
+    for candidate in (source.get("path"), source.get("name")):
+        if candidate and Path(candidate).is_dir():
+            return load_source(candidate)
+    raise ConversionError(
+        f"cannot find the source model {source.get('name')!r} of this bundle; pass --model FOLDER"
+    )

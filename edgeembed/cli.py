@@ -167,6 +167,57 @@ def info(bundle: Path = typer.Argument(..., help="Bundle directory.")) -> None:
     print_bundle_info(console, loaded)
 
 
+@app.command(name="eval")
+def eval_command(
+    bundle: Path = typer.Argument(..., help="Bundle directory."),
+    sts: Path = typer.Option(..., help="STS CSV: sentence1,sentence2,score."),
+    model: Optional[str] = typer.Option(None, help="FP32 source model folder (default: from the bundle)."),
+    threads: Optional[int] = typer.Option(None, help="Runtime threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed."""
+    from edgeembed.evaluate import evaluate_bundle
+    from edgeembed.report import print_evaluation
+
+    try:
+        result = evaluate_bundle(bundle, sts, model=model, threads=threads)
+    except EdgeEmbedError as error:
+        _fail(error)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_evaluation(console, result)
+
+
+@app.command()
+def bench(
+    bundle: Path = typer.Argument(..., help="Bundle directory."),
+    baseline: str = typer.Option("torch,onnxruntime", help="Comma-separated: torch, onnxruntime; '' for none."),
+    texts: Optional[Path] = typer.Option(None, help="Texts (one per line or STS CSV). Default: built-in sample."),
+    threads: int = typer.Option(2, help="Threads for every pipeline."),
+    rounds: int = typer.Option(3, help="Interleaved rounds; figures are medians over rounds."),
+    model: Optional[str] = typer.Option(None, help="FP32 source model folder (default: from the bundle)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    plot: Optional[Path] = typer.Option(None, help="Write a PNG chart (needs edgeembed[plot])."),
+) -> None:
+    """Speed, cold start, memory and size of a bundle against PyTorch and ONNX Runtime, in one run."""
+    from edgeembed.bench import plot_bench, run_bench
+    from edgeembed.report import print_bench
+
+    baselines = [name.strip() for name in baseline.split(",") if name.strip()]
+    try:
+        result = run_bench(bundle, baselines, texts, threads=threads, rounds=max(1, rounds),
+                           model=model, progress=lambda m: errors.print(f"[dim]{m}[/]"))
+        if plot:
+            plot_bench(result, plot)
+    except EdgeEmbedError as error:
+        _fail(error)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_bench(console, result)
+
+
 @app.command()
 def targets() -> None:
     """List the built-in target profiles."""

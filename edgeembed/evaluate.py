@@ -45,3 +45,41 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 def sts_spearman(first: np.ndarray, second: np.ndarray, gold: np.ndarray) -> float:
     """Spearman x100 between pair cosines and gold scores."""
     return round(100.0 * spearman(rowwise_cosine(first, second), np.asarray(gold)), 2)
+
+
+def evaluate_bundle(bundle_path, sts_file, model=None, threads: int | None = None) -> dict:
+    """STS Spearman x100 of a bundle and, when the convert extra is installed, of its FP32 source
+    with the cosine between the two. ``model`` overrides where the source is looked for."""
+    import importlib.util
+
+    from edgeembed.embedder import Embedder
+    from edgeembed.texts import read_sts
+
+    pairs = read_sts(sts_file)
+    embedder = Embedder.load(bundle_path, threads=threads, embedding_cache_size=0)
+    texts = list(dict.fromkeys((*pairs.first, *pairs.second)))
+    row = {text: i for i, text in enumerate(texts)}
+    first = [row[t] for t in pairs.first]
+    second = [row[t] for t in pairs.second]
+    gold = np.array(pairs.scores)
+    ours = embedder.encode(texts)
+    result = {
+        "file": str(sts_file),
+        "pairs": len(gold),
+        "bundle_spearman": sts_spearman(ours[first], ours[second], gold),
+        "truncated_texts": embedder.total_truncated,
+    }
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        result["fp32"] = "skipped: install edgeembed[convert] to compare with the FP32 model"
+        return result
+    from edgeembed.converters.reference import reference_embeddings
+    from edgeembed.converters.sources import source_for_bundle
+
+    manifest = embedder.bundle.manifest
+    source = source_for_bundle(manifest.source, model)
+    reference = reference_embeddings(
+        source.model, embedder.tokenizer, texts, manifest.pooling, manifest.normalize
+    )
+    result["fp32_spearman"] = sts_spearman(reference[first], reference[second], gold)
+    result["cosine_to_fp32"] = cosine_summary(reference, ours)
+    return result

@@ -96,3 +96,42 @@ def print_bundle_info(console: Console, bundle: Bundle) -> None:
     for key, value in rows.items():
         table.add_row(key, value)
     console.print(table)
+
+
+def print_evaluation(console: Console, result: dict[str, Any]) -> None:
+    table = Table(title=f"STS evaluation ({result['pairs']} pairs, {Path(result['file']).name})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("bundle Spearman x100", f"{result['bundle_spearman']:.2f}")
+    if "fp32_spearman" in result:
+        table.add_row("FP32 source Spearman x100", f"{result['fp32_spearman']:.2f}")
+        table.add_row("difference", f"{result['bundle_spearman'] - result['fp32_spearman']:+.2f}")
+        cosine = result["cosine_to_fp32"]
+        table.add_row("mean / min cosine to FP32", f"{cosine['mean_cosine']:.4f} / {cosine['min_cosine']:.4f}")
+    else:
+        table.add_row("FP32 source", result["fp32"])
+    console.print(table)
+
+
+def print_bench(console: Console, result: dict[str, Any]) -> None:
+    machine = result["machine"]
+    table = Table(title=(
+        f"edgeembed bench: {result['texts']} texts, {result['threads']} threads, "
+        f"median of {result['rounds']} interleaved rounds\n{machine['cpu']} ({machine['cores']} cores)"
+    ))
+    columns = ("pipeline", "b1/s", "b32/s", "p50 ms", "p95 ms", "cold s", "RSS MB", "size MB")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "pipeline" else "right", no_wrap=True)
+    for name, r in result["results"].items():
+        table.add_row(name, f"{r['batch1_per_s']:.0f}", f"{r['batch32_per_s']:.0f}",
+                      f"{r['latency_p50_ms']:.2f}", f"{r['latency_p95_ms']:.2f}",
+                      f"{r['cold_start_s']:.2f}", f"{r['peak_rss_mb']:.0f}", f"{r['model_mb']:.1f}")
+    console.print(table)
+    for name, ratio in result["ratios"].items():
+        console.print(f"{name.replace('_', ' ')}: batch 1 x{ratio['batch1_per_s']}, "
+                      f"batch 32 x{ratio['batch32_per_s']}")
+    ours = result["results"]["edgeembed"]
+    if "cache_hit_us" in ours:
+        console.print(f"embedding-cache hit: {ours['cache_hit_us']:.1f} us per call")
+    if ours.get("heavy_modules"):
+        console.print(f"[yellow]edgeembed process imported {ours['heavy_modules']}[/]")

@@ -1,0 +1,194 @@
+"""One benchmark measurement of one pipeline, in a fresh process.
+
+Run by ``edgeembed bench`` as ``python -m edgeembed.bench_worker SPEC_JSON SPAWN_TIME``; prints
+one JSON line. A fresh process is what makes cold start (spawn to first embedding) and peak RSS
+honest. Each pipeline imports only what it needs: the edgeembed one never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+SHORT_SENTENCE = "How do I reset my wifi router?"
+SEQUENCE_LENGTHS = (16, 32, 64, 128)
+
+Encode = Callable[[list[str], int], np.ndarray]
+
+
+class _PaddedTokenizer:
+    """Baselines tokenize like sentence-transformers: pad each batch to its longest text."""
+
+    def __init__(self, tokenizer_file: str, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(tokenizer_file)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length)
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        encodings = self._tokenizer.encode_batch(texts)
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), length), dtype=np.int64)
+        mask = np.zeros((len(texts), length), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        return ids, mask
+
+
+def _sorted_batches(texts: list[str], batch_size: int):
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    for start in range(0, len(texts), batch_size):
+        yield order[start : start + batch_size]
+
+
+def _mean_normalize(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
+    from edgeembed.embedder import Embedder
+
+    embedder = Embedder.load(
+        spec["bundle"], threads=spec["threads"], token_cache_size=0, embedding_cache_size=0
+    )
+    return lambda texts, batch_size: embedder.encode(texts, batch_size=batch_size)
+
+
+def torch_pipeline(spec: dict[str, Any]) -> Encode:
+    import torch
+    from transformers import AutoModel
+
+    torch.set_num_threads(spec["threads"])
+    model = AutoModel.from_pretrained(spec["model_dir"], local_files_only=True).eval()
+    tokenize = _PaddedTokenizer(spec["tokenizer"], spec["max_seq_length"])
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        result = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        with torch.inference_mode():
+            for index in _sorted_batches(texts, batch_size):
+                ids, mask = tokenize([texts[i] for i in index])
+                hidden = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+                result[index] = _mean_normalize(hidden.last_hidden_state.numpy(), mask)
+        return result
+
+    return encode
+
+
+def onnxruntime_pipeline(spec: dict[str, Any]) -> Encode:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = spec["threads"]
+    session = onnxruntime.InferenceSession(spec["onnx"], options, providers=["CPUExecutionProvider"])
+    tokenize = _PaddedTokenizer(spec["tokenizer"], spec["max_seq_length"])
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        result: np.ndarray | None = None
+        for index in _sorted_batches(texts, batch_size):
+            ids, mask = tokenize([texts[i] for i in index])
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            pooled = _mean_normalize(hidden, mask)
+            if result is None:
+                result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            result[index] = pooled
+        return result
+
+    return encode
+
+
+PIPELINES = {"edgeembed": edgeembed_pipeline, "torch": torch_pipeline, "onnxruntime": onnxruntime_pipeline}
+
+
+def _throughput(encode: Encode, texts: list[str], batch_size: int, min_seconds: float) -> float:
+    done, started = 0, time.perf_counter()
+    while True:
+        if batch_size == 1:
+            for text in texts:
+                encode([text], 1)
+        else:
+            encode(texts, batch_size)
+        done += len(texts)
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            return done / elapsed
+
+
+def _latencies_ms(encode: Encode, text: str, calls: int) -> list[float]:
+    for _ in range(5):
+        encode([text], 1)
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        encode([text], 1)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _cache_hit_us(spec: dict[str, Any]) -> float:
+    from edgeembed.embedder import Embedder
+
+    embedder = Embedder.load(spec["bundle"], threads=spec["threads"])
+    embedder.encode(SHORT_SENTENCE)
+    calls = 5000
+    started = time.perf_counter()
+    for _ in range(calls):
+        embedder.encode(SHORT_SENTENCE)
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image. ``ru_maxrss`` would include the high-water
+    mark of the forking parent, which Linux carries across exec; ``VmHWM`` does not."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(spec: dict[str, Any], spawned_at: float) -> dict[str, Any]:
+    encode = PIPELINES[spec["pipeline"]](spec)
+    encode([SHORT_SENTENCE], 1)
+    cold_start = time.time() - spawned_at
+    with open(spec["texts"], encoding="utf-8") as handle:
+        texts = [line.rstrip("\n") for line in handle if line.strip()]
+    # Warm-up, untimed: first use of each shape builds runtime state (XNNPACK packs weights per
+    # signature, ORT and torch allocate); steady state is what the figures describe.
+    encode(texts, 32)
+    for text in texts:
+        encode([text], 1)
+    latencies = _latencies_ms(encode, SHORT_SENTENCE, spec["latency_calls"])
+    result: dict[str, Any] = {
+        "cold_start_s": cold_start,
+        "batch1_per_s": _throughput(encode, texts, 1, spec["min_seconds"]),
+        "batch32_per_s": _throughput(encode, texts, 32, spec["min_seconds"]),
+        "latency_p50_ms": statistics.median(latencies),
+        "latency_p95_ms": float(np.percentile(latencies, 95)),
+        "latency_by_tokens_ms": {
+            str(n): statistics.median(_latencies_ms(encode, " ".join(["edge"] * (n - 2)), 15))
+            for n in SEQUENCE_LENGTHS
+        },
+    }
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["heavy_modules"] = sorted({"torch", "tensorflow", "jax"} & set(sys.modules))
+    if spec["pipeline"] == "edgeembed":  # after RSS: it loads a second embedder
+        result["cache_hit_us"] = _cache_hit_us(spec)
+    return result
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]), float(sys.argv[2]))), flush=True)

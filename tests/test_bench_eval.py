@@ -1,0 +1,65 @@
+"""bench and eval run and report sane fields (figures themselves are never asserted)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from edgeembed.bench import run_bench
+from edgeembed.cli import app
+from edgeembed.evaluate import evaluate_bundle
+from tiny_models import SENTENCES
+
+runner = CliRunner()
+
+
+def test_bench_against_both_baselines(tiny_bundles, tmp_path):
+    pytest.importorskip("onnxruntime")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(SENTENCES))
+    result = run_bench(tiny_bundles["int8-full"], ("torch", "onnxruntime"), texts, threads=1,
+                       rounds=1, min_seconds=0.05)
+    assert set(result["results"]) == {"edgeembed", "torch", "onnxruntime"}
+    for name, figures in result["results"].items():
+        assert figures["batch1_per_s"] > 0 and figures["batch32_per_s"] > 0, name
+        assert 0 < figures["latency_p50_ms"] <= figures["latency_p95_ms"]
+        assert 0 < figures["cold_start_s"] < 120 and figures["peak_rss_mb"] > 10
+        assert set(figures["latency_by_tokens_ms"]) == {"16", "32", "64", "128"}
+    ours = result["results"]["edgeembed"]
+    assert ours["heavy_modules"] == [] and ours["cache_hit_us"] > 0
+    assert set(result["ratios"]) == {"edgeembed_vs_torch", "edgeembed_vs_onnxruntime"}
+
+
+def test_bench_cli_json_without_baselines(tiny_bundles):
+    result = runner.invoke(app, ["bench", str(tiny_bundles["fp32"]), "--baseline", "", "--rounds",
+                                 "1", "--threads", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(data["results"]) == ["edgeembed"] and data["ratios"] == {}
+
+
+def test_unknown_baseline_is_a_clear_error(tiny_bundles):
+    result = runner.invoke(app, ["bench", str(tiny_bundles["fp32"]), "--baseline", "tensorrt"])
+    assert result.exit_code == 1 and "unknown baseline" in result.output
+
+
+def test_eval_compares_bundle_and_fp32_source(tiny_bundles, tmp_path):
+    sts = tmp_path / "sts.csv"
+    sts.write_text("\n".join(f'"{a}","{b}",{i % 5}' for i, (a, b) in enumerate(zip(SENTENCES, SENTENCES[1:]))))
+    result = evaluate_bundle(tiny_bundles["fp32"], sts)
+    assert result["pairs"] == len(SENTENCES) - 1
+    assert abs(result["bundle_spearman"] - result["fp32_spearman"]) < 1.0
+    assert result["cosine_to_fp32"]["mean_cosine"] > 0.9999
+    cli = runner.invoke(app, ["eval", str(tiny_bundles["fp32"]), "--sts", str(sts)])
+    assert cli.exit_code == 0 and "FP32 source Spearman" in cli.output
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from edgeembed.bench import plot_bench
+
+    figures = {"batch1_per_s": 10.0, "batch32_per_s": 20.0,
+               "latency_by_tokens_ms": {"16": 1.0, "32": 2.0, "64": 4.0, "128": 8.0}}
+    result = {"threads": 2, "results": {"edgeembed": figures, "torch": figures}}
+    path = plot_bench(result, tmp_path / "bench.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
