@@ -25,13 +25,19 @@ MODEL_FILE = "model.tflite"
 TOKENS_PER_INVOKE = 512
 
 
-def signature_plan(buckets: tuple[int, ...], batch_size: int) -> list[tuple[str, int, int]]:
-    """``(name, seq_length, batch)`` per signature: batch 1 for every bucket, plus a batched one."""
+def signature_plan(
+    buckets: tuple[int, ...], batch_size: int, batched: bool = True
+) -> list[tuple[str, int, int]]:
+    """``(name, seq_length, batch)`` per signature: batch 1 for every bucket, plus a batched one.
+
+    Statically quantized models get no batched signatures: the quantizer's ranges depend on
+    the traced batch size, and a text must embed to the same vector whatever batch it is in.
+    """
     plan = []
     for bucket in buckets:
         plan.append((f"seq_{bucket}", bucket, 1))
         batch = max(1, min(batch_size, TOKENS_PER_INVOKE // bucket))
-        if batch > 1:
+        if batched and batch > 1:
             plan.append((f"seq_{bucket}_b{batch}", bucket, batch))
     return plan
 
@@ -102,7 +108,9 @@ def convert_tflite(
 ) -> RouteResult:
     float_path = workdir / "float32.tflite"
     step("Exporting FP32 graph (litert-torch)")
-    plan = signature_plan(spec.seq_buckets, spec.target.batch_size)
+    plan = signature_plan(
+        spec.seq_buckets, spec.target.batch_size, batched=spec.quantization != "int8-full"
+    )
     export_float_model(source, plan, float_path)
     signatures = read_signatures(float_path, plan)
     converter = {

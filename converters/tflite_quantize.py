@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgeembed.bundle import Signature
 from edgeembed.converters.calibration import CalibrationSet
 
@@ -84,28 +82,18 @@ def calibrate(
 ):
     """Activation ranges of every tensor (one pass serves every rung of the ladder).
 
-    Batch-1 signatures see every sample, in chunks that resume the previous result so progress
-    can be shown. Batched signatures share most tensor names (and so ranges) with them; one
-    stacked sample each fills in the rest.
+    Runs in chunks that resume the previous result, so progress can be shown.
     """
     q = _quantizer(float_model)
     q.add_static_config(".*", "*", 8, 8)
     result = None
-    for signature in sorted(signatures, key=lambda s: s.batch_size):
+    for signature in signatures:
         samples = calibration.samples[signature.seq_length]
-        if signature.batch_size == 1:
-            for start in range(0, len(samples), chunk):
-                part = samples[start : start + chunk]
-                feeds = [{"input_ids": ids, "attention_mask": mask} for ids, mask in part]
-                result = q.calibrate({signature.name: feeds}, previous_calibration_result=result)
-                advance(len(part))
-        else:
-            rows = [samples[i % len(samples)] for i in range(signature.batch_size)]
-            stacked = {
-                "input_ids": np.concatenate([ids for ids, _ in rows]),
-                "attention_mask": np.concatenate([mask for _, mask in rows]),
-            }
-            result = q.calibrate({signature.name: [stacked]}, previous_calibration_result=result)
+        for start in range(0, len(samples), chunk):
+            part = samples[start : start + chunk]
+            feeds = [{"input_ids": ids, "attention_mask": mask} for ids, mask in part]
+            result = q.calibrate({signature.name: feeds}, previous_calibration_result=result)
+            advance(len(part))
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -14,37 +15,42 @@ import numpy as np
 
 
 class LRUCache:
-    """A least-recently-used mapping with hit/miss counters; ``maxsize=0`` disables it."""
+    """A thread-safe least-recently-used mapping with hit/miss counters; ``maxsize=0`` disables it."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = max(0, int(maxsize))
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable) -> Any:
-        if self.maxsize:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return value
-        self.misses += 1
-        return None
+        with self._lock:
+            if self.maxsize:
+                value = self._data.get(key)
+                if value is not None:
+                    self._data.move_to_end(key)
+                    self.hits += 1
+                    return value
+            self.misses += 1
+            return None
 
     def put(self, key: Hashable, value: Any) -> None:
         if not self.maxsize:
             return
-        self._data[key] = value
-        self._data.move_to_end(key)
-        if len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            if len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
 
     def items(self) -> list[tuple[Hashable, Any]]:
-        return list(self._data.items())
+        with self._lock:
+            return list(self._data.items())
 
     def clear(self) -> None:
-        self._data.clear()
+        with self._lock:
+            self._data.clear()
 
     def __len__(self) -> int:
         return len(self._data)

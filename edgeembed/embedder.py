@@ -35,6 +35,7 @@ class Embedder:
         token_cache_size: int | None = None,
         embedding_cache_size: int | None = None,
         cache_path: str | os.PathLike[str] | None = None,
+        backend_options: dict | None = None,
     ) -> None:
         from edgeembed.runtimes import backend_for
 
@@ -44,7 +45,9 @@ class Embedder:
         cores = os.cpu_count() or 1
         self.threads = threads if threads is not None else min(defaults.get("threads", cores), cores)
         self.batch_size = int(defaults.get("batch_size", 32))
-        self.backend = backend_for(bundle, backend)(bundle, device=device, threads=self.threads)
+        self.backend = backend_for(bundle, backend)(
+            bundle, device=device, threads=self.threads, **(backend_options or {})
+        )
         self.tokenizer = BucketTokenizer(
             bundle.tokenizer_path,
             manifest.max_seq_length,
@@ -71,6 +74,7 @@ class Embedder:
         token_cache_size: int | None = None,
         embedding_cache_size: int | None = None,
         cache_path: str | os.PathLike[str] | None = None,
+        backend_options: dict | None = None,
     ) -> Embedder:
         """Verify the bundle at ``path`` (sha256 of every file) and prepare its runtime."""
         return cls(
@@ -81,6 +85,7 @@ class Embedder:
             token_cache_size=token_cache_size,
             embedding_cache_size=embedding_cache_size,
             cache_path=cache_path,
+            backend_options=backend_options,
         )
 
     @property

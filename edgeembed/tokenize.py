@@ -8,6 +8,7 @@ to the smallest sequence bucket that fits it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,11 @@ class BucketTokenizer:
         results: list[TokenizedText | None] = [self.cache.get(t) for t in texts]
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
-            encodings = self._tokenizer.encode_batch([texts[i] for i in missing])
+            batch = [texts[i] for i in missing]
+            try:
+                encodings = self._tokenizer.encode_batch(batch)
+            except TypeError:  # lone surrogates cannot cross into Rust as UTF-8
+                encodings = self._tokenizer.encode_batch([replace_lone_surrogates(t) for t in batch])
             for index, encoding in zip(missing, encodings):
                 item = TokenizedText(tuple(encoding.ids), bool(encoding.overflowing))
                 self.cache.put(texts[index], item)
@@ -79,6 +84,14 @@ class BucketTokenizer:
             ids[row, :length] = item.ids[:length]
             mask[row, :length] = 1
         return ids, mask
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """Lone UTF-16 surrogates (invalid in UTF-8) become U+FFFD, as a UTF-8 decoder would do."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _pad_id(tokenizer_file: Path) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from typing import Any
@@ -29,41 +30,64 @@ def load_interpreter_class() -> tuple[type, str]:
 
 
 class LiteRTBackend:
-    """One interpreter for the model file; one signature runner per sequence bucket.
+    """Signature runners (one per sequence bucket and batch size) over the bundle's model.
 
-    Interpreters are not thread-safe, so calls are serialized with a lock.
+    Interpreters are not thread-safe. By default one interpreter is shared and calls are
+    serialized with a lock; ``interpreter_per_thread=True`` gives each calling thread its own
+    interpreter instead (more memory: one arena and one set of packed weights per thread).
     """
 
-    def __init__(self, bundle: Bundle, *, device: str = "CPU", threads: int | None = None) -> None:
-        interpreter_class, self.runtime = load_interpreter_class()
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        device: str = "CPU",
+        threads: int | None = None,
+        interpreter_per_thread: bool = False,
+    ) -> None:
+        self._interpreter_class, self.runtime = load_interpreter_class()
         manifest = bundle.manifest
-        model_path = bundle.file(manifest.model_files[0])
-        try:
-            self._interpreter = interpreter_class(model_path=str(model_path), num_threads=threads)
-        except (ValueError, RuntimeError) as error:
-            raise BundleError(f"{model_path}: the runtime cannot load this model ({error}).") from None
+        self._model_path = bundle.file(manifest.model_files[0])
+        self._threads = threads
         self._by_length: dict[int, dict[int, Signature]] = {}
         for signature in manifest.signatures:
             self._by_length.setdefault(signature.seq_length, {})[signature.batch_size] = signature
-        self._runners: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._local = threading.local() if interpreter_per_thread else None
+        self._shared = None if interpreter_per_thread else self._new_state()
+        self._lock = contextlib.nullcontext() if interpreter_per_thread else threading.Lock()
         self.device = device
+
+    def _new_state(self) -> tuple[Any, dict[str, Any]]:
+        try:
+            interpreter = self._interpreter_class(model_path=str(self._model_path), num_threads=self._threads)
+        except (ValueError, RuntimeError) as error:
+            raise BundleError(f"{self._model_path}: the runtime cannot load this model ({error}).") from None
+        return interpreter, {}
+
+    def _state(self) -> tuple[Any, dict[str, Any]]:
+        if self._local is None:
+            return self._shared
+        state = getattr(self._local, "state", None)
+        if state is None:
+            state = self._local.state = self._new_state()
+        return state
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:
         return tuple(sorted(self._by_length))
 
     def _runner(self, signature: Signature) -> tuple[Any, tuple[float, int] | None]:
-        if signature.name not in self._runners:
+        interpreter, runners = self._state()
+        if signature.name not in runners:
             try:
-                runner = self._interpreter.get_signature_runner(signature.name)
+                runner = interpreter.get_signature_runner(signature.name)
             except ValueError as error:
                 raise BundleError(f"model has no signature {signature.name!r} ({error})") from None
             details = runner.get_output_details()[signature.output]
             scale, zero_point = details.get("quantization", (0.0, 0))
             quantization = (float(scale), int(zero_point)) if scale else None
-            self._runners[signature.name] = (runner, quantization)
-        return self._runners[signature.name]
+            runners[signature.name] = (runner, quantization)
+        return runners[signature.name]
 
     def _plan(self, rows: int, by_batch: dict[int, Signature]) -> list[tuple[Signature, int]]:
         """(signature, rows taken) chunks: full batched invokes, then pad or go row by row."""

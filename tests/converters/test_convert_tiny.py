@@ -25,7 +25,7 @@ def test_fp32_bundle_matches_pytorch(tiny_bundles, tiny_model_dir):
     assert np.allclose(ours, theirs, atol=1e-4)
     report = json.loads((tiny_bundles["fp32"] / "report.json").read_text())
     assert report["fidelity"]["mean_cosine"] > 0.9999
-    assert report["model_details"]["signatures"] == 4  # batch 1 and batch 4 per bucket
+    assert report["model_details"]["signatures"] == 4  # batch 1 and batch 4 per bucket (float)
     manifest = json.loads((tiny_bundles["fp32"] / "edgeembed.json").read_text())
     assert sorted(s["name"] for s in manifest["signatures"]) == ["seq_16", "seq_16_b4", "seq_8", "seq_8_b4"]
 

@@ -16,3 +16,7 @@ def test_runtime_chunks_full_batches_then_pads_or_goes_row_by_row():
     assert [(s.batch_size, n) for s, n in plan] == [(8, 8), (8, 8), (1, 1), (1, 1), (1, 1)]
     plan = LiteRTBackend._plan(None, 14, {1: one, 8: eight})
     assert [(s.batch_size, n) for s, n in plan] == [(8, 8), (8, 6)]  # 6 > 4: pad to 8
+
+
+def test_static_int8_models_get_batch_one_signatures_only():
+    assert {batch for _, _, batch in signature_plan((16, 32), 32, batched=False)} == {1}
