@@ -171,7 +171,7 @@ class Bundle:
         """Read the manifest and check every listed file's presence and sha256."""
         root = Path(path)
         if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
-            raise BundleError(f"{root} is an archive; unpack it first (tar -xzf {root.name}).")
+            raise BundleError(f"{root} is an archive; unpack it first: edgeembed unpack {root.name} DIR")
         manifest_path = root / MANIFEST_NAME
         if not manifest_path.is_file():
             raise BundleError(
@@ -187,6 +187,13 @@ class Bundle:
         missing_hash = required - set(manifest.files)
         if missing_hash:
             raise BundleError(f"{manifest_path}: no sha256 listed for {sorted(missing_hash)}. {_FIX}")
+        listed = {MANIFEST_NAME, *manifest.files}
+        unexpected = sorted(p.name for p in root.iterdir() if p.name not in listed)
+        if unexpected:
+            raise BundleError(
+                f"{root}: unexpected file(s) {unexpected} not listed in {MANIFEST_NAME}; a bundle "
+                "holds only what its manifest lists. Remove them or re-create the bundle."
+            )
         for name, expected in manifest.files.items():
             file_path = root / name
             if file_path.is_symlink():
@@ -216,7 +223,8 @@ def write_bundle(
     if target.exists() and not overwrite:
         raise BundleError(f"{target} already exists; pass --overwrite or choose another --out.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".edgeembed-tmp-", dir=target.parent))
+    remove_stale_staging(target.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
     try:
         hashes: dict[str, str] = {}
         for name, content in files.items():
@@ -236,6 +244,30 @@ def write_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Bundle(target, final)
+
+
+STAGING_PREFIX = ".edgeembed-tmp-"
+
+
+def remove_stale_staging(parent: Path, prefix: str = STAGING_PREFIX) -> None:
+    """Delete staging entries left by killed processes (the writer's pid is in the name)."""
+    for entry in parent.glob(f"{prefix}*"):
+        pid_text = entry.name[len(prefix) :].split("-", 1)[0].split(".", 1)[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _replace_dir(staging: Path, target: Path) -> None:

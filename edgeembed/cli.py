@@ -219,6 +219,36 @@ def bench(
 
 
 @app.command()
+def pack(
+    bundle: Path = typer.Argument(..., help="Bundle directory."),
+    out: Path = typer.Argument(..., help="Archive to write (.tar.gz)."),
+) -> None:
+    """Verify a bundle and write it as one .tar.gz for shipping."""
+    from edgeembed.archive import pack_bundle
+
+    try:
+        path = pack_bundle(bundle, out)
+    except EdgeEmbedError as error:
+        _fail(error)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
+def unpack(
+    archive: Path = typer.Argument(..., help="A .tar.gz made by `edgeembed pack`."),
+    out: Path = typer.Argument(..., help="New bundle directory."),
+) -> None:
+    """Unpack a bundle archive safely (no absolute paths, '..', links) and verify it."""
+    from edgeembed.archive import unpack_bundle
+
+    try:
+        bundle = unpack_bundle(archive, out)
+    except EdgeEmbedError as error:
+        _fail(error)
+    console.print(f"unpacked and verified {bundle.path}")
+
+
+@app.command()
 def targets() -> None:
     """List the built-in target profiles."""
     from edgeembed.profiles import all_targets

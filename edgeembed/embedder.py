@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from edgeembed.pooling import l2_normalize, pool
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
 
 logger = logging.getLogger("edgeembed")
+CHUNK_SIZE = 4096  # texts tokenized at once; bounds memory for huge inputs
 
 
 class Embedder:
@@ -160,18 +162,44 @@ class Embedder:
                     result[index] = computed[row]
         return result
 
+    def iter_encode(
+        self,
+        sentences: Iterable[str],
+        batch_size: int | None = None,
+        normalize_embeddings: bool | None = None,
+        chunk_size: int = CHUNK_SIZE,
+        show_progress_bar: bool = False,
+    ) -> Iterator[np.ndarray]:
+        """Embed a stream (any iterable, e.g. a file's lines) in memory bounded by ``chunk_size``.
+
+        Yields ``[<= chunk_size, dim]`` arrays in input order; a non-string raises ``TypeError``
+        naming its position in the whole stream.
+        """
+        iterator = iter(sentences)
+        offset = 0
+        with _progress(None, show_progress_bar) as advance:
+            while chunk := list(islice(iterator, chunk_size)):
+                try:
+                    vectors = self.encode(chunk, batch_size, normalize_embeddings)
+                except TypeError as error:
+                    raise TypeError(_shift_index(str(error), offset)) from None
+                offset += len(chunk)
+                advance(len(chunk))
+                yield vectors
+
     def _compute(
         self, texts: list[str], batch_size: int, normalize: bool, show_progress_bar: bool
     ) -> np.ndarray:
         result = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
         self.last_truncated = 0
-        if texts:
-            tokenized = self.tokenizer.encode(texts)
-            self.last_truncated = sum(item.truncated for item in tokenized)
-            with _progress(len(texts), show_progress_bar) as advance:
+        with _progress(len(texts), show_progress_bar and bool(texts)) as advance:
+            for start in range(0, len(texts), CHUNK_SIZE):  # bounds token-id memory
+                chunk = texts[start : start + CHUNK_SIZE]
+                tokenized = self.tokenizer.encode(chunk)
+                self.last_truncated += sum(item.truncated for item in tokenized)
                 for indices, bucket in self._batches(tokenized, batch_size):
                     vectors = self._embed_batch([tokenized[i] for i in indices], bucket)
-                    result[indices] = l2_normalize(vectors) if normalize else vectors
+                    result[start + indices] = l2_normalize(vectors) if normalize else vectors
                     advance(len(indices))
         if self.last_truncated:
             self.total_truncated += self.last_truncated
@@ -206,6 +234,12 @@ class Embedder:
         return pool(outputs, attention_mask, self.bundle.manifest.pooling)
 
 
+def _shift_index(message: str, offset: int) -> str:
+    import re
+
+    return re.sub(r"sentences\[(\d+)\]", lambda m: f"sentences[{int(m.group(1)) + offset}]", message)
+
+
 def _readonly(vector: np.ndarray) -> np.ndarray:
     vector = vector.copy()
     vector.flags.writeable = False
@@ -215,7 +249,7 @@ def _readonly(vector: np.ndarray) -> np.ndarray:
 class _progress:
     """A rich progress bar when asked for, else a no-op; rich is imported only when shown."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int | None, enabled: bool) -> None:
         self.total, self.enabled, self._progress = total, enabled, None
 
     def __enter__(self):

@@ -81,9 +81,11 @@ class LiteRTBackend:
         if signature.name not in runners:
             try:
                 runner = interpreter.get_signature_runner(signature.name)
-            except ValueError as error:
-                raise BundleError(f"model has no signature {signature.name!r} ({error})") from None
-            details = runner.get_output_details()[signature.output]
+                inputs, outputs = runner.get_input_details(), runner.get_output_details()
+            except (ValueError, RuntimeError) as error:
+                raise BundleError(f"{self._model_path}: no usable signature {signature.name!r} ({error})") from None
+            _check_signature(self._model_path, signature, inputs, outputs)
+            details = outputs[signature.output]
             scale, zero_point = details.get("quantization", (0.0, 0))
             quantization = (float(scale), int(zero_point)) if scale else None
             runners[signature.name] = (runner, quantization)
@@ -122,10 +124,28 @@ class LiteRTBackend:
                 feeds = {signature.inputs["input_ids"]: ids}
                 if "attention_mask" in signature.inputs:
                     feeds[signature.inputs["attention_mask"]] = mask
-                output = runner(**feeds)[signature.output][:taken]
+                try:
+                    output = runner(**feeds)[signature.output][:taken]
+                except (ValueError, RuntimeError) as error:
+                    raise BundleError(f"{self._model_path}: {signature.name} failed to run ({error})") from None
                 outputs.append(_dequantize(output, quantization))
                 start += taken
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+
+def _check_signature(model_path, signature: Signature, inputs: dict, outputs: dict) -> None:
+    """The manifest must describe the model as it is: tensor names and static shapes."""
+    expected = [signature.batch_size, signature.seq_length]
+    for role, name in signature.inputs.items():
+        if name not in inputs:
+            raise BundleError(f"{model_path}: signature {signature.name!r} has no input {name!r} ({role})")
+        if list(inputs[name]["shape"]) != expected:
+            raise BundleError(
+                f"{model_path}: input {name!r} of {signature.name!r} has shape "
+                f"{list(inputs[name]['shape'])}, the manifest says {expected}"
+            )
+    if signature.output not in outputs:
+        raise BundleError(f"{model_path}: signature {signature.name!r} has no output {signature.output!r}")
 
 
 def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:

@@ -80,19 +80,25 @@ quantization = "{quantization}"
 runtime = "litert"
 device = "CPU"
 threads = 1
-max_seq_length = 16
-seq_buckets = [8, 16]
-batch_size = 4
+max_seq_length = {max_seq_length}
+seq_buckets = {seq_buckets}
+batch_size = {batch_size}
 min_mean_cosine = {min_mean_cosine}
 max_sts_drop = {max_sts_drop}
 """
 
 
 def write_target(
-    folder: Path, quantization: str = "fp32", min_mean_cosine: float = 0.5, max_sts_drop: float = 1.5
+    folder: Path,
+    quantization: str = "fp32",
+    min_mean_cosine: float = 0.5,
+    max_sts_drop: float = 1.5,
+    seq_buckets: tuple[int, ...] = (8, 16),
+    batch_size: int = 4,
 ) -> Path:
-    path = folder / f"tiny-{quantization}-{max_sts_drop}.toml"
+    path = folder / f"tiny-{quantization}-{max_sts_drop}-{len(seq_buckets)}-{batch_size}.toml"
     path.write_text(TINY_TARGET.format(
-        quantization=quantization, min_mean_cosine=min_mean_cosine, max_sts_drop=max_sts_drop
+        quantization=quantization, min_mean_cosine=min_mean_cosine, max_sts_drop=max_sts_drop,
+        max_seq_length=seq_buckets[-1], seq_buckets=list(seq_buckets), batch_size=batch_size,
     ))
     return path

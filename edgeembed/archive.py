@@ -1,0 +1,78 @@
+"""Bundles as ``.tar.gz`` for shipping: written atomically, unpacked defensively.
+
+Unpacking refuses absolute paths, ``..`` members, links, devices and anything outside one
+top-level folder, then verifies the bundle's hashes before it is moved into place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging
+from edgeembed.errors import BundleError
+
+
+def pack_bundle(bundle_dir: str | os.PathLike[str], archive: str | os.PathLike[str]) -> Path:
+    """Verify ``bundle_dir`` and write it as ``archive`` (temp file, then rename)."""
+    bundle = Bundle.load(bundle_dir)
+    target = Path(archive).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target.parent)
+    handle, temp = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", suffix=".tar.gz", dir=target.parent)
+    os.close(handle)
+    try:
+        with tarfile.open(temp, "w:gz") as tar:
+            for name in sorted({"edgeembed.json", *bundle.manifest.files}):
+                tar.add(bundle.path / name, arcname=f"{bundle.path.name}/{name}", recursive=False)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def unpack_bundle(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Bundle:
+    """Safely extract a packed bundle to ``destination`` (a new directory) and verify it."""
+    source, target = Path(archive), Path(destination).resolve()
+    if target.exists():
+        raise BundleError(f"{target} already exists; choose a new destination")
+    try:
+        tar = tarfile.open(source, "r:gz")
+    except (OSError, tarfile.TarError) as error:
+        raise BundleError(f"{source}: not a readable .tar.gz ({error})") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
+    try:
+        with tar:
+            _check_members(tar, source)
+            for member in tar.getmembers():
+                if member.isfile():
+                    name = Path(member.name).name
+                    with tar.extractfile(member) as stream, open(staging / name, "wb") as out:
+                        shutil.copyfileobj(stream, out)
+        Bundle.load(staging)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Bundle.load(target)
+
+
+def _check_members(tar: tarfile.TarFile, source: Path) -> None:
+    roots = set()
+    for member in tar.getmembers():
+        name = member.name
+        parts = Path(name).parts
+        if name.startswith(("/", "\\")) or Path(name).is_absolute() or ".." in parts:
+            raise BundleError(f"{source}: unsafe member {name!r} (absolute path or '..'); refusing to unpack")
+        if not (member.isfile() or member.isdir()):
+            raise BundleError(f"{source}: member {name!r} is a link or special file; refusing to unpack")
+        if member.isfile() and len(parts) != 2:
+            raise BundleError(f"{source}: member {name!r} is not directly inside one bundle folder")
+        roots.add(parts[0])
+    if len(roots) != 1:
+        raise BundleError(f"{source}: expected one bundle folder, found {sorted(roots) or 'none'}")
