@@ -94,3 +94,24 @@ class _no_warnings:
 
     def __exit__(self, *exc):
         return self._context.__exit__(*exc)
+
+
+def test_random_kills_during_pack_leave_no_partial_archive(tiny_bundles, tmp_path):
+    from edgeembed.archive import unpack_bundle
+
+    rng = random.Random(99)
+    command = [sys.executable, "-m", "edgeembed.cli", "pack", str(tiny_bundles["int8-full"])]
+    started = time.perf_counter()
+    subprocess.run([*command, str(tmp_path / "reference.tar.gz")], check=True, capture_output=True)
+    duration = time.perf_counter() - started
+    complete = 0
+    for attempt in range(10):
+        archive = tmp_path / f"b{attempt}.tar.gz"
+        process = subprocess.Popen([*command, str(archive)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, duration * 1.1))
+        process.send_signal(signal.SIGINT if attempt % 2 else signal.SIGKILL)
+        process.wait(timeout=60)
+        if archive.exists():  # only ever a whole archive that unpacks and verifies
+            unpack_bundle(archive, tmp_path / f"unpacked{attempt}")
+            complete += 1
+    print(f"10 kills during pack: {complete} complete archives, {10 - complete} absent")
