@@ -66,29 +66,13 @@ class Embedder:
         self.total_truncated = 0
 
     @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
-        threads: int | None = None,
-        *,
-        backend: str | None = None,
-        device: str = "CPU",
-        token_cache_size: int | None = None,
-        embedding_cache_size: int | None = None,
-        cache_path: str | os.PathLike[str] | None = None,
-        backend_options: dict | None = None,
-    ) -> Embedder:
-        """Verify the bundle at ``path`` (sha256 of every file) and prepare its runtime."""
-        return cls(
-            Bundle.load(Path(path)),
-            threads=threads,
-            backend=backend,
-            device=device,
-            token_cache_size=token_cache_size,
-            embedding_cache_size=embedding_cache_size,
-            cache_path=cache_path,
-            backend_options=backend_options,
-        )
+    def load(cls, path: str | os.PathLike[str], threads: int | None = None, **options) -> Embedder:
+        """Verify the bundle at ``path`` (sha256 of every file) and prepare its runtime.
+
+        ``options`` are the constructor's: backend, device, token_cache_size,
+        embedding_cache_size, cache_path, backend_options.
+        """
+        return cls(Bundle.load(Path(path)), threads=threads, **options)
 
     @property
     def embedding_dim(self) -> int:
