@@ -91,7 +91,8 @@ class LiteRTBackend:
             runners[signature.name] = (runner, quantization)
         return runners[signature.name]
 
-    def _plan(self, rows: int, by_batch: dict[int, Signature]) -> list[tuple[Signature, int]]:
+    @staticmethod
+    def _plan(rows: int, by_batch: dict[int, Signature]) -> list[tuple[Signature, int]]:
         """(signature, rows taken) chunks: full batched invokes, then pad or go row by row."""
         batch = max(by_batch)
         chunks: list[tuple[Signature, int]] = []
@@ -114,7 +115,7 @@ class LiteRTBackend:
         outputs = []
         start = 0
         with self._lock:
-            for signature, taken in self._plan(input_ids.shape[0], by_batch):
+            for signature, taken in LiteRTBackend._plan(input_ids.shape[0], by_batch):
                 runner, quantization = self._runner(signature)
                 ids = input_ids[start : start + taken]
                 mask = attention_mask[start : start + taken]

@@ -12,9 +12,9 @@ def test_signature_plan_keeps_a_token_budget():
 def test_runtime_chunks_full_batches_then_pads_or_goes_row_by_row():
     one = Signature("seq_16", 16, 1, {"input_ids": "input_ids"}, "o")
     eight = Signature("seq_16_b8", 16, 8, {"input_ids": "input_ids"}, "o")
-    plan = LiteRTBackend._plan(None, 19, {1: one, 8: eight})
+    plan = LiteRTBackend._plan(19, {1: one, 8: eight})
     assert [(s.batch_size, n) for s, n in plan] == [(8, 8), (8, 8), (1, 1), (1, 1), (1, 1)]
-    plan = LiteRTBackend._plan(None, 14, {1: one, 8: eight})
+    plan = LiteRTBackend._plan(14, {1: one, 8: eight})
     assert [(s.batch_size, n) for s, n in plan] == [(8, 8), (8, 6)]  # 6 > 4: pad to 8
 
 
