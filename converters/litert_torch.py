@@ -138,7 +138,7 @@ def convert_tflite(
                 lambda candidate: measure(candidate, signatures),
                 spec.target.min_mean_cosine,
                 fallback=spec.fallback,
-                on_rung=lambda name: step(f"Quantizing + verifying recipe {name}"),
+                on_rung=lambda name: step(f"INT8 recipe {name}"),
             )
         model = ladder.model
         details["int8_recipe"] = {

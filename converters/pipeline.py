@@ -107,7 +107,7 @@ def convert(
         workdir = Path(work)
         (workdir / TOKENIZER_NAME).write_text(source.tokenizer_json, encoding="utf-8")
         tokenizer_ = BucketTokenizer(workdir / TOKENIZER_NAME, spec.max_seq_length, spec.seq_buckets)
-        step("Embedding held-out texts with the FP32 reference")
+        step("FP32 reference on held-out texts")
         reference = reference_embeddings(
             source.model, tokenizer_, spec.holdout_texts, source.pooling, source.normalize
         )
@@ -123,7 +123,7 @@ def convert(
         result = route(source, spec, workdir, calibration_set, measure, step)
         timings["convert_s"] = time.perf_counter() - mark
         manifest = _manifest(source, spec, reference.shape[1], result.signatures, result.converter)
-        step("Verifying the converted model against FP32")
+        step("Verifying against FP32")
         mark = time.perf_counter()
         final_model = result.model_files[manifest.model_files[0]].read_bytes()
         fidelity = measure(final_model, manifest.signatures)

@@ -97,7 +97,7 @@ class _steps:
         )
 
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
             TimeElapsedColumn(), console=errors, transient=False,
         )
         self._progress.start()
