@@ -1,6 +1,5 @@
 """Killing convert or a cache save at random moments never leaves partial output."""
 
-import os
 import random
 import signal
 import subprocess
