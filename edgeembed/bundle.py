@@ -65,6 +65,7 @@ class Manifest:
     runtime: dict[str, int] = field(default_factory=dict)  # threads, batch_size, cache sizes
     files: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    digest: str = ""  # sha256 of every other field (canonical JSON): catches edits to this file
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -92,6 +93,15 @@ class Manifest:
         data["seq_buckets"] = list(self.seq_buckets)
         return data
 
+    def content_digest(self) -> str:
+        content = {k: v for k, v in self.to_dict().items() if k not in ("digest", "seq_buckets")}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+    def sealed(self) -> Manifest:
+        """A copy carrying the digest of its own content."""
+        return dataclasses.replace(self, digest=self.content_digest())
+
     @classmethod
     def from_dict(cls, data: Any, where: str = MANIFEST_NAME) -> Manifest:
         if not isinstance(data, Mapping):
@@ -118,6 +128,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "source": dict, "format": str, "quantization": str, "converter": dict,
     "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
     "output_kind": str, "target": str, "prompts": dict, "runtime": dict, "files": dict,
+    "digest": str,
 }
 
 
@@ -183,6 +194,11 @@ class Bundle:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise BundleError(f"{manifest_path}: unreadable JSON ({error}). {_FIX}") from None
         manifest = Manifest.from_dict(data, str(manifest_path))
+        if manifest.digest != manifest.content_digest():
+            raise BundleError(
+                f"{manifest_path}: digest mismatch (the manifest was edited or damaged after "
+                f"conversion). {_FIX}"
+            )
         required = {TOKENIZER_NAME, *manifest.model_files}
         missing_hash = required - set(manifest.files)
         if missing_hash:
@@ -237,7 +253,7 @@ def write_bundle(
             hashes[name] = sha256_file(destination)
         (staging / REPORT_NAME).write_text(json.dumps(report, indent=2, default=str) + "\n")
         hashes[REPORT_NAME] = sha256_file(staging / REPORT_NAME)
-        final = dataclasses.replace(manifest, files=hashes)
+        final = dataclasses.replace(manifest, files=hashes).sealed()
         (staging / MANIFEST_NAME).write_text(json.dumps(final.to_dict(), indent=2) + "\n")
         _replace_dir(staging, target)
     except BaseException:

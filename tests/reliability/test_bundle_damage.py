@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from edgeembed import BundleError, Embedder
 from edgeembed.archive import pack_bundle, unpack_bundle
-from edgeembed.bundle import MANIFEST_NAME, Bundle, sha256_file
+from edgeembed.bundle import MANIFEST_NAME, Bundle, Manifest, sha256_file
 
 DAMAGED = {"count": 0}
 junk = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True),
@@ -95,9 +95,7 @@ def test_garbage_with_matching_hashes_fails_cleanly_in_a_subprocess(pristine, tm
     for garbage in GARBAGE[name]:
         bundle = _copy(pristine, tmp_path_factory)
         (bundle / name).write_bytes(garbage)
-        manifest = json.loads((bundle / MANIFEST_NAME).read_text())
-        manifest["files"][name] = sha256_file(bundle / name)
-        (bundle / MANIFEST_NAME).write_text(json.dumps(manifest))
+        _rewrite_manifest(bundle, lambda m: m["files"].__setitem__(name, sha256_file(bundle / name)))
         code = (
             "import sys, edgeembed\n"
             "try:\n"
@@ -109,6 +107,26 @@ def test_garbage_with_matching_hashes_fails_cleanly_in_a_subprocess(pristine, tm
         DAMAGED["count"] += 1
         assert result.returncode == 3, (garbage[:16], result.returncode, result.stderr[-500:])
         assert name in result.stdout
+
+
+def _rewrite_manifest(bundle, change):
+    """Edit the manifest and re-seal it, as a thorough forger would."""
+    manifest = Manifest.from_dict(json.loads((bundle / MANIFEST_NAME).read_text()))
+    data = manifest.to_dict()
+    change(data)
+    data.pop("seq_buckets")
+    resealed = Manifest.from_dict(data).sealed()
+    (bundle / MANIFEST_NAME).write_text(json.dumps(resealed.to_dict()))
+
+
+def test_edited_manifest_is_refused_unless_resealed(pristine, tmp_path_factory):
+    bundle = _copy(pristine, tmp_path_factory)
+    data = json.loads((bundle / MANIFEST_NAME).read_text())
+    data["normalize"] = not data["normalize"]  # valid, but would change every vector silently
+    (bundle / MANIFEST_NAME).write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="digest mismatch"):
+        Bundle.load(bundle)
+    DAMAGED["count"] += 1
 
 
 def test_unexpected_files_and_symlinks(pristine, tmp_path_factory, tmp_path):
