@@ -116,34 +116,29 @@ class Embedder:
         normalize = self.bundle.manifest.normalize if normalize_embeddings is None else bool(
             normalize_embeddings
         )
-        cache = self.embedding_cache
-        if single:
-            hit = cache.get((texts[0], normalize))
-            if hit is not None:
-                self.last_truncated = 0
-                return hit.copy()
-            missing = texts
-        else:
-            result = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
-            missing = []
+        cache = self.embedding_cache if self.embedding_cache.maxsize else None
+        hits: dict[int, np.ndarray] = {}
+        if cache is not None:
             for index, text in enumerate(texts):
                 hit = cache.get((text, normalize))
-                if hit is None:
-                    missing.append(text)
-                else:
-                    result[index] = hit
-        unique = list(dict.fromkeys(missing))
+                if hit is not None:
+                    hits[index] = hit
+        if single and hits:
+            self.last_truncated = 0
+            return hits[0].copy()
+        unique = list(dict.fromkeys(t for i, t in enumerate(texts) if i not in hits))
         computed = self._compute(unique, batch_size, normalize, show_progress_bar)
-        for text, vector in zip(unique, computed):
-            cache.put((text, normalize), _readonly(vector))
+        if cache is not None:
+            for text, vector in zip(unique, computed):
+                cache.put((text, normalize), _readonly(vector))
         if single:
             return computed[0]
-        if missing:
-            position = {text: row for row, text in enumerate(unique)}
-            for index, text in enumerate(texts):
-                row = position.get(text)
-                if row is not None:
-                    result[index] = computed[row]
+        if not hits and len(unique) == len(texts):
+            return computed  # nothing cached, no duplicates: rows are already in input order
+        position = {text: row for row, text in enumerate(unique)}
+        result = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
+        for index, text in enumerate(texts):
+            result[index] = hits[index] if index in hits else computed[position[text]]
         return result
 
     def iter_encode(
