@@ -13,19 +13,50 @@ from edgeembed.errors import ConversionError, MissingDependencyError
 
 ROUTES: dict[str, str] = {
     "tflite": "edgeembed.converters.litert_torch:convert_tflite",
+    "tflite/onnx2tf": "edgeembed.converters.onnx2tf:convert_tflite_onnx2tf",
+    "openvino": "edgeembed.converters.openvino:convert_openvino",
+    "onnx": "edgeembed.converters.onnx:convert_onnx",
 }
-CONVERT_EXTRA_MODULES = ("torch", "transformers", "litert_torch", "ai_edge_quantizer")
+CONVERT_EXTRA_MODULES = ("torch", "transformers")
+# Per route: modules it needs and the pip extras that bring them (conversion + verification).
+ROUTE_REQUIREMENTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "tflite": (("litert_torch", "ai_edge_quantizer", "ai_edge_litert"), "convert"),
+    "tflite/onnx2tf": (("onnx", "onnx2tf", "tensorflow", "ai_edge_litert"), "convert,onnx2tf"),
+    "openvino": (("openvino", "nncf"), "convert,openvino"),
+    "onnx": (("onnx", "onnxruntime"), "convert,onnx"),
+}
 
 
-def require_convert_extra(modules: tuple[str, ...] = CONVERT_EXTRA_MODULES) -> None:
+def require_convert_extra(modules: tuple[str, ...] = CONVERT_EXTRA_MODULES, extra: str = "convert") -> None:
     """Fail early, naming the install command, when conversion packages are missing."""
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise MissingDependencyError(
             f"conversion needs {', '.join(missing)}; install them with: "
-            'pip install "edgeembed[convert]" (on CPU-only machines install torch first from '
+            f'pip install "edgeembed[{extra}]" (on CPU-only machines install torch first from '
             "the CPU wheel index)"
         )
+
+
+def require_route(route: str) -> None:
+    """The route's packages (and the runtime that verifies its output) must be importable."""
+    if route not in ROUTES:
+        raise ConversionError(f"no converter for {route!r}; available: {', '.join(ROUTES)}")
+    modules, extra = ROUTE_REQUIREMENTS[route]
+    require_convert_extra(modules, extra)
+
+
+def route_name(fmt: str, converter: str | None = None) -> str:
+    """The route for a format and a ``--converter`` choice (``auto`` = the format's default)."""
+    choices = {"auto": fmt}
+    if fmt == "tflite":
+        choices.update({"litert-torch": "tflite", "onnx2tf": "tflite/onnx2tf"})
+    choice = converter or "auto"
+    if choice not in choices:
+        raise ConversionError(
+            f"converter {choice!r} cannot produce format {fmt!r}; choose one of {list(choices)}"
+        )
+    return choices[choice]
 
 
 def resolve_route(fmt: str) -> Callable[..., Any]:

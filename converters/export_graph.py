@@ -95,8 +95,9 @@ class _EncoderLayer(nn.Module):
 class BertFamilyEncoder(nn.Module):
     """``(input_ids, attention_mask) -> token embeddings [batch, seq, hidden]`` for BERT/RoBERTa."""
 
-    def __init__(self, model: nn.Module, seq_length: int) -> None:
+    def __init__(self, model: nn.Module, seq_length: int, dynamic: bool = False) -> None:
         super().__init__()
+        self.dynamic = dynamic
         config = model.config
         embeddings = model.embeddings
         # A gather on the raw table (not nn.Embedding) lowers to GATHER, which has an int8 kernel;
@@ -115,7 +116,10 @@ class BertFamilyEncoder(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         words = torch.index_select(self.word_embeddings, 0, input_ids.reshape(-1))
         words = words.reshape(input_ids.shape[0], input_ids.shape[1], -1)
-        hidden = self.embedding_norm(words, self.position_and_type)
+        position_and_type = self.position_and_type
+        if self.dynamic:  # one graph for every length up to seq_length (OpenVINO, ONNX)
+            position_and_type = position_and_type[: input_ids.shape[1]]
+        hidden = self.embedding_norm(words, position_and_type)
         mask = attention_mask.to(hidden.dtype)
         mask_bias = ((mask - 1.0) * MASK_BIAS)[:, None, None, :]
         for layer in self.layers:
@@ -151,8 +155,8 @@ def is_bert_family(model: nn.Module) -> bool:
     )
 
 
-def build_export_module(model: nn.Module, seq_length: int) -> nn.Module:
-    """Return the module to export for one static sequence length."""
+def build_export_module(model: nn.Module, seq_length: int, dynamic: bool = False) -> nn.Module:
+    """The module to export: for one static sequence length, or (``dynamic``) up to it."""
     if is_bert_family(model):
         config = model.config
         model_type = config.model_type
@@ -163,5 +167,5 @@ def build_export_module(model: nn.Module, seq_length: int) -> nn.Module:
                 f"sequence bucket {seq_length} exceeds the model's {max_positions - offset} "
                 "positions; lower --max-seq-length."
             )
-        return BertFamilyEncoder(model, seq_length).eval()
+        return BertFamilyEncoder(model, seq_length, dynamic).eval()
     return GenericEncoder(model).eval()

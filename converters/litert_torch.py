@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from edgeembed.bundle import Signature
 from edgeembed.converters import tflite_quantize
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
+from edgeembed.converters.route import Measure, RouteResult, Step
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.converters.quiet import quiet
@@ -40,14 +39,6 @@ def signature_plan(
         if batched and batch > 1:
             plan.append((f"seq_{bucket}_b{batch}", bucket, batch))
     return plan
-
-
-@dataclass
-class RouteResult:
-    model_files: dict[str, Path]
-    signatures: tuple[Signature, ...]
-    converter: dict[str, Any]
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _versions() -> dict[str, str]:
@@ -103,8 +94,8 @@ def convert_tflite(
     spec: ConversionSpec,
     workdir: Path,
     calibration: CalibrationSet | None,
-    measure: Callable[[bytes, tuple[Signature, ...]], dict[str, float]],
-    step: Callable[..., Callable[[int], None]],
+    measure: Measure,
+    step: Step,
 ) -> RouteResult:
     float_path = workdir / "float32.tflite"
     step("Exporting FP32 graph (litert-torch)")
@@ -135,7 +126,7 @@ def convert_tflite(
             ladder = tflite_quantize.climb_int8_ladder(
                 float_path,
                 calibration_result,
-                lambda candidate: measure(candidate, signatures),
+                lambda candidate: _measure_bytes(workdir, candidate, signatures, measure),
                 spec.target.min_mean_cosine,
                 fallback=spec.fallback,
                 on_rung=lambda name: step(f"INT8 recipe {name}"),
@@ -151,3 +142,10 @@ def convert_tflite(
     model_path.write_bytes(model)
     details.update(tensor_census(model))
     return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)
+
+
+def _measure_bytes(
+    workdir: Path, model: bytes, signatures: tuple[Signature, ...], measure: Measure
+) -> dict[str, float]:
+    (workdir / MODEL_FILE).write_bytes(model)
+    return measure((MODEL_FILE,), signatures)

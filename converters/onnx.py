@@ -1,42 +1,253 @@
-"""ONNX export of the original module (dynamic batch and sequence), and ORT dynamic INT8.
+"""ONNX route: PyTorch -> ONNX (dynamic batch and sequence) -> ORT basic graph optimization ->
+``fp32`` / ``fp16`` / ``int8-dynamic`` / ``int8-full`` (static QDQ, calibrated).
 
-Used today for the onnxruntime baseline of ``edgeembed bench``; the same graph is the starting
-point of the ONNX and onnx2tf routes.
+The exported graph is the same re-expressed encoder the other routes use (bounded mask bias),
+so it is also the starting point of the onnx2tf route. ``export_onnx`` exports the original
+module unchanged; ``edgeembed bench`` uses it for its ONNX Runtime baseline.
 """
 
 from __future__ import annotations
 
+import contextlib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from edgeembed.converters.export_graph import GenericEncoder
+import numpy as np
+
+from edgeembed.converters.calibration import CalibrationSet
+from edgeembed.converters.export_graph import GenericEncoder, build_export_module, is_bert_family
 from edgeembed.converters.quiet import quiet
+from edgeembed.converters.route import Measure, RouteResult, Step, dynamic_signatures
+from edgeembed.converters.sources import SourceModel
+from edgeembed.converters.spec import ConversionSpec
+from edgeembed.errors import ConversionError
+
+MODEL_FILE = "model.onnx"
+INPUTS = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
+OUTPUT = "token_embeddings"
+OPSET = 17
+# Quantized op types: the linear layers and the embedding gather. LayerNorm, softmax and the
+# residual adds stay float (they are cheap and carry the outlier channels).
+QUANTIZED_OPS = ["MatMul", "Gather"]
+# INT8 rungs, tried in order until the target's mean cosine is met.
+INT8_RUNGS: tuple[tuple[str, str], ...] = (("int8", ""), ("int8+float-ffn-down", "feed_forward_down"))
 
 
-def export_onnx(model: Any, path: Path, opset: int = 17) -> Path:
-    """``(input_ids, attention_mask) -> token_embeddings``, int64 inputs, dynamic axes."""
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in ("onnx", "onnxruntime", "torch", "transformers"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+def _export(module: Any, path: Path, opset: int) -> Path:
     import torch
 
     sample = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
     axes = {0: "batch", 1: "sequence"}
-    with quiet():
-        torch.onnx.export(
-            GenericEncoder(model).eval(),
-            sample,
-            str(path),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["token_embeddings"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_embeddings": axes},
-            opset_version=opset,
-            dynamo=False,
-        )
+    with quiet() as log:
+        try:
+            torch.onnx.export(
+                module,
+                sample,
+                str(path),
+                input_names=list(INPUTS),
+                output_names=[OUTPUT],
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, OUTPUT: axes},
+                opset_version=opset,
+                dynamo=False,
+            )
+        except Exception as error:  # noqa: BLE001 - surface any exporter failure with its log
+            tail = "\n".join(log.getvalue().splitlines()[-15:])
+            raise ConversionError(f"ONNX export failed ({type(error).__name__}: {error}).\n{tail}") from error
     return path
 
 
-def quantize_dynamic_int8(source: Path, destination: Path) -> Path:
-    """INT8 weights, activations quantized at run time (what fastembed-style tools ship)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def export_onnx(model: Any, path: Path, opset: int = OPSET) -> Path:
+    """The original module as ONNX: ``(input_ids, attention_mask) -> token_embeddings``."""
+    return _export(GenericEncoder(model).eval(), path, opset)
+
+
+def export_encoder_onnx(source: SourceModel, max_seq_length: int, path: Path, opset: int = OPSET) -> Path:
+    """The re-expressed encoder (dynamic up to ``max_seq_length``) as ONNX."""
+    return _export(build_export_module(source.model, max_seq_length, dynamic=True), path, opset)
+
+
+def optimize_basic(source: Path, destination: Path) -> Path:
+    """ONNX Runtime's basic level offline: constant folding and redundant-node removal only,
+    which is valid for every execution provider (CPU, CUDA, TensorRT)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(destination)
+    with quiet():
+        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    return destination
+
+
+def to_fp16(source: Path, destination: Path) -> Path:
+    """FP16 weights and compute, int64 inputs and float32 output kept."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
 
     with quiet():
-        quantize_dynamic(str(source), str(destination), weight_type=QuantType.QInt8)
+        model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True)
+    onnx.save(model, str(destination))
     return destination
+
+
+def quantize_dynamic_int8(
+    source: Path, destination: Path, exclude: list[str] | None = None, plain: bool = False
+) -> Path:
+    """INT8 weights per channel, activations quantized at run time.
+
+    ``plain=True`` is ONNX Runtime's default recipe (per-tensor, its default op types): what
+    fastembed-style tools ship, used as the benchmark baseline.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    options: dict[str, Any] = {} if plain else {
+        "per_channel": True,
+        "op_types_to_quantize": QUANTIZED_OPS,
+        "nodes_to_exclude": exclude or [],
+    }
+    with quiet():
+        quantize_dynamic(str(source), str(destination), weight_type=QuantType.QInt8, **options)
+    return destination
+
+
+def quantize_static_int8(
+    source: Path, destination: Path, calibration: CalibrationSet, exclude: list[str] | None = None
+) -> Path:
+    """Static INT8 (QDQ): weights per channel, activation ranges from the calibration set."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    items = [
+        {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)}
+        for samples in calibration.samples.values()
+        for ids, mask in samples
+    ]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._items = iter(items)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._items, None)
+
+    with quiet():
+        quantize_static(
+            str(source),
+            str(destination),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=QUANTIZED_OPS,
+            nodes_to_exclude=exclude or [],
+        )
+    return destination
+
+
+def node_names(path: Path, op_type: str, containing: str) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [n.name for n in graph.node if n.op_type == op_type and containing in n.name]
+
+
+def op_census(path: Path) -> dict[str, Any]:
+    """Quantize/dequantize and integer-op counts, and weight storage by element type."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(path))
+    ops: dict[str, int] = {}
+    for node in model.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    weights: dict[str, int] = {}
+    for tensor in model.graph.initializer:
+        name = helper.tensor_dtype_to_np_dtype(tensor.data_type).name
+        weights[name] = weights.get(name, 0) + int(np.prod(tensor.dims))
+    keep = ("QuantizeLinear", "DequantizeLinear", "MatMulInteger", "DynamicQuantizeLinear", "MatMul", "Gather")
+    return {
+        "ops": {k: v for k, v in sorted(ops.items()) if k in keep},
+        "weight_elements_by_type": dict(sorted(weights.items())),
+    }
+
+
+def convert_onnx(
+    source: SourceModel,
+    spec: ConversionSpec,
+    workdir: Path,
+    calibration: CalibrationSet | None,
+    measure: Measure,
+    step: Step,
+) -> RouteResult:
+    step("Exporting FP32 graph (torch.onnx)")
+    exported = export_encoder_onnx(source, spec.max_seq_length, workdir / "exported.onnx")
+    float_path = optimize_basic(exported, workdir / "float32.onnx")
+    exported.unlink()
+    signatures = dynamic_signatures(spec.seq_buckets, spec.target.batch_size, INPUTS, OUTPUT)
+    converter = {
+        "route": "onnx",
+        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
+        "opset": OPSET,
+        "versions": _versions(),
+    }
+    details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
+    model_path = workdir / MODEL_FILE
+    quantization = spec.quantization
+    if quantization == "fp32":
+        float_path.replace(model_path)
+    elif quantization == "fp16":
+        step("Converting to FP16")
+        to_fp16(float_path, model_path)
+    else:
+        details["int8_recipe"] = _climb(float_path, model_path, spec, calibration, measure, step, signatures)
+    float_path.unlink(missing_ok=True)
+    details.update(op_census(model_path))
+    return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)
+
+
+def _climb(float_path, model_path, spec, calibration, measure, step, signatures) -> dict[str, Any]:
+    """Try the INT8 rungs in order; keep the first meeting the target's mean cosine."""
+    tried = []
+    best: tuple[str, bytes, dict[str, float]] | None = None
+    for name, keep_float in INT8_RUNGS:
+        exclude = node_names(float_path, "MatMul", keep_float) if keep_float else []
+        if keep_float and not exclude:
+            continue  # this graph has no such layers: the rung would repeat the previous one
+        step(f"INT8 recipe {name} ({spec.quantization})")
+        if spec.quantization == "int8-dynamic":
+            quantize_dynamic_int8(float_path, model_path, exclude)
+        else:
+            assert calibration is not None
+            quantize_static_int8(float_path, model_path, calibration, exclude)
+        fidelity = measure((MODEL_FILE,), signatures)
+        tried.append({"recipe": name, **fidelity})
+        if best is None or fidelity["mean_cosine"] > best[2]["mean_cosine"]:
+            best = (name, model_path.read_bytes(), fidelity)
+        if fidelity["mean_cosine"] >= spec.target.min_mean_cosine or not spec.fallback:
+            break
+    assert best is not None
+    name, model_bytes, fidelity = best
+    model_path.write_bytes(model_bytes)
+    passed = fidelity["mean_cosine"] >= spec.target.min_mean_cosine
+    return {
+        "chosen": name,
+        "reason": "first recipe to meet the target's mean cosine" if passed else "best measured; below target",
+        "tried": tried,
+        **({"calibration_samples_per_bucket": calibration.counts()} if calibration else {}),
+    }

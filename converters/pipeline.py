@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -14,21 +15,18 @@ import numpy as np
 
 from edgeembed import __version__
 from edgeembed.bundle import TOKENIZER_NAME, Bundle, Manifest, Signature, write_bundle
-from edgeembed.converters import resolve_route
+from edgeembed.converters import require_route, resolve_route, route_name
 from edgeembed.converters.calibration import build_calibration_set
 from edgeembed.converters.reference import reference_embeddings
+from edgeembed.converters.route import Measure, Step
 from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embedder import Embedder
-from edgeembed.errors import ConversionError
+from edgeembed.errors import ConversionError, MissingDependencyError
 from edgeembed.evaluate import cosine_summary, sts_spearman
 from edgeembed.profiles import TargetProfile, load_target
 from edgeembed.texts import builtin_texts, read_sts, read_texts
 from edgeembed.tokenize import BucketTokenizer
-
-# step(message, total=None) announces a phase and returns advance(n) for phases with a total.
-Step = Callable[..., Callable[[int], None]]
-
 
 def _silent_step(message: str, total: int | None = None) -> Callable[[int], None]:
     return lambda n: None
@@ -48,10 +46,15 @@ def build_spec(
     seq_buckets: Sequence[int] | None = None,
     strict: bool = False,
     fallback: bool = True,
+    format: str | None = None,
+    device: str | None = None,
+    converter: str | None = None,
 ) -> ConversionSpec:
     """Resolve the target profile, flag overrides and text sets; cheap, so errors come first."""
     profile = target if isinstance(target, TargetProfile) else load_target(target)
+    profile = profile.replace(format=format)  # first: a format switch picks its runtime
     profile = profile.replace(
+        device=device,
         quantization=quantization,
         max_seq_length=max_seq_length,
         seq_buckets=tuple(seq_buckets) if seq_buckets else None,
@@ -72,6 +75,8 @@ def build_spec(
         calibration_source=source,
         strict=strict,
         fallback=fallback,
+        route=route_name(profile.format, converter),
+        converter_choice=converter or "auto",
     )
 
 
@@ -89,14 +94,26 @@ def convert(
     strict: bool = False,
     fallback: bool = True,
     overwrite: bool = False,
+    format: str | None = None,
+    device: str | None = None,
+    converter: str | None = None,
     step: Step | None = None,
 ) -> ConversionResult:
-    """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``."""
+    """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``.
+
+    ``format``, ``device`` and ``quantization`` override the target profile's; ``converter``
+    picks the TFLite converter (``litert-torch``, ``onnx2tf`` or ``auto``: litert-torch, then
+    onnx2tf if litert-torch fails on the model).
+    """
     step = step or _silent_step
     out_path = Path(out)
     if out_path.exists() and not overwrite:
         raise ConversionError(f"{out_path} already exists; pass overwrite=True (--overwrite)")
-    spec = build_spec(target, quantization, calibration, max_seq_length, seq_buckets, strict, fallback)
+    spec = build_spec(
+        target, quantization, calibration, max_seq_length, seq_buckets, strict, fallback,
+        format, device, converter,
+    )
+    require_route(spec.route)
     sts = read_sts(eval_file) if eval_file else None
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -113,23 +130,29 @@ def convert(
         )
         dim = reference.shape[1]
         measure = _measurer(
-            workdir, lambda sigs: _manifest(source, spec, dim, sigs, {}), spec.holdout_texts, reference
+            workdir,
+            lambda files, sigs: _manifest(source, spec, dim, sigs, {}, files),
+            spec.holdout_texts,
+            reference,
         )
         calibration_set = None
         if spec.quantization == "int8-full":
             calibration_set = build_calibration_set(tokenizer_, spec.calibration_texts)
         mark = time.perf_counter()
-        route = resolve_route(spec.format)
-        result = route(source, spec, workdir, calibration_set, measure, step)
+        result = _run_route(source, spec, workdir, calibration_set, measure, step)
         timings["convert_s"] = time.perf_counter() - mark
-        manifest = _manifest(source, spec, reference.shape[1], result.signatures, result.converter)
+        model_files = tuple(result.model_files)
+        manifest = _manifest(
+            source, spec, dim, result.signatures, result.converter, model_files, result.output_kind
+        )
         step("Verifying against FP32")
         mark = time.perf_counter()
-        final_model = result.model_files[manifest.model_files[0]].read_bytes()
-        fidelity = measure(final_model, manifest.signatures)
+        _place_in_workdir(workdir, result.model_files)
+        fidelity = measure(model_files, manifest.signatures)
         sts_report = _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) if sts else None
         timings["verify_s"] = time.perf_counter() - mark
-        report = _report(source, spec, result, fidelity, sts_report, timings, final_model)
+        model_bytes = sum(path.stat().st_size for path in result.model_files.values())
+        report = _report(source, spec, result, fidelity, sts_report, timings, model_bytes)
         failures = report["verdict"]["failures"]
         if failures and spec.strict:
             raise ConversionError("conversion below the target's thresholds (--strict): " + "; ".join(failures))
@@ -139,12 +162,42 @@ def convert(
     return ConversionResult(bundle, report)
 
 
+def _run_route(source, spec, workdir, calibration_set, measure, step):
+    """Run the spec's route; with ``--converter auto``, fall back from litert-torch to onnx2tf."""
+    try:
+        return resolve_route(spec.route)(source, spec, workdir, calibration_set, measure, step)
+    except ConversionError as error:
+        if spec.route != "tflite" or spec.converter_choice != "auto":
+            raise
+        try:
+            require_route("tflite/onnx2tf")
+        except MissingDependencyError:
+            raise ConversionError(
+                f"{error}\nThe onnx2tf route could take over; install it with: "
+                'pip install "edgeembed[onnx2tf]"'
+            ) from error
+        step("litert-torch failed; trying the onnx2tf route")
+        result = resolve_route("tflite/onnx2tf")(source, spec, workdir, calibration_set, measure, step)
+        result.converter["fallback_from"] = "litert-torch"
+        result.converter["fallback_reason"] = str(error).splitlines()[0]
+        return result
+
+
+def _place_in_workdir(workdir: Path, files: dict[str, Path]) -> None:
+    """The verification bundle reads model files by name from the work directory."""
+    for name, path in files.items():
+        if path.resolve() != (workdir / name).resolve():
+            shutil.copyfile(path, workdir / name)
+
+
 def _manifest(
     source: SourceModel,
     spec: ConversionSpec,
     dim: int,
     signatures: tuple[Signature, ...],
     converter: dict[str, Any],
+    model_files: tuple[str, ...],
+    output_kind: str = "token_embeddings",
 ) -> Manifest:
     return Manifest(
         source={
@@ -158,7 +211,8 @@ def _manifest(
         converter={**converter, "edgeembed": __version__},
         max_seq_length=spec.max_seq_length,
         signatures=signatures,
-        model_files=("model.tflite",),
+        model_files=model_files,
+        output_kind=output_kind,
         pooling=source.pooling,
         normalize=source.normalize,
         embedding_dim=int(dim),
@@ -168,22 +222,29 @@ def _manifest(
             "batch_size": spec.target.batch_size,
             "token_cache": spec.target.token_cache,
             "embedding_cache": spec.target.embedding_cache,
+            "device": spec.target.device,
+            "performance_hint": spec.target.performance_hint,
         },
     )
 
 
 def _measurer(
     workdir: Path,
-    make_manifest: Callable[[tuple[Signature, ...]], Manifest],
+    make_manifest: Callable[[tuple[str, ...], tuple[Signature, ...]], Manifest],
     texts: Sequence[str],
     reference: np.ndarray,
-):
-    """Embed held-out texts through the device runtime itself and compare with FP32."""
+) -> Measure:
+    """Embed held-out texts through the device runtime itself and compare with FP32.
 
-    def measure(model: bytes, signatures: tuple[Signature, ...]) -> dict[str, float]:
-        (workdir / "model.tflite").write_bytes(model)
-        manifest = make_manifest(signatures)
-        embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0, embedding_cache_size=0)
+    Verification runs on this machine's CPU, whatever device the target names: the numbers
+    are the model's, and an accelerator may round differently (the report says so).
+    """
+
+    def measure(model_files: tuple[str, ...], signatures: tuple[Signature, ...]) -> dict[str, float]:
+        manifest = make_manifest(model_files, signatures)
+        embedder = Embedder(
+            Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0
+        )
         return cosine_summary(reference, embedder.encode(list(texts), normalize_embeddings=False))
 
     return measure
@@ -193,7 +254,9 @@ def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[st
     texts = list(dict.fromkeys((*sts.first, *sts.second)))
     position = {text: i for i, text in enumerate(texts)}
     reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize)
-    embedder = Embedder(Bundle(workdir, manifest), token_cache_size=0, embedding_cache_size=0)
+    embedder = Embedder(
+        Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0
+    )
     converted = embedder.encode(texts)
     first = [position[t] for t in sts.first]
     second = [position[t] for t in sts.second]
@@ -212,7 +275,7 @@ def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[st
     }
 
 
-def _report(source, spec, result, fidelity, sts_report, timings, model: bytes) -> dict[str, Any]:
+def _report(source, spec, result, fidelity, sts_report, timings, model_bytes: int) -> dict[str, Any]:
     target = spec.target
     failures = []
     if fidelity["mean_cosine"] < target.min_mean_cosine:
@@ -237,7 +300,7 @@ def _report(source, spec, result, fidelity, sts_report, timings, model: bytes) -
             "required_min_cosine": target.min_cosine,
         },
         "sts": sts_report,
-        "sizes_bytes": {"model": len(model), "float32_model": result.details.get("float32_size_bytes")},
+        "sizes_bytes": {"model": model_bytes, "float32_model": result.details.get("float32_size_bytes")},
         "model_details": {k: v for k, v in result.details.items() if k != "float32_size_bytes"},
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "verdict": {"passed": not failures, "failures": failures},

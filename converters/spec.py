@@ -19,6 +19,8 @@ class ConversionSpec:
     calibration_source: str = "built-in"
     strict: bool = False
     fallback: bool = True
+    route: str = "tflite"  # a key of edgeembed.converters.ROUTES
+    converter_choice: str = "auto"
 
     def __post_init__(self) -> None:
         if self.quantization not in QUANTIZATIONS:

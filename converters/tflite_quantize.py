@@ -7,6 +7,7 @@ lists what was tried with its measured fidelity.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from edgeembed.bundle import Signature
 from edgeembed.converters.calibration import CalibrationSet
+from edgeembed.errors import ConversionError, EdgeEmbedError
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Rung:
     float_ops: tuple[str, ...] = ()  # tensor-name regexes kept in float32
     dynamic_fc: tuple[str, ...] = ()  # FULLY_CONNECTED regexes as dynamic-range INT8
     reason: str = ""
+    float_op_types: tuple[str, ...] = ()  # op types kept in float32 (graphs without names)
 
 
 # Regexes match the module names of converters/export_graph.py's BERT-family graph.
@@ -56,6 +59,31 @@ INT8_LADDER: tuple[Rung, ...] = (
 )
 
 
+# Element-wise ops of residual adds and LayerNorm, as TFLite op types.
+LAYERNORM_OP_TYPES = ("ADD", "SUB", "MUL", "MEAN", "RSQRT", "SQUARED_DIFFERENCE", "DIV", "SQRT")
+
+
+def structural_ladder(ffn_down_tensors: tuple[str, ...]) -> tuple[Rung, ...]:
+    """The same ladder for graphs whose tensor names carry no module names (onnx2tf):
+    LayerNorm is selected by op type, the FFN down projections by their output tensors."""
+    exact = tuple(f"^{re.escape(name)}$" for name in ffn_down_tensors)
+    rungs = [
+        INT8_LADDER[0],
+        Rung("int8+float-elementwise", float_op_types=LAYERNORM_OP_TYPES, reason=INT8_LADDER[1].reason),
+    ]
+    if exact:
+        rungs.append(
+            Rung(
+                "int8+float-elementwise+dynamic-ffn-down",
+                float_op_types=LAYERNORM_OP_TYPES,
+                dynamic_fc=exact,
+                reason=INT8_LADDER[2].reason,
+            )
+        )
+    rungs.append(INT8_LADDER[-1])
+    return tuple(rungs)
+
+
 def _quantizer(float_model: Path):
     from ai_edge_quantizer import quantizer
 
@@ -69,6 +97,8 @@ def _apply_rung(q: Any, rung: Rung) -> None:
     q.add_static_config(".*", "*", 8, 8)
     for regex in rung.float_ops:
         q.update_quantization_recipe(regex, "*", algorithm_key="no_quantize")
+    for op_type in rung.float_op_types:
+        q.update_quantization_recipe(".*", op_type, algorithm_key="no_quantize")
     for regex in rung.dynamic_fc:
         q.add_dynamic_config(regex, "FULLY_CONNECTED", 8)
 
@@ -145,6 +175,7 @@ def climb_int8_ladder(
     min_mean_cosine: float,
     fallback: bool = True,
     on_rung: Callable[[str], None] | None = None,
+    ladder: tuple[Rung, ...] = INT8_LADDER,
 ) -> LadderResult:
     """Quantize rung by rung until the held-out mean cosine reaches ``min_mean_cosine``.
 
@@ -153,11 +184,15 @@ def climb_int8_ladder(
     """
     best: LadderResult | None = None
     tried: list[dict[str, Any]] = []
-    for rung in INT8_LADDER if fallback else INT8_LADDER[:1]:
+    for rung in ladder if fallback else ladder[:1]:
         if on_rung:
             on_rung(rung.name)
         model = quantize_rung(float_model, rung, calibration_result)
-        fidelity = measure(model)
+        try:
+            fidelity = measure(model)
+        except EdgeEmbedError as error:  # e.g. an INT8 kernel refusing its inputs
+            tried.append({"recipe": rung.name, "error": str(error).splitlines()[0], "passed": False})
+            continue
         passed = fidelity["mean_cosine"] >= min_mean_cosine
         tried.append({"recipe": rung.name, **fidelity, "passed": passed, "size_bytes": len(model)})
         if best is None or fidelity["mean_cosine"] > best.fidelity["mean_cosine"]:
@@ -165,7 +200,12 @@ def climb_int8_ladder(
         if passed:
             best = LadderResult(rung, model, fidelity)
             break
-    assert best is not None
+    if best is None:
+        raise ConversionError(
+            "no INT8 recipe produced a runnable model: "
+            + "; ".join(f"{t['recipe']}: {t.get('error')}" for t in tried)
+            + ". Try --quantization int8-dynamic or fp16."
+        )
     best.tried = tried
     return best
 

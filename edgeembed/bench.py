@@ -83,7 +83,7 @@ def _onnx_int8(source: Any, model_dir: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder) as work:
             fp32 = export_onnx(source.model, Path(work) / "model.onnx")
-            quantize_dynamic_int8(fp32, Path(work) / "int8.onnx")
+            quantize_dynamic_int8(fp32, Path(work) / "int8.onnx", plain=True)
             os.replace(Path(work) / "int8.onnx", target)
     return target
 

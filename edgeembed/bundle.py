@@ -37,6 +37,7 @@ class Signature:
     batch_size: int
     inputs: dict[str, str]  # role ("input_ids", "attention_mask") -> tensor name
     output: str
+    model_file: str = ""  # the model file this signature runs; "" = the first of model_files
 
     def __post_init__(self) -> None:
         if self.seq_length < 1 or self.batch_size < 1:
@@ -83,6 +84,12 @@ class Manifest:
             raise BundleError("manifest: no signatures")
         for name in (*self.model_files, *self.files):
             _check_file_name(name)
+        for signature in self.signatures:
+            if signature.model_file and signature.model_file not in self.model_files:
+                raise BundleError(
+                    f"manifest: signature {signature.name!r} names model file "
+                    f"{signature.model_file!r}, which is not in model_files"
+                )
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:
@@ -140,7 +147,7 @@ def _check_types(manifest: Manifest) -> None:
                 f"field {name!r} has type {type(value).__name__}, expected {expected}"
             )
     for signature in manifest.signatures:
-        if not all(isinstance(v, str) for v in (signature.name, signature.output)):
+        if not all(isinstance(v, str) for v in (signature.name, signature.output, signature.model_file)):
             raise BundleError(f"signature {signature.name!r}: names must be strings")
 
 

@@ -33,6 +33,27 @@ class Quantization(str, Enum):
     fp16 = "fp16"
     int8_dynamic = "int8-dynamic"
     int8_full = "int8-full"
+    int8_weights = "int8-weights"
+    int4_weights = "int4-weights"
+
+
+class Format(str, Enum):
+    tflite = "tflite"
+    openvino = "openvino"
+    onnx = "onnx"
+
+
+class Converter(str, Enum):
+    auto = "auto"
+    litert_torch = "litert-torch"
+    onnx2tf = "onnx2tf"
+
+
+class Device(str, Enum):
+    CPU = "CPU"
+    GPU = "GPU"
+    NPU = "NPU"
+    AUTO = "AUTO"
 
 
 def _fail(error: Exception) -> None:
@@ -48,8 +69,17 @@ def convert(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Bundle directory to write."),
     target: str = typer.Option("rpi5", "--target", "-t", help="Target profile name or .toml path."),
+    fmt: Optional[Format] = typer.Option(
+        None, "--format", "-f", help="Override the target's format (brings that format's runtime)."
+    ),
     quantization: Optional[Quantization] = typer.Option(
         None, "--quantization", "-q", help="Override the target's quantization."
+    ),
+    device: Optional[Device] = typer.Option(
+        None, help="Override the target's device (OpenVINO: CPU/GPU/NPU/AUTO; ONNX: CPU/GPU)."
+    ),
+    converter: Converter = typer.Option(
+        Converter.auto, help="TFLite converter; auto = litert-torch, onnx2tf if that fails."
     ),
     calibration: Optional[Path] = typer.Option(
         None, help="Calibration texts: one per line, or an STS CSV. Default: built-in set."
@@ -75,6 +105,9 @@ def convert(
                 out=out,
                 target=target,
                 quantization=quantization.value if quantization else None,
+                format=fmt.value if fmt else None,
+                device=device.value if device else None,
+                converter=converter.value,
                 calibration=calibration,
                 eval_file=eval_file,
                 max_seq_length=max_seq_length,
@@ -128,6 +161,7 @@ def embed(
     normalize: Optional[bool] = typer.Option(None, help="Override the bundle's normalization."),
     threads: Optional[int] = typer.Option(None, help="Runtime threads (default: all cores)."),
     batch_size: int = typer.Option(32, help="Texts per batch."),
+    device: Optional[Device] = typer.Option(None, help="Run on this device (default: the bundle's)."),
 ) -> None:
     """Embed texts with a bundle (no torch, no tensorflow)."""
     import numpy as np
@@ -137,7 +171,7 @@ def embed(
     if not texts:
         texts = [line.rstrip("\n") for line in sys.stdin]
     try:
-        embedder = Embedder.load(bundle, threads=threads)
+        embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
         vectors = embedder.encode(texts, batch_size=batch_size, normalize_embeddings=normalize)
     except (EdgeEmbedError, TypeError) as error:
         _fail(error)

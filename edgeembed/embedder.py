@@ -33,7 +33,7 @@ class Embedder:
         *,
         threads: int | None = None,
         backend: str | None = None,
-        device: str = "CPU",
+        device: str | None = None,
         token_cache_size: int | None = None,
         embedding_cache_size: int | None = None,
         cache_path: str | os.PathLike[str] | None = None,
@@ -47,6 +47,7 @@ class Embedder:
         cores = os.cpu_count() or 1
         self.threads = threads if threads is not None else min(defaults.get("threads", cores), cores)
         self.batch_size = int(defaults.get("batch_size", 32))
+        device = device or str(defaults.get("device", "CPU"))
         self.backend = backend_for(bundle, backend)(
             bundle, device=device, threads=self.threads, **(backend_options or {})
         )

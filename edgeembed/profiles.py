@@ -17,8 +17,25 @@ else:  # pragma: no cover - Python 3.10 (Jetson) path
     import tomli as tomllib
 
 FORMATS = ("tflite", "openvino", "onnx")
-QUANTIZATIONS = ("fp32", "fp16", "int8-dynamic", "int8-full")
+QUANTIZATIONS = ("fp32", "fp16", "int8-dynamic", "int8-full", "int8-weights", "int4-weights")
 RUNTIMES = ("litert", "tflite-runtime", "openvino", "onnxruntime")
+# What each format can do: quantization modes, runtimes (first = default) and devices.
+FORMAT_QUANTIZATIONS = {
+    "tflite": ("fp32", "fp16", "int8-dynamic", "int8-full"),
+    "openvino": ("fp32", "fp16", "int8-full", "int8-weights", "int4-weights"),
+    "onnx": ("fp32", "fp16", "int8-dynamic", "int8-full"),
+}
+FORMAT_RUNTIMES = {
+    "tflite": ("litert", "tflite-runtime"),
+    "openvino": ("openvino",),
+    "onnx": ("onnxruntime",),
+}
+FORMAT_DEVICES = {
+    "tflite": ("CPU",),
+    "openvino": ("CPU", "GPU", "NPU", "AUTO"),
+    "onnx": ("CPU", "GPU"),  # GPU: TensorRT, else CUDA execution provider, else CPU
+}
+PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT")
 
 
 @dataclass(frozen=True)
@@ -43,12 +60,23 @@ class TargetProfile:
     min_mean_cosine: float = 0.98
     min_cosine: float = 0.9
     max_sts_drop: float = 1.5
+    performance_hint: str = "LATENCY"  # OpenVINO: LATENCY (interactive) or THROUGHPUT (bulk)
+    static_shapes: bool = False  # one fixed-shape model per bucket (NPU); TFLite is always static
 
     def __post_init__(self) -> None:
         where = f"target {self.name!r}"
         _choice(where, "format", self.format, FORMATS)
-        _choice(where, "quantization", self.quantization, QUANTIZATIONS)
-        _choice(where, "runtime", self.runtime, RUNTIMES)
+        _choice(where, "quantization", self.quantization, FORMAT_QUANTIZATIONS[self.format])
+        _choice(where, "runtime", self.runtime, FORMAT_RUNTIMES[self.format])
+        _choice(where, "device", self.device, FORMAT_DEVICES[self.format])
+        _choice(where, "performance_hint", self.performance_hint, PERFORMANCE_HINTS)
+        if not isinstance(self.static_shapes, bool):
+            raise TargetError(f"{where}: field 'static_shapes' must be true or false")
+        if self.device == "NPU" and not self.static_shapes:
+            raise TargetError(
+                f"{where}: field 'static_shapes' is false but device NPU compiles only static "
+                "shapes; set static_shapes = true (one model per sequence bucket)"
+            )
         for name in ("threads", "max_seq_length", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -75,6 +103,16 @@ class TargetProfile:
     def replace(self, **changes: Any) -> TargetProfile:
         """A copy with some fields overridden (CLI flags), validated again."""
         changes = {k: v for k, v in changes.items() if v is not None}
+        new_format = changes.get("format")
+        if new_format in FORMAT_RUNTIMES and new_format != self.format:
+            # A format switch brings that format's runtime and, where needed, device and mode.
+            changes.setdefault("runtime", FORMAT_RUNTIMES[new_format][0])
+            if self.device not in FORMAT_DEVICES[new_format]:
+                changes.setdefault("device", "CPU")
+            if self.quantization not in FORMAT_QUANTIZATIONS[new_format]:
+                changes.setdefault("quantization", "int8-full")
+        if changes.get("device") == "NPU":
+            changes.setdefault("static_shapes", True)
         if "max_seq_length" in changes and "seq_buckets" not in changes:
             limit = changes["max_seq_length"]
             kept = tuple(b for b in self.seq_buckets if b < limit)

@@ -40,7 +40,10 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
     recipe = details.get("int8_recipe")
     if recipe:
         console.print(f"INT8 recipe: [bold]{recipe['chosen']}[/] - {recipe['reason']}")
-        tried = ", ".join(f"{t['recipe']}={t['mean_cosine']:.4f}" for t in recipe["tried"])
+        tried = ", ".join(
+            f"{t['recipe']}={t['mean_cosine']:.4f}" if "mean_cosine" in t else f"{t['recipe']}=failed to run"
+            for t in recipe["tried"]
+        )
         console.print(f"  tried (mean cosine): {tried}")
     if details.get("non_int8_ops"):
         ops = ", ".join(f"{name} x{count}" for name, count in details["non_int8_ops"].items())

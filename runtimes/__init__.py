@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 # Data, not imports: listing backends must not import any runtime.
 BACKENDS: dict[str, str] = {
     "litert": "edgeembed.runtimes.litert:LiteRTBackend",
+    "openvino": "edgeembed.runtimes.openvino:OpenVINOBackend",
+    "onnxruntime": "edgeembed.runtimes.onnxruntime:OnnxRuntimeBackend",
 }
-FORMAT_DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert"}
+FORMAT_DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert", "openvino": "openvino", "onnx": "onnxruntime"}
 
 
 class Backend(Protocol):

@@ -11,6 +11,7 @@ import numpy as np
 
 from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, MissingDependencyError
+from edgeembed.runtimes.batching import pad_rows
 
 _INTERPRETER_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 
@@ -120,8 +121,8 @@ class LiteRTBackend:
                 ids = input_ids[start : start + taken]
                 mask = attention_mask[start : start + taken]
                 if taken < signature.batch_size:
-                    ids = _pad_rows(ids, signature.batch_size)
-                    mask = _pad_rows(mask, signature.batch_size)
+                    ids = pad_rows(ids, signature.batch_size)
+                    mask = pad_rows(mask, signature.batch_size)
                 feeds = {signature.inputs["input_ids"]: ids}
                 if "attention_mask" in signature.inputs:
                     feeds[signature.inputs["attention_mask"]] = mask
@@ -147,12 +148,6 @@ def _check_signature(model_path, signature: Signature, inputs: dict, outputs: di
             )
     if signature.output not in outputs:
         raise BundleError(f"{model_path}: signature {signature.name!r} has no output {signature.output!r}")
-
-
-def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
-    padded = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
-    padded[: array.shape[0]] = array
-    return padded
 
 
 def _dequantize(output: np.ndarray, quantization: tuple[float, int] | None) -> np.ndarray:

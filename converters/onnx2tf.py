@@ -1,0 +1,188 @@
+"""TFLite through ONNX: PyTorch -> ONNX (one static graph per bucket) -> onnx2tf (Keras) ->
+one multi-signature ``model.tflite`` -> the same ai-edge-quantizer modes as the litert-torch route.
+
+The second TFLite converter: chosen with ``--converter onnx2tf``, and taken automatically when
+litert-torch cannot convert a model. The bundle contract is identical (signatures ``seq_N``
+with ``input_ids`` / ``attention_mask`` inputs), so the device cannot tell the routes apart.
+onnx2tf graphs lose the PyTorch module names, so the INT8 ladder here selects ops by type and
+by shape instead of by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from edgeembed.converters import tflite_quantize
+from edgeembed.converters.calibration import CalibrationSet
+from edgeembed.converters.export_graph import build_export_module, is_bert_family
+from edgeembed.converters.litert_torch import MODEL_FILE, read_signatures
+from edgeembed.converters.quiet import quiet
+from edgeembed.converters.route import Measure, RouteResult, Step
+from edgeembed.converters.sources import SourceModel
+from edgeembed.converters.spec import ConversionSpec
+from edgeembed.converters.tflite_inspect import tensor_census
+from edgeembed.errors import ConversionError
+
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT = "token_embeddings"
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in ("onnx2tf", "tensorflow", "onnx", "ai-edge-quantizer", "torch"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+def export_static_onnx(source: SourceModel, bucket: int, path: Path) -> Path:
+    """ONNX with fixed ``[1, bucket]`` int64 inputs: onnx2tf converts static graphs best."""
+    import torch
+
+    module = build_export_module(source.model, bucket)
+    sample = (torch.zeros(1, bucket, dtype=torch.long), torch.ones(1, bucket, dtype=torch.long))
+    with quiet():
+        torch.onnx.export(
+            module, sample, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT],
+            opset_version=17, dynamo=False,
+        )
+    return path
+
+
+def onnx_to_keras(onnx_path: Path, workdir: Path):
+    """onnx2tf's Keras model; ``Erf`` (exact GELU) becomes builtin ops instead of a Flex op."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import onnx2tf
+
+    scratch = workdir / f"onnx2tf-{onnx_path.stem}"
+    with quiet() as log:
+        try:
+            return onnx2tf.convert(
+                input_onnx_file_path=str(onnx_path),
+                output_folder_path=str(scratch),
+                replace_to_pseudo_operators=["erf"],
+                disable_model_save=True,
+                non_verbose=True,
+            )
+        except (Exception, SystemExit) as error:  # onnx2tf calls sys.exit on some failures
+            tail = "\n".join(log.getvalue().splitlines()[-15:])
+            raise ConversionError(f"onnx2tf could not convert {onnx_path.name} ({error!r}).\n{tail}") from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def keras_to_tflite(models: dict[int, Any], workdir: Path, path: Path) -> None:
+    """One ``.tflite`` with a ``seq_N`` signature per bucket, builtin ops only."""
+    import tensorflow as tf
+
+    def endpoint(model: Any, bucket: int):
+        # int32 inputs, as the litert-torch route's: the device feeds both routes alike.
+        spec = [tf.TensorSpec([1, bucket], tf.int32, name=name) for name in INPUT_NAMES]
+
+        def run(input_ids, attention_mask):
+            return {OUTPUT: model([tf.cast(input_ids, tf.int64), tf.cast(attention_mask, tf.int64)])}
+
+        return tf.function(run, input_signature=spec)
+
+    holder = tf.Module()
+    holder.models = list(models.values())
+    signatures = {}
+    for bucket, model in models.items():
+        function = endpoint(model, bucket)
+        setattr(holder, f"seq_{bucket}", function)
+        signatures[f"seq_{bucket}"] = function.get_concrete_function()
+    saved = workdir / "onnx2tf-saved-model"
+    with quiet():
+        tf.saved_model.save(holder, str(saved), signatures=signatures)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=list(signatures))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        try:
+            path.write_bytes(converter.convert())
+        except Exception as error:  # noqa: BLE001 - TF converter errors are plain exceptions
+            raise ConversionError(f"TFLite conversion of the onnx2tf graph failed ({error})") from None
+        finally:
+            shutil.rmtree(saved, ignore_errors=True)
+
+
+def ffn_down_outputs(float_model: Path) -> tuple[str, ...]:
+    """Output tensor names of the widest-input FULLY_CONNECTED ops (the FFN down projections)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(float_model))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    fcs = [op for op in interpreter._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"]
+    widths = {op["index"]: int(tensors[op["inputs"][1]]["shape"][-1]) for op in fcs}
+    if not widths:
+        return ()
+    widest = max(widths.values())
+    if list(widths.values()).count(widest) == len(widths):
+        return ()  # every FC equally wide: no FFN structure to single out
+    return tuple(tensors[op["outputs"][0]]["name"] for op in fcs if widths[op["index"]] == widest)
+
+
+def convert_tflite_onnx2tf(
+    source: SourceModel,
+    spec: ConversionSpec,
+    workdir: Path,
+    calibration: CalibrationSet | None,
+    measure: Measure,
+    step: Step,
+) -> RouteResult:
+    models = {}
+    for bucket in spec.seq_buckets:
+        step(f"onnx2tf: bucket {bucket}")
+        onnx_path = export_static_onnx(source, bucket, workdir / f"seq{bucket}.onnx")
+        models[bucket] = onnx_to_keras(onnx_path, workdir)
+        onnx_path.unlink()
+    step("TFLite conversion (TensorFlow)")
+    float_path = workdir / "float32.tflite"
+    keras_to_tflite(models, workdir, float_path)
+    plan = [(f"seq_{b}", b, 1) for b in spec.seq_buckets]
+    signatures = read_signatures(float_path, plan)
+    converter = {
+        "route": "onnx2tf",
+        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
+        "versions": _versions(),
+    }
+    details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
+    if spec.quantization == "fp32":
+        model = float_path.read_bytes()
+    elif spec.quantization in ("fp16", "int8-dynamic"):
+        step(f"Quantizing ({spec.quantization})")
+        with quiet():
+            model = tflite_quantize.quantize_simple(float_path, spec.quantization)
+    else:
+        assert calibration is not None
+        total = sum(len(v) for v in calibration.samples.values())
+        advance = step(f"Calibrating on {total} samples", total)
+        with quiet():
+            calibrated = tflite_quantize.calibrate(float_path, calibration, signatures, advance)
+        ladder = tflite_quantize.structural_ladder(ffn_down_outputs(float_path))
+
+        def measure_bytes(candidate: bytes) -> dict[str, float]:
+            (workdir / MODEL_FILE).write_bytes(candidate)
+            return measure((MODEL_FILE,), signatures)
+
+        with quiet():
+            result = tflite_quantize.climb_int8_ladder(
+                float_path, calibrated, measure_bytes, spec.target.min_mean_cosine,
+                fallback=spec.fallback, on_rung=lambda name: step(f"INT8 recipe {name}"), ladder=ladder,
+            )
+        model = result.model
+        details["int8_recipe"] = {
+            "chosen": result.chosen.name,
+            "reason": result.chosen.reason,
+            "tried": result.tried,
+            "calibration_samples_per_bucket": calibration.counts(),
+        }
+    model_path = workdir / MODEL_FILE
+    model_path.write_bytes(model)
+    float_path.unlink()
+    details.update(tensor_census(model))
+    return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)
+

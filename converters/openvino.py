@@ -1,0 +1,221 @@
+"""OpenVINO route: PyTorch -> ``openvino.convert_model`` -> IR (``model.xml`` + ``model.bin``).
+
+Modes: ``fp32``; ``fp16`` (weights stored in FP16); ``int8-full`` (NNCF post-training
+quantization on the representative dataset, transformer preset: INT8 weights and activations);
+``int8-weights`` / ``int4-weights`` (NNCF weight compression, activations stay float; for iGPU
+and NPU, whose bandwidth is the bottleneck). CPU and GPU targets keep batch and sequence
+dynamic; NPU targets (``static_shapes``) get one fixed-shape model per sequence bucket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeembed.bundle import TOKENIZER_NAME, Signature
+from edgeembed.converters.calibration import CalibrationSet
+from edgeembed.converters.export_graph import build_export_module, is_bert_family
+from edgeembed.converters.quiet import quiet
+from edgeembed.converters.route import Measure, RouteResult, Step, dynamic_signatures
+from edgeembed.converters.sources import SourceModel
+from edgeembed.converters.spec import ConversionSpec
+from edgeembed.errors import ConversionError
+from edgeembed.texts import builtin_texts
+from edgeembed.tokenize import BucketTokenizer
+
+INPUTS = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
+OUTPUT = "token_embeddings"
+# int8-full rungs: all linear layers INT8, then the FFN down projections left in float
+# (their outputs carry the residual stream's outlier channels).
+INT8_RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("int8", ()),
+    ("int8+float-ffn-down", (".*feed_forward_down.*",)),
+)
+
+
+def _versions() -> dict[str, str]:
+    versions = {}
+    for package in ("openvino", "nncf", "torch", "transformers"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+def example_inputs(workdir: Path, spec: ConversionSpec) -> dict[str, Any]:
+    """Two real tokenized texts, padded to a bucket: what the device will feed."""
+    import torch
+
+    tokenizer = BucketTokenizer(workdir / TOKENIZER_NAME, spec.max_seq_length, spec.seq_buckets)
+    items = tokenizer.encode(list(builtin_texts("holdout")[:2]))
+    length = tokenizer.bucket_for(max(len(item.ids) for item in items))
+    ids, mask = tokenizer.pad(items, length)
+    return {"input_ids": torch.from_numpy(ids).long(), "attention_mask": torch.from_numpy(mask).long()}
+
+
+def export_ir_model(source: SourceModel, spec: ConversionSpec, workdir: Path):
+    """The FP32 ``openvino.Model`` with dynamic ``[batch, sequence]`` int64 inputs."""
+    import openvino as ov
+
+    module = build_export_module(source.model, spec.max_seq_length, dynamic=True)
+    with quiet() as log:
+        try:
+            model = ov.convert_model(module, example_input=example_inputs(workdir, spec))
+        except Exception as error:  # noqa: BLE001 - surface any frontend failure with its log
+            tail = "\n".join(log.getvalue().splitlines()[-15:])
+            raise ConversionError(f"openvino.convert_model failed ({type(error).__name__}: {error}).\n{tail}") from error
+    if [i.get_any_name() for i in model.inputs] != list(INPUTS) or len(model.outputs) != 1:
+        raise ConversionError(
+            f"expected inputs {list(INPUTS)} and one output, got {[i.get_any_name() for i in model.inputs]}"
+        )
+    model.outputs[0].get_tensor().set_names({OUTPUT})
+    model.reshape({name: [-1, -1] for name in INPUTS})
+    return model
+
+
+def _calibration_items(calibration: CalibrationSet) -> list[dict[str, np.ndarray]]:
+    return [
+        {"input_ids": ids.astype(np.int64), "attention_mask": mask.astype(np.int64)}
+        for samples in calibration.samples.values()
+        for ids, mask in samples
+    ]
+
+
+def quantize_full(model, calibration: CalibrationSet, ignored_patterns: tuple[str, ...]):
+    """NNCF static INT8 (weights + activations) with the transformer preset."""
+    import nncf
+
+    items = _calibration_items(calibration)
+    scope = nncf.IgnoredScope(patterns=list(ignored_patterns), validate=False) if ignored_patterns else None
+    with quiet():
+        return nncf.quantize(
+            model.clone(),
+            nncf.Dataset(items),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(items),
+            **({"ignored_scope": scope} if scope else {}),
+        )
+
+
+def compress_weights(model, quantization: str, hidden_size: int):
+    """Weight-only INT8 (per channel) or INT4 (grouped; embeddings and the last layer INT8)."""
+    import nncf
+
+    with quiet():
+        if quantization == "int8-weights":
+            return nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
+        group = next((g for g in (128, 64, 32) if hidden_size % g == 0), -1)
+        return nncf.compress_weights(
+            model.clone(), mode=nncf.CompressWeightsMode.INT4_SYM, group_size=group, ratio=1.0
+        )
+
+
+def save_ir(model, workdir: Path, stem: str, fp16: bool) -> dict[str, Path]:
+    import openvino as ov
+
+    xml = workdir / f"{stem}.xml"
+    ov.save_model(model, str(xml), compress_to_fp16=fp16)
+    return {xml.name: xml, f"{stem}.bin": xml.with_suffix(".bin")}
+
+
+def save_variant(
+    model, spec: ConversionSpec, workdir: Path, fp16: bool
+) -> tuple[dict[str, Path], tuple[Signature, ...]]:
+    """Dynamic: one IR. Static (NPU): one IR per bucket, ``[1, bucket]`` inputs."""
+    if not spec.target.static_shapes:
+        files = save_ir(model, workdir, "model", fp16)
+        return files, dynamic_signatures(spec.seq_buckets, spec.target.batch_size, INPUTS, OUTPUT)
+    files: dict[str, Path] = {}
+    signatures = []
+    for bucket in spec.seq_buckets:
+        fixed = model.clone()
+        fixed.reshape({name: [1, bucket] for name in INPUTS})
+        stem = f"model_seq{bucket}"
+        files.update(save_ir(fixed, workdir, stem, fp16))
+        signatures.append(Signature(f"seq_{bucket}", bucket, 1, dict(INPUTS), OUTPUT, f"{stem}.xml"))
+    return files, tuple(signatures)
+
+
+def ir_census(model) -> dict[str, Any]:
+    """Operation counts and weight storage by element type: what actually got quantized."""
+    ops = Counter(op.get_type_name() for op in model.get_ops())
+    weights: Counter[str] = Counter()
+    for op in model.get_ops():
+        if op.get_type_name() == "Constant":
+            output = op.output(0)
+            count = int(np.prod(list(output.get_shape()))) if output.get_partial_shape().is_static else 0
+            weights[output.get_element_type().get_type_name()] += count
+    return {
+        "fake_quantize_ops": ops.get("FakeQuantize", 0),
+        "matmul_ops": ops.get("MatMul", 0),
+        "weight_elements_by_type": dict(sorted(weights.items())),
+    }
+
+
+def convert_openvino(
+    source: SourceModel,
+    spec: ConversionSpec,
+    workdir: Path,
+    calibration: CalibrationSet | None,
+    measure: Measure,
+    step: Step,
+) -> RouteResult:
+    step("Exporting FP32 graph (openvino.convert_model)")
+    model = export_ir_model(source, spec, workdir)
+    float_files = save_ir(model, workdir, "float32", fp16=False)
+    converter = {
+        "route": "openvino",
+        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
+        "static_shapes": spec.target.static_shapes,
+        "versions": _versions(),
+    }
+    details: dict[str, Any] = {"float32_size_bytes": sum(p.stat().st_size for p in float_files.values())}
+    quantization = spec.quantization
+    fp16 = quantization == "fp16"
+    if quantization in ("fp32", "fp16"):
+        final = model
+    elif quantization in ("int8-weights", "int4-weights"):
+        step(f"Compressing weights ({quantization}, NNCF)")
+        final = compress_weights(model, quantization, source_hidden_size(source))
+    else:
+        assert calibration is not None
+        final, details["int8_recipe"] = _climb(model, calibration, spec, workdir, measure, step)
+    files, signatures = save_variant(final, spec, workdir, fp16)
+    for path in float_files.values():
+        path.unlink()
+    details.update(ir_census(final))
+    return RouteResult(files, signatures, converter, details)
+
+
+def _climb(model, calibration, spec, workdir, measure, step) -> tuple[Any, dict[str, Any]]:
+    """Try the INT8 rungs in order; keep the first that meets the target's mean cosine."""
+    tried = []
+    best = None
+    for name, ignored in INT8_RUNGS:
+        step(f"INT8 recipe {name} (NNCF, {sum(len(v) for v in calibration.samples.values())} samples)")
+        candidate = quantize_full(model, calibration, ignored)
+        files, signatures = save_variant(candidate, spec, workdir, fp16=False)
+        fidelity = measure(tuple(files), signatures)
+        tried.append({"recipe": name, **fidelity})
+        if best is None or fidelity["mean_cosine"] > best[2]["mean_cosine"]:
+            best = (name, candidate, fidelity)
+        if fidelity["mean_cosine"] >= spec.target.min_mean_cosine or not spec.fallback:
+            break
+    name, chosen, fidelity = best
+    passed = fidelity["mean_cosine"] >= spec.target.min_mean_cosine
+    reason = "first recipe to meet the target's mean cosine" if passed else "best measured; below target"
+    return chosen, {
+        "chosen": name,
+        "reason": reason,
+        "tried": tried,
+        "calibration_samples_per_bucket": calibration.counts(),
+    }
+
+
+def source_hidden_size(source: SourceModel) -> int:
+    config = getattr(source.model, "config", None)
+    return int(getattr(config, "hidden_size", 0) or 0)

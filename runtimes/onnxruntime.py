@@ -1,0 +1,116 @@
+"""ONNX Runtime executor. Imports only ``onnxruntime``.
+
+``device="GPU"`` asks for TensorRT, then CUDA, then CPU execution providers, taking the first
+this installation has (the usual stack on a Jetson); ``device="CPU"`` uses the CPU provider.
+TensorRT engines are cached on disk so the build is paid once per machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeembed.bundle import Bundle
+from edgeembed.errors import BundleError, EdgeEmbedError, MissingDependencyError
+from edgeembed.runtimes.batching import run_in_chunks
+
+logger = logging.getLogger("edgeembed")
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+_ORT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def _import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MissingDependencyError(
+            'this bundle needs ONNX Runtime; install it with: pip install "edgeembed[onnx]" '
+            "(on a Jetson, NVIDIA's onnxruntime-gpu wheel for your JetPack)"
+        ) from None
+    return onnxruntime
+
+
+def choose_providers(device: str, available: list[str], cache_dir: Path) -> list[Any]:
+    """Execution providers in preference order for ``device`` on this installation."""
+    device = device.upper()
+    if device not in ("CPU", "GPU"):
+        raise EdgeEmbedError(f"unknown ONNX Runtime device {device!r}; choose CPU or GPU")
+    chosen: list[Any] = []
+    if device == "GPU":
+        for provider in GPU_PROVIDERS:
+            if provider not in available:
+                continue
+            if provider == "TensorrtExecutionProvider":
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                options = {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir)}
+                chosen.append((provider, options))
+            else:
+                chosen.append(provider)
+        if not chosen:
+            logger.warning(
+                "no GPU execution provider in this onnxruntime (have %s); running on CPU. "
+                "On a Jetson install NVIDIA's onnxruntime-gpu wheel for your JetPack.",
+                ", ".join(available),
+            )
+    chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+class OnnxRuntimeBackend:
+    """One inference session over a model with dynamic batch and sequence dimensions."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        device: str = "CPU",
+        threads: int | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        ort = _import_onnxruntime()
+        manifest = bundle.manifest
+        self.runtime = "onnxruntime"
+        cache = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "edgeembed" / "tensorrt"
+        providers = choose_providers(device, list(ort.get_available_providers()), cache)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        model_path = bundle.file(manifest.model_files[0])
+        try:
+            self._session = ort.InferenceSession(str(model_path), options, providers=providers)
+        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise BundleError(f"{model_path}: ONNX Runtime cannot load this model ({error}).") from None
+        used = self._session.get_providers()
+        self.device = "CPU" if used[0] == "CPUExecutionProvider" else "GPU"
+        self.providers = tuple(used)
+        inputs = {i.name: i for i in self._session.get_inputs()}
+        self._signatures = {s.seq_length: s for s in manifest.signatures}
+        first = next(iter(self._signatures.values()))
+        try:
+            self._dtype = _ORT_TYPES[inputs[first.inputs["input_ids"]].type]
+        except KeyError:
+            raise BundleError(f"{model_path}: inputs do not match the manifest's signatures") from None
+        self._static = all(isinstance(d, int) for d in inputs[first.inputs["input_ids"]].shape)
+
+    @property
+    def seq_buckets(self) -> tuple[int, ...]:
+        return tuple(sorted(self._signatures))
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        signature = self._signatures.get(input_ids.shape[1])
+        if signature is None:
+            raise BundleError(f"no signature for sequence length {input_ids.shape[1]}; have {self.seq_buckets}")
+
+        def call(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            feeds = {signature.inputs["input_ids"]: ids.astype(self._dtype, copy=False)}
+            if "attention_mask" in signature.inputs:
+                feeds[signature.inputs["attention_mask"]] = mask.astype(self._dtype, copy=False)
+            return self._session.run([signature.output], feeds)[0]
+
+        # InferenceSession.run is thread-safe: no lock.
+        return run_in_chunks(input_ids, attention_mask, signature.batch_size, self._static, call)

@@ -1,0 +1,131 @@
+"""OpenVINO executor: IR models on CPU, GPU, NPU or AUTO. Imports only ``openvino``.
+
+The device comes from the bundle's target profile (or the caller). A device this machine does
+not have falls back to CPU with a warning. GPU and NPU compiles are cached in OpenVINO's model
+cache directory, so the cost is paid once per machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeembed.bundle import Bundle, Signature
+from edgeembed.errors import BundleError, EdgeEmbedError, MissingDependencyError
+from edgeembed.runtimes.batching import run_in_chunks
+
+logger = logging.getLogger("edgeembed")
+DEVICES = ("CPU", "GPU", "NPU", "AUTO")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "edgeembed" / "openvino"
+
+
+def _import_openvino():
+    try:
+        import openvino
+    except ImportError:
+        raise MissingDependencyError(
+            'this bundle needs OpenVINO; install it with: pip install "edgeembed[openvino]"'
+        ) from None
+    return openvino
+
+
+def resolve_device(requested: str, available: list[str]) -> str:
+    """``requested`` if this machine has it (``GPU`` matches ``GPU.0``), else ``CPU`` with a warning."""
+    requested = requested.upper()
+    if requested not in DEVICES:
+        raise EdgeEmbedError(f"unknown OpenVINO device {requested!r}; choose one of {list(DEVICES)}")
+    if requested in ("CPU", "AUTO") or any(d.split(".")[0] == requested for d in available):
+        return requested
+    logger.warning(
+        "OpenVINO device %s is not available on this machine (found %s); running on CPU. "
+        "Install the %s driver or pass device='CPU' to silence this.",
+        requested,
+        ", ".join(available) or "none",
+        requested,
+    )
+    return "CPU"
+
+
+class OpenVINOBackend:
+    """Compiled IR model(s): one with dynamic batch and sequence, or one static model per bucket."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        device: str = "CPU",
+        threads: int | None = None,
+        performance_hint: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        precision: str = "f32",
+    ) -> None:
+        ov = _import_openvino()
+        manifest = bundle.manifest
+        self.runtime = "openvino"
+        self._core = ov.Core()
+        self.device = resolve_device(device, list(self._core.available_devices))
+        hint = (performance_hint or manifest.runtime.get("performance_hint") or "LATENCY").upper()
+        config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
+        if self.device == "CPU":
+            # f32 keeps the verified numbers; CPUs with AMX/BF16 would otherwise pick bf16.
+            config["INFERENCE_PRECISION_HINT"] = precision
+            if threads:
+                config["INFERENCE_NUM_THREADS"] = int(threads)
+        if self.device != "CPU" or cache_dir is not None:
+            cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+            cache.mkdir(parents=True, exist_ok=True)
+            self._core.set_property({"CACHE_DIR": str(cache)})
+        self._signatures = {s.seq_length: s for s in manifest.signatures}
+        self._default_file = manifest.model_files[0]
+        self._compiled: dict[str, tuple[Any, np.dtype, bool]] = {}
+        self._lock = threading.Lock()
+        for signature in manifest.signatures:
+            xml_name = signature.model_file or self._default_file
+            if xml_name not in self._compiled:
+                self._compiled[xml_name] = self._compile(bundle, xml_name, config)
+
+    def _compile(self, bundle: Bundle, xml_name: str, config: dict[str, Any]):
+        xml_path = bundle.file(xml_name)
+        weights_path = xml_path.with_suffix(".bin")
+        try:
+            model = self._core.read_model(str(xml_path), str(weights_path))
+            compiled = self._core.compile_model(model, self.device, config)
+        except RuntimeError as error:
+            raise BundleError(f"{xml_path}: OpenVINO cannot load this model ({error}).") from None
+        first = model.inputs[0]
+        dtype = np.dtype(first.get_element_type().to_dtype())
+        static = first.get_partial_shape().is_static
+        return compiled.create_infer_request(), dtype, static
+
+    @property
+    def seq_buckets(self) -> tuple[int, ...]:
+        return tuple(sorted(self._signatures))
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        signature = self._signatures.get(input_ids.shape[1])
+        if signature is None:
+            raise BundleError(f"no signature for sequence length {input_ids.shape[1]}; have {self.seq_buckets}")
+        request, dtype, static = self._compiled[signature.model_file or self._default_file]
+
+        def call(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+            feeds = _feeds(signature, ids.astype(dtype, copy=False), mask.astype(dtype, copy=False))
+            return request.infer(feeds)[0]
+
+        with self._lock:  # an infer request serves one call at a time
+            return run_in_chunks(input_ids, attention_mask, signature.batch_size, static, call)
+
+
+def _feeds(signature: Signature, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    feeds = {signature.inputs["input_ids"]: ids}
+    if "attention_mask" in signature.inputs:
+        feeds[signature.inputs["attention_mask"]] = mask
+    return feeds
