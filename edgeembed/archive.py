@@ -62,7 +62,54 @@ def unpack_bundle(archive: str | os.PathLike[str], destination: str | os.PathLik
     return Bundle.load(target)
 
 
-def _check_members(tar: tarfile.TarFile, source: Path) -> None:
+def is_device_package(archive: str | os.PathLike[str]) -> bool:
+    """Whether ``archive`` is an ``edgeembed package`` archive (it carries MANIFEST.sha256)."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            return any(m.name.count("/") == 1 and m.name.endswith("/MANIFEST.sha256") for m in tar)
+    except (OSError, tarfile.TarError):
+        return False
+
+
+def unpack_package(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
+    """Safely extract a device package into ``destination`` (a new directory) and check
+    ``MANIFEST.sha256``. Returns the package folder inside ``destination``."""
+    from edgeembed.package import verify_package_dir
+
+    source, target = Path(archive), Path(destination).resolve()
+    if target.exists():
+        raise BundleError(f"{target} already exists; choose a new destination")
+    try:
+        tar = tarfile.open(source, "r:gz")
+    except (OSError, tarfile.TarError) as error:
+        raise BundleError(f"{source}: not a readable .tar.gz ({error})") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
+    try:
+        with tar:
+            root = _check_members(tar, source, flat=False)
+            for member in tar.getmembers():
+                path = staging / member.name
+                if member.isdir():
+                    path.mkdir(parents=True, exist_ok=True)
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(member) as stream, open(path, "wb") as out:
+                    shutil.copyfileobj(stream, out)
+                if member.mode & 0o111:
+                    path.chmod(0o755)
+        problems = verify_package_dir(staging / root)
+        if problems:
+            raise BundleError(f"{source}: package does not verify: {'; '.join(problems[:5])}")
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target / root
+
+
+def _check_members(tar: tarfile.TarFile, source: Path, flat: bool = True) -> str:
+    """Refuse unsafe members; return the single top-level folder's name."""
     roots = set()
     for member in tar.getmembers():
         name = member.name
@@ -71,8 +118,9 @@ def _check_members(tar: tarfile.TarFile, source: Path) -> None:
             raise BundleError(f"{source}: unsafe member {name!r} (absolute path or '..'); refusing to unpack")
         if not (member.isfile() or member.isdir()):
             raise BundleError(f"{source}: member {name!r} is a link or special file; refusing to unpack")
-        if member.isfile() and len(parts) != 2:
-            raise BundleError(f"{source}: member {name!r} is not directly inside one bundle folder")
+        if member.isfile() and (len(parts) != 2 if flat else len(parts) < 2):
+            raise BundleError(f"{source}: member {name!r} is not inside one top-level folder")
         roots.add(parts[0])
     if len(roots) != 1:
-        raise BundleError(f"{source}: expected one bundle folder, found {sorted(roots) or 'none'}")
+        raise BundleError(f"{source}: expected one top-level folder, found {sorted(roots) or 'none'}")
+    return roots.pop()

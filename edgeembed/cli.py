@@ -269,13 +269,17 @@ def pack(
 
 @app.command()
 def unpack(
-    archive: Path = typer.Argument(..., help="A .tar.gz made by `edgeembed pack`."),
-    out: Path = typer.Argument(..., help="New bundle directory."),
+    archive: Path = typer.Argument(..., help="A .tar.gz made by `edgeembed pack` or `edgeembed package`."),
+    out: Path = typer.Argument(..., help="New directory."),
 ) -> None:
-    """Unpack a bundle archive safely (no absolute paths, '..', links) and verify it."""
-    from edgeembed.archive import unpack_bundle
+    """Unpack a bundle or device package safely (no absolute paths, '..', links) and verify it."""
+    from edgeembed.archive import is_device_package, unpack_bundle, unpack_package
 
     try:
+        if is_device_package(archive):
+            folder = unpack_package(archive, out)
+            console.print(f"unpacked and verified {folder}; install with: sh {folder}/install.sh")
+            return
         bundle = unpack_bundle(archive, out)
     except EdgeEmbedError as error:
         _fail(error)
@@ -283,21 +287,83 @@ def unpack(
 
 
 @app.command()
-def targets() -> None:
-    """List the built-in target profiles."""
-    from edgeembed.profiles import all_targets
+def targets(
+    target: Optional[str] = typer.Argument(None, help="Show one profile (name or .toml path) in full."),
+) -> None:
+    """List the built-in target profiles (or check and show one, e.g. your own .toml)."""
+    from edgeembed.profiles import all_targets, load_target
 
-    table = Table(title="edgeembed targets")
-    for column in ("name", "format", "quantization", "runtime", "device", "threads", "buckets", "python"):
-        table.add_column(column, no_wrap=True)
     try:
-        profiles = all_targets()
+        profiles = [load_target(target)] if target else all_targets()
     except EdgeEmbedError as error:
         _fail(error)
+    if target:
+        table = Table(title=f"target {profiles[0].name}")
+        table.add_column("field")
+        table.add_column("value")
+        for name, value in vars(profiles[0]).items():
+            table.add_row(name, str(list(value) if isinstance(value, tuple) else value))
+        console.print(table)
+        return
+    table = Table(title="edgeembed targets")
+    columns = ("name", "arch", "format", "quantization", "runtime", "device", "threads", "max seq",
+               "buckets", "batch", "python", "glibc", "min cos")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
     for p in profiles:
-        table.add_row(p.name, p.format, p.quantization, p.runtime, p.device, str(p.threads),
-                      ",".join(map(str, p.seq_buckets)), p.python)
-    console.print(table)
+        table.add_row(p.name, p.arch, p.format, p.quantization, p.runtime, p.device, str(p.threads),
+                      str(p.max_seq_length), ",".join(map(str, p.seq_buckets)), str(p.batch_size),
+                      p.python, p.glibc, str(p.min_mean_cosine))
+    console.print(table, width=max(console.width, 150))
+
+
+@app.command()
+def package(
+    bundle: Path = typer.Argument(..., help="Bundle directory."),
+    target: Optional[str] = typer.Option(
+        None, "--target", "-t", help="Device profile (default: the bundle's); sets arch, Python, glibc."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Archive to write (.tar.gz)."),
+    runtime: Optional[str] = typer.Option(
+        None, help="Runtime wheel (default: the profile's if it fits the bundle's format)."
+    ),
+    systemd: bool = typer.Option(True, help="Include the sample's systemd unit."),
+    edgeembed_wheel: Optional[Path] = typer.Option(
+        None, help="Use this edgeembed wheel instead of building one from the source tree."
+    ),
+    overwrite: bool = typer.Option(False, help="Replace an existing archive."),
+) -> None:
+    """Build a self-contained, offline-installable archive for the device."""
+    from edgeembed.package import package_bundle
+
+    try:
+        path = package_bundle(
+            bundle, out, target=target, runtime=runtime, systemd=systemd,
+            edgeembed_wheel=edgeembed_wheel, overwrite=overwrite,
+            step=lambda m: errors.print(f"[dim]{m}[/]"),
+        )
+    except EdgeEmbedError as error:
+        _fail(error)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB). On the device: "
+                  f"tar xzf {path.name} && sh {path.name.split('.tar')[0]}*/install.sh")
+
+
+@app.command()
+def doctor(
+    bundle: Optional[Path] = typer.Option(None, help="Also verify and run this bundle."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """What this machine has (CPU, runtimes, accelerators), which profile fits, bundle health."""
+    from edgeembed.doctor import diagnose
+    from edgeembed.report import print_doctor
+
+    report = diagnose(bundle)
+    if as_json:
+        print(json.dumps(report, default=str))
+    else:
+        print_doctor(console, report)
+    if bundle is not None and not report["bundle"]["ok"]:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

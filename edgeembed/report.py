@@ -138,3 +138,29 @@ def print_bench(console: Console, result: dict[str, Any]) -> None:
         console.print(f"embedding-cache hit: {ours['cache_hit_us']:.1f} us per call")
     if ours.get("heavy_modules"):
         console.print(f"[yellow]edgeembed process imported {ours['heavy_modules']}[/]")
+
+
+def print_doctor(console: Console, report: dict) -> None:
+    machine = report["machine"]
+    table = Table(title="edgeembed doctor", show_header=False)
+    table.add_column("what")
+    table.add_column("found")
+    table.add_row("board", machine["board"] or "-")
+    table.add_row("cpu", f"{machine['cpu']} ({machine['arch']}, {machine['cores']} cores)")
+    table.add_row("cpu features", ", ".join(machine["features"]) or "-")
+    table.add_row("memory", f"{machine['memory_gb']} GB" if machine["memory_gb"] else "?")
+    table.add_row("os / glibc / python", f"{machine['os']} / {machine['glibc']} / {machine['python']}")
+    for name, version in machine["runtimes"].items():
+        table.add_row(f"runtime {name}", version)
+    table.add_row("accelerators", ", ".join(machine["accelerators"]) or "none (CPU only)")
+    profile = report["profile"]
+    table.add_row("suggested target", f"{profile['name']} ({profile['reason']})")
+    bundle = report.get("bundle")
+    if bundle:
+        if bundle["ok"]:
+            table.add_row("bundle", f"[green]OK[/] {bundle['path']}: {bundle['format']} {bundle['quantization']} "
+                          f"for {bundle['target']}, ran on {bundle['runtime']} {bundle['device']} "
+                          f"in {bundle['load_and_embed_s']} s")
+        else:
+            table.add_row("bundle", f"[red]FAILED[/] {bundle['path']}: {bundle.get('error', 'bad output')}")
+    console.print(table)

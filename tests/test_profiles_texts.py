@@ -5,8 +5,16 @@ from edgeembed.profiles import builtin_target_names, load_target
 from edgeembed.texts import builtin_texts, read_sts, read_texts
 
 
+NINE = {"rpi5", "rpi4", "jetson-orin-nano", "jetson-agx-orin", "intel-cpu", "intel-igpu", "intel-npu",
+        "x86-64", "arm64"}
+
+
 def test_builtin_profiles_load():
-    assert {"rpi5", "x86-64"} <= set(builtin_target_names())
+    assert NINE <= set(builtin_target_names())
+    for name in NINE:
+        profile = load_target(name)
+        assert profile.name == name and profile.python and profile.glibc and profile.min_mean_cosine > 0
+    assert load_target("intel-npu").static_shapes and load_target("jetson-orin-nano").runtime == "onnxruntime"
     rpi5 = load_target("rpi5")
     assert rpi5.quantization == "int8-full" and rpi5.seq_buckets == (16, 32, 64, 128)
 

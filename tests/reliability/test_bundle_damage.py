@@ -169,8 +169,8 @@ def _evil_archive(path, members):
     ([("/tmp/evil.txt", "file")], "unsafe member"),
     ([("b/../../evil.txt", "file")], "unsafe member"),
     ([("b/link", "symlink")], "link or special file"),
-    ([("b/sub/deep.txt", "file")], "not directly inside"),
-    ([("a/x", "file"), ("b/y", "file")], "one bundle folder"),
+    ([("b/sub/deep.txt", "file")], "not inside one top-level folder"),
+    ([("a/x", "file"), ("b/y", "file")], "one top-level folder"),
 ])
 def test_unsafe_archives_are_refused(tmp_path, members, message):
     archive = tmp_path / "evil.tar.gz"

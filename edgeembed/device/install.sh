@@ -1,0 +1,43 @@
+#!/bin/sh
+# edgeembed offline installer for @TARGET@ (@ARCH@, Python @PYTHON@). Needs no network.
+#   sh install.sh [PREFIX]      venv in PREFIX/venv (default: this folder/venv)
+#   INSTALL_SYSTEMD=1 sh install.sh   also install and start edgeembed-search.service (root)
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+PREFIX=${1:-$HERE}
+PYTHON=${PYTHON:-python3}
+cd "$HERE"
+
+say() { printf '%s\n' "[edgeembed install] $*"; }
+die() { printf '%s\n' "[edgeembed install] error: $*" >&2; exit 1; }
+
+say "checking files against MANIFEST.sha256"
+sha256sum --quiet -c MANIFEST.sha256 || die "files damaged or changed; copy the archive again"
+
+machine=$(uname -m)
+[ "$machine" = "@ARCH@" ] || die "this package is for @ARCH@, this machine is $machine; package again with the right --target"
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python @PYTHON@ (apt install python3)"
+version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+[ "$version" = "@PYTHON@" ] || die "wheels are for Python @PYTHON@, $PYTHON is $version; set PYTHON=python@PYTHON@ or package again"
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || die "Python's venv module is missing: sudo apt install python3-venv"
+
+say "creating $PREFIX/venv"
+"$PYTHON" -m venv "$PREFIX/venv"
+say "installing from ./wheelhouse (offline, pinned, sha256-checked)"
+"$PREFIX/venv/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" \
+    --require-hashes --no-compile -r "$HERE/requirements.txt"
+
+say "verifying the bundle"
+"$PREFIX/venv/bin/edgeembed" info "$HERE/bundle" >/dev/null
+say "sample search:"
+"$PREFIX/venv/bin/python" "$HERE/samples/semantic_search.py" "$HERE/bundle" "$HERE/samples/corpus.txt" \
+    "how often should I water my plants" --top 3
+
+if [ "${INSTALL_SYSTEMD:-0}" = "1" ] && [ -f "$HERE/edgeembed-search.service" ]; then
+    say "installing edgeembed-search.service"
+    sed -e "s#@VENV@#$PREFIX/venv#g" -e "s#@HERE@#$HERE#g" "$HERE/edgeembed-search.service" \
+        > /etc/systemd/system/edgeembed-search.service
+    systemctl daemon-reload
+    systemctl enable --now edgeembed-search.service
+fi
+say "done. Try: $PREFIX/venv/bin/edgeembed embed $HERE/bundle \"hello world\""

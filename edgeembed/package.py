@@ -1,0 +1,262 @@
+"""``edgeembed package``: one self-contained archive that installs offline on the device.
+
+The archive holds the bundle, a wheelhouse of the exact wheels for the device's architecture,
+Python and glibc (resolved by ``pip download`` for that platform; the edgeembed wheel is built
+from this source), a pinned and hashed ``requirements.txt``, ``install.sh``, the semantic-search
+sample, an optional systemd unit and ``MANIFEST.sha256`` over every file. The runtime follows
+the bundle's format (a TFLite bundle gets LiteRT, an OpenVINO bundle OpenVINO, ...); the
+platform follows the target profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from edgeembed import __version__
+from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging, sha256_file
+from edgeembed.errors import EdgeEmbedError
+from edgeembed.profiles import TargetProfile, load_target
+
+# What pip installs on the device for each runtime, beyond edgeembed's own dependencies.
+RUNTIME_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "litert": ("ai-edge-litert",),
+    "tflite-runtime": ("tflite-runtime", "numpy<2"),
+    "openvino": ("openvino",),
+    "onnxruntime": ("onnxruntime",),
+}
+FORMAT_RUNTIMES = {"tflite": ("litert", "tflite-runtime"), "openvino": ("openvino",), "onnx": ("onnxruntime",)}
+MANIFEST_SHA256 = "MANIFEST.sha256"
+PACKAGE_JSON = "package.json"
+SERVICE_NAME = "edgeembed-search.service"
+
+
+class PackageError(EdgeEmbedError):
+    """The device package cannot be built (platform, wheels, source tree)."""
+
+
+@dataclass(frozen=True)
+class PackagePlan:
+    """Which wheels for which device."""
+
+    target: str
+    arch: str
+    python: str
+    glibc: str
+    runtime: str
+    requirements: tuple[str, ...]
+    platforms: tuple[str, ...]
+
+
+def plan_package(bundle: Bundle, profile: TargetProfile, runtime: str | None = None) -> PackagePlan:
+    """The device's platform from the profile, the runtime from the bundle's format."""
+    fmt = bundle.manifest.format
+    choices = FORMAT_RUNTIMES[fmt]
+    if runtime is None:
+        runtime = profile.runtime if profile.runtime in choices else choices[0]
+    if runtime not in choices:
+        raise PackageError(f"a {fmt} bundle runs on {list(choices)}, not {runtime!r}")
+    if not re.fullmatch(r"3\.\d+", profile.python) or not re.fullmatch(r"2\.\d+", profile.glibc):
+        raise PackageError(f"target {profile.name!r}: python {profile.python!r} / glibc {profile.glibc!r} unusable")
+    return PackagePlan(
+        target=profile.name,
+        arch=profile.arch,
+        python=profile.python,
+        glibc=profile.glibc,
+        runtime=runtime,
+        requirements=RUNTIME_REQUIREMENTS[runtime],
+        platforms=manylinux_tags(profile.arch, profile.glibc),
+    )
+
+
+def manylinux_tags(arch: str, glibc: str) -> tuple[str, ...]:
+    """Every manylinux tag a device with this glibc accepts, newest last."""
+    newest = int(glibc.split(".")[1])
+    return ("manylinux2014_" + arch, *(f"manylinux_2_{minor}_{arch}" for minor in range(17, newest + 1)))
+
+
+def source_root() -> Path | None:
+    """The edgeembed source tree this module runs from, if it is one (editable install/clone)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "converters").is_dir() else None
+
+
+def build_edgeembed_wheel(destination: Path, wheel: str | os.PathLike[str] | None = None) -> Path:
+    """The edgeembed wheel: ``wheel`` if given, else built from this source tree."""
+    if wheel is not None:
+        path = Path(wheel)
+        if not path.is_file() or not path.name.startswith("edgeembed-") or path.suffix != ".whl":
+            raise PackageError(f"{path} is not an edgeembed wheel")
+        return Path(shutil.copy2(path, destination / path.name))
+    root = source_root()
+    if root is None:
+        raise PackageError(
+            "no edgeembed source tree found to build the device wheel from; run from a clone "
+            "(pip install -e .) or pass --edgeembed-wheel PATH"
+        )
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(destination), str(root))
+    built = sorted(destination.glob("edgeembed-*.whl"))
+    if not built:
+        raise PackageError(f"building the edgeembed wheel from {root} produced nothing")
+    return built[-1]
+
+
+def download_wheels(plan: PackagePlan, edgeembed_wheel: Path, wheelhouse: Path) -> None:
+    """Resolve edgeembed's and the runtime's dependencies for the device's platform."""
+    abi = "cp" + plan.python.replace(".", "")
+    platform_args = [arg for tag in plan.platforms for arg in ("--platform", tag)]
+    requirements = [f"edgeembed @ {edgeembed_wheel.resolve().as_uri()}", *plan.requirements]
+    _pip(
+        "download", "--only-binary=:all:", "--python-version", plan.python, "--implementation", "cp",
+        "--abi", abi, "--abi", "abi3", "--abi", "none", *platform_args, "-d", str(wheelhouse),
+        *requirements,
+    )
+
+
+def _pip(*args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-12:])
+        raise PackageError(f"pip {args[0]} failed:\n{tail}")
+
+
+def pinned_requirements(wheelhouse: Path) -> str:
+    """``name==version --hash=sha256:...`` for every wheel: pip installs exactly these."""
+    lines = []
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        name, version = wheel.name.split("-")[:2]
+        lines.append(f"{name}=={version} --hash=sha256:{sha256_file(wheel)}")
+    return "\n".join(lines) + "\n"
+
+
+def _template(name: str) -> str:
+    return (resources.files("edgeembed") / "device" / name).read_text(encoding="utf-8")
+
+
+def _sample_files() -> dict[str, str]:
+    folder = resources.files("edgeembed.samples")
+    return {name: (folder / name).read_text(encoding="utf-8") for name in ("semantic_search.py", "corpus.txt")}
+
+
+def package_bundle(
+    bundle_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    target: str | os.PathLike[str] | None = None,
+    runtime: str | None = None,
+    systemd: bool = True,
+    edgeembed_wheel: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    step=lambda message: None,
+) -> Path:
+    """Write the device archive ``out`` (temp file, then rename: never a half archive)."""
+    bundle = Bundle.load(bundle_dir)
+    profile = load_target(target or bundle.manifest.target)
+    plan = plan_package(bundle, profile, runtime)
+    archive = Path(out).resolve()
+    if archive.exists() and not overwrite:
+        raise PackageError(f"{archive} already exists; pass --overwrite or choose another --out")
+    if not archive.name.endswith((".tar.gz", ".tgz")):
+        raise PackageError(f"{archive.name}: the package is a .tar.gz; name it accordingly")
+    top = f"edgeembed-{bundle.path.name}-{profile.name}"
+    with tempfile.TemporaryDirectory(prefix="edgeembed-package-") as work:
+        root = Path(work) / top
+        (root / "wheelhouse").mkdir(parents=True)
+        step("Building the edgeembed wheel")
+        wheel = build_edgeembed_wheel(root / "wheelhouse", edgeembed_wheel)
+        step(f"Downloading wheels for {plan.arch} / Python {plan.python} / glibc <= {plan.glibc}")
+        download_wheels(plan, wheel, root / "wheelhouse")
+        step("Writing installer, sample and manifest")
+        shutil.copytree(bundle.path, root / "bundle")
+        (root / "samples").mkdir()
+        for name, text in _sample_files().items():
+            (root / "samples" / name).write_text(text, encoding="utf-8")
+        (root / "requirements.txt").write_text(pinned_requirements(root / "wheelhouse"))
+        installer = _template("install.sh")
+        for key, value in {"PYTHON": plan.python, "ARCH": plan.arch, "TARGET": plan.target}.items():
+            installer = installer.replace(f"@{key}@", value)
+        _write_executable(root / "install.sh", installer)
+        if systemd:
+            (root / SERVICE_NAME).write_text(_template("edgeembed-search.service"))
+        _write_package_json(root, plan, bundle, systemd)
+        _write_manifest(root)
+        step("Writing the archive")
+        _write_archive(root, archive)
+    return archive
+
+
+def _write_executable(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o755)
+
+
+def _write_package_json(root: Path, plan: PackagePlan, bundle: Bundle, systemd: bool) -> None:
+    wheels = sorted(p.name for p in (root / "wheelhouse").glob("*.whl"))
+    info = {
+        "edgeembed_version": __version__,
+        "plan": asdict(plan),
+        "bundle": {
+            "format": bundle.manifest.format,
+            "quantization": bundle.manifest.quantization,
+            "source": bundle.manifest.source.get("name"),
+        },
+        "wheels": wheels,
+        "wheelhouse_bytes": sum(p.stat().st_size for p in (root / "wheelhouse").glob("*.whl")),
+        "systemd_unit": SERVICE_NAME if systemd else None,
+    }
+    (root / PACKAGE_JSON).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _write_manifest(root: Path) -> None:
+    """``sha256sum -c`` format, so the device checks it without Python."""
+    lines = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root).as_posix()
+        lines.append(f"{sha256_file(path)}  {relative}")
+    (root / MANIFEST_SHA256).write_text("\n".join(lines) + "\n")
+
+
+def _write_archive(root: Path, archive: Path) -> None:
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(archive.parent)
+    handle, temp = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", suffix=".tar.gz", dir=archive.parent)
+    os.close(handle)
+    try:
+        with tarfile.open(temp, "w:gz") as tar:
+            for path in sorted(root.rglob("*")):
+                tar.add(path, arcname=f"{root.name}/{path.relative_to(root).as_posix()}", recursive=False)
+        os.replace(temp, archive)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def verify_package_dir(root: Path) -> list[str]:
+    """Check ``MANIFEST.sha256`` of an unpacked package; returns problems (empty = intact)."""
+    manifest = root / MANIFEST_SHA256
+    if not manifest.is_file():
+        return [f"{manifest} missing"]
+    problems, listed = [], set()
+    for line in manifest.read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        listed.add(name)
+        path = root / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            problems.append(f"{name}: sha256 mismatch")
+    extra = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST_SHA256 and p.relative_to(root).as_posix() not in listed
+    )
+    problems.extend(f"{name}: not listed in {MANIFEST_SHA256}" for name in extra)
+    return problems

@@ -1,0 +1,1 @@
+"""Sample programs shipped in device packages (``edgeembed package``)."""

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The emulated-device test: packages for an emulated Raspberry Pi 5 (Debian 12 arm64 under
+# qemu-user, Cortex-A76, the Pi's cpuinfo), installed with their own install.sh, offline,
+# compared with x86 embeddings of the same bundles. Prints "N passed, N failed". Needs root
+# (binfmt, chroot) and the Debian mirror; about 6-8 minutes on a clean 2-core machine.
+# Emulated timings mean nothing, so none are measured.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+VENV="${EDGEEMBED_VENV:-.venv}"
+EE="$VENV/bin/edgeembed"
+PY="$VENV/bin/python"
+EMU=scripts/arm64/emu.sh
+WORK=$(mktemp -d /var/tmp/edgeembed-arm64-work.XXXXXX)
+passed=0; failed=0
+check() {  # check NAME COMMAND...: one counted result
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "PASS $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+finish() {
+  bash "$EMU" teardown || true
+  rm -rf "$WORK"
+  echo "arm64 emulated device: $passed passed, $failed failed"
+}
+trap finish EXIT
+set -e
+[ "$(id -u)" = 0 ] || { echo "the emulated-device test needs root (binfmt, chroot)"; exit 1; }
+bash "$EMU" setup
+ROOT=$(bash "$EMU" root)
+
+echo "== bundles and packages (x86 host)"
+"$EE" convert --target rpi5 --out "$WORK/minilm-rpi5" >"$WORK/convert.log" 2>&1 || { tail -20 "$WORK/convert.log"; exit 1; }
+"$PY" - "$WORK" <<'PYEOF'
+import sys
+from pathlib import Path
+sys.path.insert(0, "tests")
+from tiny_models import write_target, write_tiny_model
+from edgeembed.converters import convert
+work = Path(sys.argv[1])
+model = write_tiny_model(work / "tiny-model")
+target = write_target(work, "fp32", seq_buckets=(16, 32, 64), batch_size=8)
+convert(model, out=work / "tiny-openvino", target=target, format="openvino", quantization="fp32")
+convert(model, out=work / "tiny-onnx", target=target, format="onnx", quantization="fp32")
+PYEOF
+"$EE" package "$WORK/minilm-rpi5" --target rpi5 --out "$WORK/minilm-rpi5.tar.gz"
+"$EE" package "$WORK/tiny-openvino" --target rpi5 --out "$WORK/tiny-openvino-rpi5.tar.gz"
+"$EE" package "$WORK/tiny-onnx" --target jetson-orin-nano --out "$WORK/tiny-onnx-jetson.tar.gz"
+for bundle in minilm-rpi5 tiny-openvino; do
+  "$PY" scripts/arm64/device_check.py write "$WORK/$bundle" "$WORK/$bundle.npy"
+done
+set +e
+
+echo "== Jetson package: wheels for Python 3.10, glibc <= 2.35 (cannot be emulated)"
+check "jetson package wheels are cp310/abi3/py3 aarch64 manylinux <= 2.35" "$PY" - "$WORK/tiny-onnx-jetson.tar.gz" <<'PYEOF'
+import re, sys, tarfile
+names = [m.name.rsplit("/", 1)[1] for m in tarfile.open(sys.argv[1]).getmembers() if m.name.endswith(".whl")]
+bad = []
+for name in names:
+    tags = name[:-4].split("-")[-3:]
+    python, abi, plat = tags
+    ok_python = python in ("cp310", "py3", "py2.py3", "cp38", "cp39", "cp37") or python.startswith("py3")
+    glibcs = [int(m) for m in re.findall(r"manylinux_2_(\d+)", plat)] or ([17] if "manylinux2014" in plat else [])
+    ok_platform = plat == "any" or ("aarch64" in plat and glibcs and min(glibcs) <= 35)
+    if not (ok_python and ok_platform):
+        bad.append(name)
+print(f"{len(names)} wheels; onnxruntime: {[n for n in names if n.startswith('onnxruntime')]}")
+print("not for the Jetson:", bad) if bad else None
+sys.exit(1 if bad or not any(n.startswith("onnxruntime") for n in names) else 0)
+PYEOF
+
+echo "== install and embed on the emulated Raspberry Pi 5"
+mkdir -p "$ROOT/opt/ci"
+cp scripts/arm64/device_check.py "$ROOT/opt/ci/"
+for bundle in minilm-rpi5 tiny-openvino; do
+  archive="$bundle.tar.gz"; [ "$bundle" = tiny-openvino ] && archive=tiny-openvino-rpi5.tar.gz
+  rm -rf "$ROOT/opt/ci/$bundle"; mkdir -p "$ROOT/opt/ci/$bundle"
+  cp "$WORK/$archive" "$WORK/$bundle.npy" "$ROOT/opt/ci/$bundle/"
+  check "$bundle: tar xzf on the device" bash "$EMU" run sh -c "cd /opt/ci/$bundle && tar xzf $archive"
+  dir=$(cd "$ROOT/opt/ci/$bundle" && ls -d edgeembed-*/ | head -1)
+  check "$bundle: install.sh (offline venv + wheels)" bash "$EMU" run sh "/opt/ci/$bundle/$dir/install.sh" "/opt/ci/$bundle/device"
+  site="$ROOT/opt/ci/$bundle/device/venv/lib/python3.11/site-packages"
+  check "$bundle: device venv has no torch, tensorflow or jax" sh -c "! ls '$site' | grep -qiE '^(torch|tensorflow|jax)'"
+  echo "   device install size: $(du -sm "$ROOT/opt/ci/$bundle/device/venv" | cut -f1) MB (venv), wheelhouse $(du -sm "$ROOT/opt/ci/$bundle/$dir/wheelhouse" | cut -f1) MB"
+  output=$(bash "$EMU" run "/opt/ci/$bundle/device/venv/bin/python" /opt/ci/device_check.py check \
+    "/opt/ci/$bundle/$dir/bundle" "/opt/ci/$bundle/$bundle.npy" 2>&1)
+  echo "$output" | grep -vE "^(PASS|FAIL)" | tail -3
+  while read -r line; do
+    case "$line" in
+      PASS*) passed=$((passed + 1)); echo "$line" ;;
+      FAIL*) failed=$((failed + 1)); echo "$line" ;;
+    esac
+  done <<< "$(echo "$output" | grep -E "^(PASS|FAIL)")"
+  echo "$output" | grep -qE "^(PASS|FAIL)" || { failed=$((failed + 1)); echo "FAIL $bundle: no results"; echo "$output" | tail -15; }
+done
+check "doctor on the emulated Pi suggests rpi5" sh -c \
+  "bash '$EMU' run /opt/ci/minilm-rpi5/device/venv/bin/edgeembed doctor --json | grep -q '\"name\": \"rpi5\"'"
+[ "$failed" = 0 ]

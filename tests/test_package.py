@@ -1,0 +1,134 @@
+"""``edgeembed package``: plan, archive layout, manifest, safe unpack, kills. The wheel
+download itself (pip for another platform) is faked here; scripts/arm64-test.sh runs it for
+real and installs the result on an emulated Raspberry Pi."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+
+import pytest
+
+from edgeembed import package as packaging
+from edgeembed.archive import is_device_package, unpack_package
+from edgeembed.bundle import Bundle
+from edgeembed.errors import BundleError
+from edgeembed.package import PackageError, manylinux_tags, package_bundle, plan_package, verify_package_dir
+from edgeembed.profiles import load_target
+
+FAKE_DOWNLOAD = '''
+def fake_download(plan, wheel, wheelhouse):
+    import time
+    for name in ("numpy-2.2.6-cp311-cp311-manylinux_2_17_aarch64.whl", "ai_edge_litert-2.3.0-cp311-cp311-manylinux_2_27_aarch64.whl"):
+        (wheelhouse / name).write_bytes(name.encode() * 2000)
+        time.sleep(0.2)
+'''
+
+
+@pytest.fixture()
+def fake_download(monkeypatch):
+    namespace: dict = {}
+    exec(FAKE_DOWNLOAD, namespace)  # the same fake is used by the kill test's subprocess
+    monkeypatch.setattr(packaging, "download_wheels", namespace["fake_download"])
+
+
+def test_manylinux_tags_stop_at_the_device_glibc():
+    tags = manylinux_tags("aarch64", "2.35")
+    assert tags[0] == "manylinux2014_aarch64" and tags[-1] == "manylinux_2_35_aarch64"
+    assert "manylinux_2_36_aarch64" not in tags
+
+
+def test_runtime_follows_the_bundle_format(tiny_bundles):
+    bundle = Bundle.load(tiny_bundles["int8-full"])
+    assert plan_package(bundle, load_target("rpi5")).runtime == "litert"
+    assert plan_package(bundle, load_target("jetson-orin-nano")).runtime == "litert"
+    assert plan_package(bundle, load_target("rpi5"), "tflite-runtime").requirements == ("tflite-runtime", "numpy<2")
+    jetson = plan_package(bundle, load_target("jetson-orin-nano"))
+    assert (jetson.python, jetson.glibc, jetson.arch) == ("3.10", "2.35", "aarch64")
+    with pytest.raises(PackageError, match="runs on"):
+        plan_package(bundle, load_target("rpi5"), "openvino")
+
+
+def test_package_layout_manifest_and_safe_unpack(tiny_bundles, tmp_path, fake_download):
+    archive = package_bundle(tiny_bundles["int8-full"], tmp_path / "pkg.tar.gz", target="rpi5")
+    assert is_device_package(archive)
+    with tarfile.open(archive) as tar:
+        names = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
+    assert {"install.sh", "requirements.txt", "MANIFEST.sha256", "package.json", "edgeembed-search.service",
+            "bundle/edgeembed.json", "samples/semantic_search.py", "samples/corpus.txt"} <= names
+    assert any(n.startswith("wheelhouse/edgeembed-") and n.endswith(".whl") for n in names)
+    folder = unpack_package(archive, tmp_path / "out")
+    assert verify_package_dir(folder) == []
+    installer = (folder / "install.sh").read_text()
+    assert not {"@PYTHON@", "@ARCH@", "@TARGET@"} & set(installer.split()) and '[ "$version" = "3.11" ]' in installer
+    assert (folder / "install.sh").stat().st_mode & 0o111
+    requirements = (folder / "requirements.txt").read_text().splitlines()
+    assert all("==" in line and "--hash=sha256:" in line for line in requirements)
+    assert any(line.startswith("numpy==2.2.6") for line in requirements)
+    info = json.loads((folder / "package.json").read_text())
+    assert info["plan"]["runtime"] == "litert" and info["plan"]["arch"] == "aarch64"
+    assert Bundle.load(folder / "bundle").manifest.quantization == "int8-full"
+    # Tampering and extra files are found.
+    (folder / "samples" / "corpus.txt").write_text("changed\n")
+    (folder / "extra.sh").write_text("echo hi\n")
+    problems = verify_package_dir(folder)
+    assert "samples/corpus.txt: sha256 mismatch" in problems and "extra.sh: not listed in MANIFEST.sha256" in problems
+
+
+def test_package_refuses_existing_archive_and_wrong_suffix(tiny_bundles, tmp_path, fake_download):
+    (tmp_path / "pkg.tar.gz").write_bytes(b"old")
+    with pytest.raises(PackageError, match="already exists"):
+        package_bundle(tiny_bundles["fp32"], tmp_path / "pkg.tar.gz", target="rpi5")
+    with pytest.raises(PackageError, match=r"\.tar\.gz"):
+        package_bundle(tiny_bundles["fp32"], tmp_path / "pkg.zip", target="rpi5")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("evil/../../escape.txt", "unsafe member"),
+    ("/etc/evil.txt", "unsafe member"),
+])
+def test_unpack_package_refuses_unsafe_members(tmp_path, name, message):
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for member in ("evil/MANIFEST.sha256", name):
+            info = tarfile.TarInfo(member)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"abc"))
+    with pytest.raises(BundleError, match=message):
+        unpack_package(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_random_kills_during_package_leave_no_partial_archive(tiny_bundles, tmp_path):
+    script = tmp_path / "run_package.py"
+    script.write_text(FAKE_DOWNLOAD + f'''
+import sys
+from edgeembed import package
+package.download_wheels = fake_download
+package.package_bundle({str(tiny_bundles["fp32"])!r}, sys.argv[1], target="rpi5")
+''')
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(script), str(tmp_path / "reference.tar.gz")], check=True, capture_output=True)
+    duration = time.perf_counter() - started
+    rng = random.Random(7)
+    complete = 0
+    for attempt in range(6):
+        archive = tmp_path / f"p{attempt}.tar.gz"
+        process = subprocess.Popen([sys.executable, str(script), str(archive)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.1, duration * 1.1))
+        process.send_signal(signal.SIGINT if attempt % 2 else signal.SIGKILL)
+        process.wait(timeout=120)
+        if archive.exists():  # only ever a whole archive that unpacks and verifies
+            unpack_package(archive, tmp_path / f"unpacked{attempt}")
+            complete += 1
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tar.gz") and p.name.startswith(".edgeembed-tmp")]
+    subprocess.run([sys.executable, str(script), str(tmp_path / "after.tar.gz")], check=True, capture_output=True)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".edgeembed-tmp")], leftovers
+    print(f"6 kills during package: {complete} complete archives, {6 - complete} absent")
