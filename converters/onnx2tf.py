@@ -110,19 +110,27 @@ def keras_to_tflite(models: dict[int, Any], workdir: Path, path: Path) -> None:
 
 
 def ffn_down_outputs(float_model: Path) -> tuple[str, ...]:
-    """Output tensor names of the widest-input FULLY_CONNECTED ops (the FFN down projections)."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Output tensor names, in every signature's subgraph, of the widest-input FULLY_CONNECTED
+    ops: the FFN down projections."""
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flatbuffer
 
-    interpreter = Interpreter(model_path=str(float_model))
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    fcs = [op for op in interpreter._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"]
-    widths = {op["index"]: int(tensors[op["inputs"][1]]["shape"][-1]) for op in fcs}
-    if not widths:
-        return ()
-    widest = max(widths.values())
-    if list(widths.values()).count(widest) == len(widths):
-        return ()  # every FC equally wide: no FFN structure to single out
-    return tuple(tensors[op["outputs"][0]]["name"] for op in fcs if widths[op["index"]] == widest)
+    model = flatbuffer.read_model(float_model)
+    names: list[str] = []
+    for subgraph in model.subgraphs:
+        fcs = [
+            op for op in subgraph.operators
+            if flatbuffer.TFL_OP_CODE_TO_NAME.get(model.operatorCodes[op.opcodeIndex].builtinCode)
+            == "FULLY_CONNECTED"
+        ]
+        widths = [int(subgraph.tensors[op.inputs[1]].shape[-1]) for op in fcs]
+        if not widths or min(widths) == max(widths):
+            continue  # every FC equally wide: no FFN structure to single out
+        widest = max(widths)
+        names += [
+            flatbuffer.get_tensor_name(subgraph.tensors[op.outputs[0]])
+            for op, width in zip(fcs, widths) if width == widest
+        ]
+    return tuple(names)
 
 
 def convert_tflite_onnx2tf(

@@ -66,7 +66,7 @@ LAYERNORM_OP_TYPES = ("ADD", "SUB", "MUL", "MEAN", "RSQRT", "SQUARED_DIFFERENCE"
 def structural_ladder(ffn_down_tensors: tuple[str, ...]) -> tuple[Rung, ...]:
     """The same ladder for graphs whose tensor names carry no module names (onnx2tf):
     LayerNorm is selected by op type, the FFN down projections by their output tensors."""
-    exact = tuple(f"^{re.escape(name)}$" for name in ffn_down_tensors)
+    exact = tuple(f"^{re.escape(name)};" for name in ffn_down_tensors)  # op scope: "name;"
     rungs = [
         INT8_LADDER[0],
         Rung("int8+float-elementwise", float_op_types=LAYERNORM_OP_TYPES, reason=INT8_LADDER[1].reason),

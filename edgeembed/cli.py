@@ -344,8 +344,12 @@ def package(
         )
     except EdgeEmbedError as error:
         _fail(error)
+    import tarfile
+
+    with tarfile.open(path) as tar:
+        top = tar.next().name.split("/")[0]
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB). On the device: "
-                  f"tar xzf {path.name} && sh {path.name.split('.tar')[0]}*/install.sh")
+                  f"tar xzf {path.name} && sh {top}/install.sh")
 
 
 @app.command()

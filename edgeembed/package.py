@@ -104,7 +104,10 @@ def build_edgeembed_wheel(destination: Path, wheel: str | os.PathLike[str] | Non
             "no edgeembed source tree found to build the device wheel from; run from a clone "
             "(pip install -e .) or pass --edgeembed-wheel PATH"
         )
-    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(destination), str(root))
+    try:  # offline with this environment's setuptools; else pip fetches the build backend
+        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(destination), str(root))
+    except PackageError:
+        _pip("wheel", "--no-deps", "-w", str(destination), str(root))
     built = sorted(destination.glob("edgeembed-*.whl"))
     if not built:
         raise PackageError(f"building the edgeembed wheel from {root} produced nothing")

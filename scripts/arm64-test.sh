@@ -47,6 +47,22 @@ PYEOF
 for bundle in minilm-rpi5 tiny-openvino; do
   "$PY" scripts/arm64/device_check.py write "$WORK/$bundle" "$WORK/$bundle.npy"
 done
+"$PY" - "$WORK" <<'PYEOF'
+import sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, "scripts/arm64")
+from device_check import SENTENCES
+from edgeembed.converters.reference import reference_embeddings
+from edgeembed.converters.sources import load_source
+from edgeembed.pooling import l2_normalize
+from edgeembed.tokenize import BucketTokenizer
+work = Path(sys.argv[1])
+source = load_source(None)
+tokenizer = BucketTokenizer(work / "minilm-rpi5" / "tokenizer.json", 128, (16, 32, 64, 128))
+vectors = reference_embeddings(source.model, tokenizer, SENTENCES, source.pooling, True)
+np.save(work / "minilm-rpi5.fp32.npy", l2_normalize(vectors))
+PYEOF
 set +e
 
 echo "== Jetson package: wheels for Python 3.10, glibc <= 2.35 (cannot be emulated)"
@@ -73,15 +89,16 @@ cp scripts/arm64/device_check.py "$ROOT/opt/ci/"
 for bundle in minilm-rpi5 tiny-openvino; do
   archive="$bundle.tar.gz"; [ "$bundle" = tiny-openvino ] && archive=tiny-openvino-rpi5.tar.gz
   rm -rf "$ROOT/opt/ci/$bundle"; mkdir -p "$ROOT/opt/ci/$bundle"
-  cp "$WORK/$archive" "$WORK/$bundle.npy" "$ROOT/opt/ci/$bundle/"
+  cp "$WORK/$archive" "$WORK/$bundle".*npy "$ROOT/opt/ci/$bundle/"
   check "$bundle: tar xzf on the device" bash "$EMU" run sh -c "cd /opt/ci/$bundle && tar xzf $archive"
-  dir=$(cd "$ROOT/opt/ci/$bundle" && ls -d edgeembed-*/ | head -1)
+  dir=$(cd "$ROOT/opt/ci/$bundle" && ls -d edgeembed-*/ | head -1); dir=${dir%/}
   check "$bundle: install.sh (offline venv + wheels)" bash "$EMU" run sh "/opt/ci/$bundle/$dir/install.sh" "/opt/ci/$bundle/device"
   site="$ROOT/opt/ci/$bundle/device/venv/lib/python3.11/site-packages"
   check "$bundle: device venv has no torch, tensorflow or jax" sh -c "! ls '$site' | grep -qiE '^(torch|tensorflow|jax)'"
   echo "   device install size: $(du -sm "$ROOT/opt/ci/$bundle/device/venv" | cut -f1) MB (venv), wheelhouse $(du -sm "$ROOT/opt/ci/$bundle/$dir/wheelhouse" | cut -f1) MB"
+  fp32=""; [ -f "$ROOT/opt/ci/$bundle/$bundle.fp32.npy" ] && fp32="/opt/ci/$bundle/$bundle.fp32.npy"
   output=$(bash "$EMU" run "/opt/ci/$bundle/device/venv/bin/python" /opt/ci/device_check.py check \
-    "/opt/ci/$bundle/$dir/bundle" "/opt/ci/$bundle/$bundle.npy" 2>&1)
+    "/opt/ci/$bundle/$dir/bundle" "/opt/ci/$bundle/$bundle.npy" $fp32 2>&1)
   echo "$output" | grep -vE "^(PASS|FAIL)" | tail -3
   while read -r line; do
     case "$line" in

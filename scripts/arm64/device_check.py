@@ -1,7 +1,7 @@
 """Embed a fixed set of sentences with a bundle and compare with reference embeddings.
 
     python device_check.py write BUNDLE REFERENCE.npy          # on x86, the reference
-    python device_check.py check BUNDLE REFERENCE.npy          # on the (emulated) device
+    python device_check.py check BUNDLE REFERENCE.npy [FP32.npy]   # on the (emulated) device
 
 ``check`` prints one PASS/FAIL line per sentence and exits 1 on any failure. Thresholds:
 cosine >= 0.99 for INT8 bundles, >= 0.999 for float ones (fp32, fp16). Uses only the
@@ -52,6 +52,11 @@ def main() -> int:
         good = cosine >= floor and bool(np.isfinite(ours).all())
         failed += not good
         print(f"{'PASS' if good else 'FAIL'} {bundle} sentence {index}: cosine to x86 {cosine:.6f} (>= {floor})")
+    if len(sys.argv) > 4:  # information: both architectures against the FP32 PyTorch model
+        fp32 = np.load(sys.argv[4])
+        print(f"cosine to FP32 PyTorch: {platform.machine()} mean {np.mean(np.sum(vectors * fp32, 1)):.4f} "
+              f"min {np.min(np.sum(vectors * fp32, 1)):.4f}; x86 mean {np.mean(np.sum(expected * fp32, 1)):.4f} "
+              f"min {np.min(np.sum(expected * fp32, 1)):.4f}")
     print(f"{platform.machine()} python {platform.python_version()} runtime "
           f"{getattr(embedder.backend, 'runtime', '?')}")
     return 1 if failed else 0
