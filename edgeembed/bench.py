@@ -142,8 +142,8 @@ def run_bench(
             for name, spec in specs.items():  # interleaved: every pipeline once per round
                 progress(f"round {round_index + 1}/{rounds}: {name}")
                 runs[name].append(_run_worker(spec, timeout=600))
-    model_file = bundle.file(bundle.manifest.model_files[0])
-    sizes = {"edgeembed": model_file.stat().st_size, **{k: v["size"] for k, v in baseline_specs.items()}}
+    model_bytes = sum(bundle.file(name).stat().st_size for name in bundle.manifest.model_files)
+    sizes = {"edgeembed": model_bytes, **{k: v["size"] for k, v in baseline_specs.items()}}
     results = {name: {**_median(r), "model_mb": (sizes[name] or 0) / 1e6} for name, r in runs.items()}
     return {
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()},

@@ -23,8 +23,10 @@ class Embedder:
     """Embeds text with a converted bundle; imports only numpy, tokenizers and one runtime.
 
     Defaults come from the target profile recorded in the bundle: threads (capped at this
-    machine's cores), batch size, token-cache and embedding-cache sizes. A size of 0 disables a
-    cache; ``cache_path`` persists the embedding cache (see :meth:`save_cache`).
+    machine's cores), batch size, token-cache and embedding-cache sizes, and the device
+    (``CPU``, ``GPU``, ``NPU``, ``AUTO``; one this machine lacks falls back to CPU with a
+    warning). A size of 0 disables a cache; ``cache_path`` persists the embedding cache (see
+    :meth:`save_cache`); ``backend_options`` go to the runtime backend.
     """
 
     def __init__(
@@ -57,7 +59,9 @@ class Embedder:
             manifest.seq_buckets,
             defaults.get("token_cache", 4096) if token_cache_size is None else token_cache_size,
         )
-        model_hash = manifest.files.get(manifest.model_files[0]) or manifest.source.get("weights_sha256", "")
+        # Every model file counts: an OpenVINO .xml can be identical across different weights.
+        model_hash = ":".join(manifest.files.get(name, "") for name in manifest.model_files)
+        model_hash = model_hash.strip(":") or manifest.source.get("weights_sha256", "")
         self.embedding_cache = EmbeddingCache(
             defaults.get("embedding_cache", 1024) if embedding_cache_size is None else embedding_cache_size,
             fingerprint=f"{model_hash}:{manifest.quantization}",
