@@ -98,12 +98,20 @@ class OpenVINOBackend:
         weights_path = xml_path.with_suffix(".bin")
         try:
             model = self._core.read_model(str(xml_path), str(weights_path))
-            compiled = self._core.compile_model(model, self.device, config)
         except RuntimeError as error:
-            raise BundleError(f"{xml_path}: OpenVINO cannot load this model ({error}).") from None
+            raise BundleError(f"{xml_path}: OpenVINO cannot read this model ({error}).") from None
         first = model.inputs[0]
         dtype = np.dtype(first.get_element_type().to_dtype())
         static = first.get_partial_shape().is_static
+        if self.device == "NPU" and not static:
+            raise BundleError(
+                f"{xml_path} has dynamic shapes; the NPU compiles static shapes only. Convert "
+                "for it with --target intel-npu (or --device NPU), or run this bundle on CPU/GPU."
+            )
+        try:
+            compiled = self._core.compile_model(model, self.device, config)
+        except RuntimeError as error:
+            raise BundleError(f"{xml_path}: OpenVINO cannot compile this model for {self.device} ({error}).") from None
         return compiled.create_infer_request(), dtype, static
 
     @property

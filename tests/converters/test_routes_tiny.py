@@ -31,6 +31,8 @@ ROUTES = [
     ("onnx", "int8-dynamic", None),
     ("onnx", "int8-full", None),
     ("tflite", "fp32", "onnx2tf"),
+    ("tflite", "fp16", "onnx2tf"),
+    ("tflite", "int8-dynamic", "onnx2tf"),
     ("tflite", "int8-full", "onnx2tf"),
 ]
 REQUIRES = {"openvino": ("openvino", "nncf"), "onnx": ("onnxruntime",), "tflite": ("onnx2tf", "tensorflow")}
@@ -174,3 +176,13 @@ def test_auto_converter_falls_back_to_onnx2tf(tiny_model_dir, tmp_path, monkeypa
     assert converter["route"] == "onnx2tf" and converter["fallback_from"] == "litert-torch"
     assert "simulated" in converter["fallback_reason"]
     assert Embedder.load(tmp_path / "b").encode(SENTENCES).shape == (10, 32)
+
+
+def test_dynamic_bundle_on_an_npu_is_refused_with_the_fix(route_bundles, monkeypatch):
+    from edgeembed.errors import BundleError
+    from edgeembed.runtimes import openvino as backend
+
+    out, _ = route_bundles("openvino", "fp32")
+    monkeypatch.setattr(backend, "resolve_device", lambda requested, available: "NPU")
+    with pytest.raises(BundleError, match="NPU compiles static shapes only.*--target intel-npu"):
+        Embedder.load(out, device="NPU")
