@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgeembed.errors import EdgeEmbedError
 
 RUNTIME_MODULES = {
@@ -173,7 +175,7 @@ def check_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
     manifest = embedder.bundle.manifest
     return {
         "path": str(path),
-        "ok": bool(vector.shape == (manifest.embedding_dim,) and (vector == vector).all()),
+        "ok": bool(vector.shape == (manifest.embedding_dim,) and np.isfinite(vector).all()),
         "format": manifest.format,
         "quantization": manifest.quantization,
         "target": manifest.target,
