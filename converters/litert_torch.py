@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ from edgeembed.bundle import Signature
 from edgeembed.converters import tflite_quantize
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
-from edgeembed.converters.route import Measure, RouteResult, Step
+from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.converters.quiet import quiet
@@ -40,13 +38,6 @@ def signature_plan(
             plan.append((f"seq_{bucket}_b{batch}", bucket, batch))
     return plan
 
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("litert-torch", "ai-edge-quantizer", "ai-edge-litert", "torch", "transformers"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
 
 
 def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], path: Path) -> None:
@@ -107,8 +98,24 @@ def convert_tflite(
     converter = {
         "route": "litert-torch",
         "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
-        "versions": _versions(),
+        "versions": versions("litert-torch", "ai-edge-quantizer", "ai-edge-litert", "torch", "transformers"),
     }
+    return quantize_tflite_route(float_path, spec, calibration, signatures, workdir, measure, step, converter)
+
+
+def quantize_tflite_route(
+    float_path: Path,
+    spec: ConversionSpec,
+    calibration: CalibrationSet | None,
+    signatures: tuple[Signature, ...],
+    workdir: Path,
+    measure: Measure,
+    step: Step,
+    converter: dict[str, Any],
+    ladder: tuple[tflite_quantize.Rung, ...] = tflite_quantize.INT8_LADDER,
+) -> RouteResult:
+    """The back half every TFLite route shares: the FP32 ``.tflite`` -> the requested mode
+    (fp16 / int8-dynamic directly, int8-full by calibrating once and climbing ``ladder``)."""
     details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
     if spec.quantization == "fp32":
         model = float_path.read_bytes()
@@ -123,23 +130,25 @@ def convert_tflite(
         with quiet():
             calibration_result = tflite_quantize.calibrate(float_path, calibration, signatures, advance)
         with quiet():
-            ladder = tflite_quantize.climb_int8_ladder(
+            result = tflite_quantize.climb_int8_ladder(
                 float_path,
                 calibration_result,
                 lambda candidate: _measure_bytes(workdir, candidate, signatures, measure),
                 spec.target.min_mean_cosine,
                 fallback=spec.fallback,
                 on_rung=lambda name: step(f"INT8 recipe {name}"),
+                ladder=ladder,
             )
-        model = ladder.model
+        model = result.model
         details["int8_recipe"] = {
-            "chosen": ladder.chosen.name,
-            "reason": ladder.chosen.reason,
-            "tried": ladder.tried,
+            "chosen": result.chosen.name,
+            "reason": result.chosen.reason,
+            "tried": result.tried,
             "calibration_samples_per_bucket": calibration.counts(),
         }
     model_path = workdir / MODEL_FILE
     model_path.write_bytes(model)
+    float_path.unlink()
     details.update(tensor_census(model))
     return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)
 

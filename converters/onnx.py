@@ -8,8 +8,6 @@ module unchanged; ``edgeembed bench`` uses it for its ONNX Runtime baseline.
 
 from __future__ import annotations
 
-import contextlib
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import numpy as np
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import GenericEncoder, build_export_module, is_bert_family
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.route import Measure, RouteResult, Step, dynamic_signatures
+from edgeembed.converters.route import Measure, RouteResult, Step, climb, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.errors import ConversionError
@@ -33,13 +31,6 @@ QUANTIZED_OPS = ["MatMul", "Gather"]
 # INT8 rungs, tried in order until the target's mean cosine is met.
 INT8_RUNGS: tuple[tuple[str, str], ...] = (("int8", ""), ("int8+float-ffn-down", "feed_forward_down"))
 
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("onnx", "onnxruntime", "torch", "transformers"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
 
 
 def _export(module: Any, path: Path, opset: int) -> Path:
@@ -204,7 +195,7 @@ def convert_onnx(
         "route": "onnx",
         "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
         "opset": OPSET,
-        "versions": _versions(),
+        "versions": versions("onnx", "onnxruntime", "torch", "transformers"),
     }
     details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
     model_path = workdir / MODEL_FILE
@@ -223,31 +214,22 @@ def convert_onnx(
 
 def _climb(float_path, model_path, spec, calibration, measure, step, signatures) -> dict[str, Any]:
     """Try the INT8 rungs in order; keep the first meeting the target's mean cosine."""
-    tried = []
-    best: tuple[str, bytes, dict[str, float]] | None = None
-    for name, keep_float in INT8_RUNGS:
-        exclude = node_names(float_path, "MatMul", keep_float) if keep_float else []
-        if keep_float and not exclude:
-            continue  # this graph has no such layers: the rung would repeat the previous one
+    excluded = {name: node_names(float_path, "MatMul", keep) if keep else [] for name, keep in INT8_RUNGS}
+    # A rung whose layers this graph lacks would repeat the previous one.
+    rungs = [name for name, keep in INT8_RUNGS if not keep or excluded[name]]
+
+    def try_rung(name: str):
         step(f"INT8 recipe {name} ({spec.quantization})")
         if spec.quantization == "int8-dynamic":
-            quantize_dynamic_int8(float_path, model_path, exclude)
+            quantize_dynamic_int8(float_path, model_path, excluded[name])
         else:
             assert calibration is not None
-            quantize_static_int8(float_path, model_path, calibration, exclude)
-        fidelity = measure((MODEL_FILE,), signatures)
-        tried.append({"recipe": name, **fidelity})
-        if best is None or fidelity["mean_cosine"] > best[2]["mean_cosine"]:
-            best = (name, model_path.read_bytes(), fidelity)
-        if fidelity["mean_cosine"] >= spec.target.min_mean_cosine or not spec.fallback:
-            break
-    assert best is not None
-    name, model_bytes, fidelity = best
-    model_path.write_bytes(model_bytes)
-    passed = fidelity["mean_cosine"] >= spec.target.min_mean_cosine
+            quantize_static_int8(float_path, model_path, calibration, excluded[name])
+        return model_path.read_bytes(), measure((MODEL_FILE,), signatures)
+
+    result = climb(rungs, try_rung, spec.target.min_mean_cosine, spec.fallback)
+    model_path.write_bytes(result.candidate)
     return {
-        "chosen": name,
-        "reason": "first recipe to meet the target's mean cosine" if passed else "best measured; below target",
-        "tried": tried,
+        **result.report(),
         **({"calibration_samples_per_bucket": calibration.counts()} if calibration else {}),
     }

@@ -10,34 +10,24 @@ by shape instead of by name.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from edgeembed.converters import tflite_quantize
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
-from edgeembed.converters.litert_torch import MODEL_FILE, read_signatures
+from edgeembed.converters.litert_torch import quantize_tflite_route, read_signatures
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.route import Measure, RouteResult, Step
+from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
-from edgeembed.converters.tflite_inspect import tensor_census
 from edgeembed.errors import ConversionError
 
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT = "token_embeddings"
 
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("onnx2tf", "tensorflow", "onnx", "ai-edge-quantizer", "torch"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
 
 
 def export_static_onnx(source: SourceModel, bucket: int, path: Path) -> Path:
@@ -155,42 +145,9 @@ def convert_tflite_onnx2tf(
     converter = {
         "route": "onnx2tf",
         "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
-        "versions": _versions(),
+        "versions": versions("onnx2tf", "tensorflow", "onnx", "ai-edge-quantizer", "torch"),
     }
-    details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
-    if spec.quantization == "fp32":
-        model = float_path.read_bytes()
-    elif spec.quantization in ("fp16", "int8-dynamic"):
-        step(f"Quantizing ({spec.quantization})")
-        with quiet():
-            model = tflite_quantize.quantize_simple(float_path, spec.quantization)
-    else:
-        assert calibration is not None
-        total = sum(len(v) for v in calibration.samples.values())
-        advance = step(f"Calibrating on {total} samples", total)
-        with quiet():
-            calibrated = tflite_quantize.calibrate(float_path, calibration, signatures, advance)
+    ladder = tflite_quantize.INT8_LADDER
+    if spec.quantization == "int8-full":
         ladder = tflite_quantize.structural_ladder(ffn_down_outputs(float_path))
-
-        def measure_bytes(candidate: bytes) -> dict[str, float]:
-            (workdir / MODEL_FILE).write_bytes(candidate)
-            return measure((MODEL_FILE,), signatures)
-
-        with quiet():
-            result = tflite_quantize.climb_int8_ladder(
-                float_path, calibrated, measure_bytes, spec.target.min_mean_cosine,
-                fallback=spec.fallback, on_rung=lambda name: step(f"INT8 recipe {name}"), ladder=ladder,
-            )
-        model = result.model
-        details["int8_recipe"] = {
-            "chosen": result.chosen.name,
-            "reason": result.chosen.reason,
-            "tried": result.tried,
-            "calibration_samples_per_bucket": calibration.counts(),
-        }
-    model_path = workdir / MODEL_FILE
-    model_path.write_bytes(model)
-    float_path.unlink()
-    details.update(tensor_census(model))
-    return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)
-
+    return quantize_tflite_route(float_path, spec, calibration, signatures, workdir, measure, step, converter, ladder)

@@ -9,9 +9,7 @@ dynamic; NPU targets (``static_shapes``) get one fixed-shape model per sequence 
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from edgeembed.bundle import TOKENIZER_NAME, Signature
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.route import Measure, RouteResult, Step, dynamic_signatures
+from edgeembed.converters.route import Measure, RouteResult, Step, climb, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.errors import ConversionError
@@ -37,13 +35,6 @@ INT8_RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("int8+float-ffn-down", (".*feed_forward_down.*",)),
 )
 
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("openvino", "nncf", "torch", "transformers"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
 
 
 def example_inputs(workdir: Path, spec: ConversionSpec) -> dict[str, Any]:
@@ -172,7 +163,7 @@ def convert_openvino(
         "route": "openvino",
         "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
         "static_shapes": spec.target.static_shapes,
-        "versions": _versions(),
+        "versions": versions("openvino", "nncf", "torch", "transformers"),
     }
     details: dict[str, Any] = {"float32_size_bytes": sum(p.stat().st_size for p in float_files.values())}
     quantization = spec.quantization
@@ -194,27 +185,17 @@ def convert_openvino(
 
 def _climb(model, calibration, spec, workdir, measure, step) -> tuple[Any, dict[str, Any]]:
     """Try the INT8 rungs in order; keep the first that meets the target's mean cosine."""
-    tried = []
-    best = None
-    for name, ignored in INT8_RUNGS:
-        step(f"INT8 recipe {name} (NNCF, {sum(len(v) for v in calibration.samples.values())} samples)")
-        candidate = quantize_full(model, calibration, ignored)
+    ignored = dict(INT8_RUNGS)
+    samples = sum(len(v) for v in calibration.samples.values())
+
+    def try_rung(name: str):
+        step(f"INT8 recipe {name} (NNCF, {samples} samples)")
+        candidate = quantize_full(model, calibration, ignored[name])
         files, signatures = save_variant(candidate, spec, workdir, fp16=False)
-        fidelity = measure(tuple(files), signatures)
-        tried.append({"recipe": name, **fidelity})
-        if best is None or fidelity["mean_cosine"] > best[2]["mean_cosine"]:
-            best = (name, candidate, fidelity)
-        if fidelity["mean_cosine"] >= spec.target.min_mean_cosine or not spec.fallback:
-            break
-    name, chosen, fidelity = best
-    passed = fidelity["mean_cosine"] >= spec.target.min_mean_cosine
-    reason = "first recipe to meet the target's mean cosine" if passed else "best measured; below target"
-    return chosen, {
-        "chosen": name,
-        "reason": reason,
-        "tried": tried,
-        "calibration_samples_per_bucket": calibration.counts(),
-    }
+        return candidate, measure(tuple(files), signatures)
+
+    result = climb(list(ignored), try_rung, spec.target.min_mean_cosine, spec.fallback)
+    return result.candidate, {**result.report(), "calibration_samples_per_bucket": calibration.counts()}
 
 
 def source_hidden_size(source: SourceModel) -> int:

@@ -8,10 +8,12 @@ to FP32; routes with a precision ladder call it once per rung.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from edgeembed.bundle import Signature
 
@@ -39,3 +41,50 @@ def dynamic_signatures(
     sends at most ``batch_size`` rows per call.
     """
     return tuple(Signature(f"seq_{b}", b, batch_size, dict(inputs), output) for b in buckets)
+
+
+Candidate = TypeVar("Candidate")
+
+
+@dataclass
+class Climb(Generic[Candidate]):
+    """The outcome of an INT8 ladder: the kept candidate and what every rung measured."""
+
+    chosen: str
+    candidate: Candidate
+    passed: bool
+    tried: list[dict[str, Any]]
+
+    def report(self) -> dict[str, Any]:
+        reason = "first recipe to meet the target's mean cosine" if self.passed else "best measured; below target"
+        return {"chosen": self.chosen, "reason": reason, "tried": self.tried}
+
+
+def climb(
+    rungs: list[str],
+    try_rung: Callable[[str], tuple[Candidate, dict[str, float]]],
+    min_mean_cosine: float,
+    fallback: bool = True,
+) -> Climb[Candidate]:
+    """Try rungs in order; stop at the first whose held-out mean cosine meets the target (or
+    after the first without ``fallback``); keep the best measured."""
+    tried: list[dict[str, Any]] = []
+    best: tuple[str, Candidate, float] | None = None
+    for name in rungs:
+        candidate, fidelity = try_rung(name)
+        tried.append({"recipe": name, **fidelity})
+        if best is None or fidelity["mean_cosine"] > best[2]:
+            best = (name, candidate, fidelity["mean_cosine"])
+        if fidelity["mean_cosine"] >= min_mean_cosine or not fallback:
+            break
+    assert best is not None, "no rungs to try"
+    return Climb(best[0], best[1], best[2] >= min_mean_cosine, tried)
+
+
+def versions(*packages: str) -> dict[str, str]:
+    """Installed versions of the packages a route used (absent ones left out), for the report."""
+    found = {}
+    for package in packages:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[package] = metadata.version(package)
+    return found

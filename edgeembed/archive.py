@@ -10,6 +10,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging
@@ -37,29 +38,17 @@ def pack_bundle(bundle_dir: str | os.PathLike[str], archive: str | os.PathLike[s
 
 def unpack_bundle(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Bundle:
     """Safely extract a packed bundle to ``destination`` (a new directory) and verify it."""
-    source, target = Path(archive), Path(destination).resolve()
-    if target.exists():
-        raise BundleError(f"{target} already exists; choose a new destination")
-    try:
-        tar = tarfile.open(source, "r:gz")
-    except (OSError, tarfile.TarError) as error:
-        raise BundleError(f"{source}: not a readable .tar.gz ({error})") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
-    try:
-        with tar:
-            _check_members(tar, source)
-            for member in tar.getmembers():
-                if member.isfile():
-                    name = Path(member.name).name
-                    with tar.extractfile(member) as stream, open(staging / name, "wb") as out:
-                        shutil.copyfileobj(stream, out)
+
+    def extract(tar: tarfile.TarFile, staging: Path, source: Path) -> Path:
+        _check_members(tar, source)
+        for member in tar.getmembers():
+            if member.isfile():
+                _copy_member(tar, member, staging / Path(member.name).name)
         Bundle.load(staging)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return Bundle.load(target)
+        return Path()
+
+    _extract_staged(archive, destination, extract)
+    return Bundle.load(Path(destination).resolve())
 
 
 def is_device_package(archive: str | os.PathLike[str]) -> bool:
@@ -76,6 +65,28 @@ def unpack_package(archive: str | os.PathLike[str], destination: str | os.PathLi
     ``MANIFEST.sha256``. Returns the package folder inside ``destination``."""
     from edgeembed.package import verify_package_dir
 
+    def extract(tar: tarfile.TarFile, staging: Path, source: Path) -> Path:
+        root = _check_members(tar, source, flat=False)
+        for member in tar.getmembers():
+            path = staging / member.name
+            if member.isdir():
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _copy_member(tar, member, path)
+            if member.mode & 0o111:
+                path.chmod(0o755)
+        problems = verify_package_dir(staging / root)
+        if problems:
+            raise BundleError(f"{source}: package does not verify: {'; '.join(problems[:5])}")
+        return Path(root)
+
+    return _extract_staged(archive, destination, extract)
+
+
+def _extract_staged(archive, destination, extract: Callable[[tarfile.TarFile, Path, Path], Path]) -> Path:
+    """Open ``archive``, let ``extract`` fill and check a staging directory beside
+    ``destination``, then rename it into place; nothing is left behind on any failure."""
     source, target = Path(archive), Path(destination).resolve()
     if target.exists():
         raise BundleError(f"{target} already exists; choose a new destination")
@@ -87,25 +98,17 @@ def unpack_package(archive: str | os.PathLike[str], destination: str | os.PathLi
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
     try:
         with tar:
-            root = _check_members(tar, source, flat=False)
-            for member in tar.getmembers():
-                path = staging / member.name
-                if member.isdir():
-                    path.mkdir(parents=True, exist_ok=True)
-                    continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as stream, open(path, "wb") as out:
-                    shutil.copyfileobj(stream, out)
-                if member.mode & 0o111:
-                    path.chmod(0o755)
-        problems = verify_package_dir(staging / root)
-        if problems:
-            raise BundleError(f"{source}: package does not verify: {'; '.join(problems[:5])}")
+            inner = extract(tar, staging, source)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return target / root
+    return target / inner
+
+
+def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+    with tar.extractfile(member) as stream, open(path, "wb") as out:
+        shutil.copyfileobj(stream, out)
 
 
 def _check_members(tar: tarfile.TarFile, source: Path, flat: bool = True) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from edgeembed.errors import EdgeEmbedError
+from edgeembed.errors import EdgeEmbedError, MissingDependencyError
 
 if TYPE_CHECKING:
     from edgeembed.bundle import Bundle
@@ -44,3 +47,17 @@ def backend_for(bundle: Bundle, name: str | None = None) -> type[Backend]:
         )
     module_name, class_name = BACKENDS[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def import_runtime(module: str, install: str) -> ModuleType:
+    """Import a runtime package, or fail naming how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(f"this bundle needs {module}; install it with: {install}") from None
+
+
+def cache_dir(kind: str) -> Path:
+    """Where compiled models of one runtime are cached (``$XDG_CACHE_HOME/edgeembed/<kind>``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "edgeembed" / kind

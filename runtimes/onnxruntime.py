@@ -15,23 +15,14 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import Bundle
-from edgeembed.errors import BundleError, EdgeEmbedError, MissingDependencyError
+from edgeembed.errors import BundleError, EdgeEmbedError
+from edgeembed.runtimes import cache_dir as runtime_cache_dir
+from edgeembed.runtimes import import_runtime
 from edgeembed.runtimes.batching import run_in_chunks
 
 logger = logging.getLogger("edgeembed")
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 _ORT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
-
-
-def _import_onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingDependencyError(
-            'this bundle needs ONNX Runtime; install it with: pip install "edgeembed[onnx]" '
-            "(on a Jetson, NVIDIA's onnxruntime-gpu wheel for your JetPack)"
-        ) from None
-    return onnxruntime
 
 
 def choose_providers(device: str, available: list[str], cache_dir: Path) -> list[Any]:
@@ -71,10 +62,13 @@ class OnnxRuntimeBackend:
         threads: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        ort = _import_onnxruntime()
+        ort = import_runtime(
+            "onnxruntime",
+            'pip install "edgeembed[onnx]" (on a Jetson, NVIDIA\'s onnxruntime-gpu wheel for your JetPack)',
+        )
         manifest = bundle.manifest
         self.runtime = "onnxruntime"
-        cache = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "edgeembed" / "tensorrt"
+        cache = Path(cache_dir) if cache_dir else runtime_cache_dir("tensorrt")
         providers = choose_providers(device, list(ort.get_available_providers()), cache)
         options = ort.SessionOptions()
         if threads:

@@ -16,26 +16,13 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import Bundle, Signature
-from edgeembed.errors import BundleError, EdgeEmbedError, MissingDependencyError
+from edgeembed.errors import BundleError, EdgeEmbedError
+from edgeembed.runtimes import cache_dir as runtime_cache_dir
+from edgeembed.runtimes import import_runtime
 from edgeembed.runtimes.batching import run_in_chunks
 
 logger = logging.getLogger("edgeembed")
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "edgeembed" / "openvino"
-
-
-def _import_openvino():
-    try:
-        import openvino
-    except ImportError:
-        raise MissingDependencyError(
-            'this bundle needs OpenVINO; install it with: pip install "edgeembed[openvino]"'
-        ) from None
-    return openvino
 
 
 def resolve_device(requested: str, available: list[str]) -> str:
@@ -68,7 +55,7 @@ class OpenVINOBackend:
         cache_dir: str | os.PathLike[str] | None = None,
         precision: str = "f32",
     ) -> None:
-        ov = _import_openvino()
+        ov = import_runtime("openvino", 'pip install "edgeembed[openvino]"')
         manifest = bundle.manifest
         self.runtime = "openvino"
         self._core = ov.Core()
@@ -81,7 +68,7 @@ class OpenVINOBackend:
             if threads:
                 config["INFERENCE_NUM_THREADS"] = int(threads)
         if self.device != "CPU" or cache_dir is not None:
-            cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+            cache = Path(cache_dir) if cache_dir is not None else runtime_cache_dir("openvino")
             cache.mkdir(parents=True, exist_ok=True)
             self._core.set_property({"CACHE_DIR": str(cache)})
         self._signatures = {s.seq_length: s for s in manifest.signatures}
