@@ -127,6 +127,32 @@ class BertFamilyEncoder(nn.Module):
         return hidden
 
 
+class PackedBertEncoder(BertFamilyEncoder):
+    """``(input_ids, position_ids, segment_ids) -> token embeddings``: several texts per sequence.
+
+    Texts packed into one row attend only within their own segment (block-diagonal attention
+    from equal ``segment_ids``; 0 marks padding) and count positions from 0 each, so a text
+    embeds as it would alone while a row carries almost no padding. One module serves every
+    sequence length: positions are gathered from the whole position table.
+    """
+
+    def __init__(self, model: nn.Module, max_positions: int) -> None:
+        super().__init__(model, max_positions)
+
+    def forward(  # type: ignore[override]
+        self, input_ids: torch.Tensor, position_ids: torch.Tensor, segment_ids: torch.Tensor
+    ) -> torch.Tensor:
+        batch, seq = input_ids.shape
+        words = torch.index_select(self.word_embeddings, 0, input_ids.reshape(-1))
+        positions = torch.index_select(self.position_and_type, 0, position_ids.reshape(-1))
+        hidden = self.embedding_norm(words.reshape(batch, seq, -1), positions.reshape(batch, seq, -1))
+        same_text = (segment_ids[:, :, None] == segment_ids[:, None, :]).to(hidden.dtype)
+        mask_bias = ((same_text - 1.0) * MASK_BIAS)[:, None, :, :]
+        for layer in self.layers:
+            hidden = layer(hidden, mask_bias)
+        return hidden
+
+
 class GenericEncoder(nn.Module):
     """Wraps any module called as ``module(input_ids=..., attention_mask=...)``."""
 
@@ -155,17 +181,26 @@ def is_bert_family(model: nn.Module) -> bool:
     )
 
 
+def _check_positions(model: nn.Module, seq_length: int) -> None:
+    config = model.config
+    offset = 0 if config.model_type == "bert" else int(config.pad_token_id) + 1
+    max_positions = int(config.max_position_embeddings)
+    if seq_length + offset > max_positions:
+        raise ConversionError(
+            f"sequence bucket {seq_length} exceeds the model's {max_positions - offset} "
+            "positions; lower --max-seq-length."
+        )
+
+
+def build_packed_module(model: nn.Module, max_seq_length: int) -> nn.Module:
+    """One module for every packed signature (BERT family only; see ``PackedBertEncoder``)."""
+    _check_positions(model, max_seq_length)
+    return PackedBertEncoder(model, max_seq_length).eval()
+
+
 def build_export_module(model: nn.Module, seq_length: int, dynamic: bool = False) -> nn.Module:
     """The module to export: for one static sequence length, or (``dynamic``) up to it."""
     if is_bert_family(model):
-        config = model.config
-        model_type = config.model_type
-        max_positions = int(config.max_position_embeddings)
-        offset = 0 if model_type == "bert" else int(config.pad_token_id) + 1
-        if seq_length + offset > max_positions:
-            raise ConversionError(
-                f"sequence bucket {seq_length} exceeds the model's {max_positions - offset} "
-                "positions; lower --max-seq-length."
-            )
+        _check_positions(model, seq_length)
         return BertFamilyEncoder(model, seq_length, dynamic).eval()
     return GenericEncoder(model).eval()

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeembed.bundle import Signature
+from edgeembed.bundle import INPUT_ROLES, Signature
 from edgeembed.converters import tflite_quantize
 from edgeembed.converters.calibration import CalibrationSet
-from edgeembed.converters.export_graph import build_export_module, is_bert_family
+from edgeembed.converters.export_graph import build_export_module, build_packed_module, is_bert_family
 from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
@@ -20,27 +20,40 @@ from edgeembed.errors import ConversionError
 MODEL_FILE = "model.tflite"
 # Batched signatures get at most this many tokens per invoke: throughput without large arenas.
 TOKENS_PER_INVOKE = 512
+PACK_ROW_LENGTH = 64
 
 
 def signature_plan(
-    buckets: tuple[int, ...], batch_size: int, batched: bool = True
+    buckets: tuple[int, ...], batch_size: int, batched: bool = True, packed: bool = False
 ) -> list[tuple[str, int, int]]:
-    """``(name, seq_length, batch)`` per signature: batch 1 for every bucket, plus a batched one.
+    """``(name, seq_length, batch)`` per signature: batch 1 for every bucket, plus batched ones.
 
-    Statically quantized models get no batched signatures: the quantizer's ranges depend on
-    the traced batch size, and a text must embed to the same vector whatever batch it is in.
+    Packed graphs get batched signatures only for their row lengths (``pack_row_lengths``):
+    texts fill rows of that length, so other lengths need no batched shape. Statically
+    quantized models get no batched signatures: the quantizer's ranges differ per signature,
+    and a text must embed to the same vector whatever batch it is in.
     """
-    plan = []
-    for bucket in buckets:
-        plan.append((f"seq_{bucket}", bucket, 1))
-        batch = max(1, min(batch_size, TOKENS_PER_INVOKE // bucket))
-        if batched and batch > 1:
+    plan = [(f"seq_{bucket}", bucket, 1) for bucket in buckets]
+    if not batched:
+        return plan
+    for bucket in pack_row_lengths(buckets) if packed else buckets:
+        rows = TOKENS_PER_INVOKE // bucket
+        batch = max(1, rows if packed else min(batch_size, rows))
+        if batch > 1:
             plan.append((f"seq_{bucket}_b{batch}", bucket, batch))
     return plan
 
 
+def pack_row_lengths(buckets: tuple[int, ...]) -> tuple[int, ...]:
+    """Row lengths of batched packed calls: 64 tokens hold several short texts while attention
+    across the row stays a few percent of the work. Longer texts pack into rows of their own
+    bucket, run one row per call (each signature shares the weights, so no memory is added)."""
+    return (min(PACK_ROW_LENGTH, max(buckets)),)
 
-def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], path: Path) -> None:
+
+def export_float_model(
+    source: SourceModel, plan: list[tuple[str, int, int]], path: Path, packed: bool = False
+) -> None:
     import torch
 
     with quiet():
@@ -48,12 +61,20 @@ def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], pa
 
     converter = litert_torch.Converter()
     modules = {}
+    if packed:  # one module, no per-length constants: every signature shares all weights
+        shared = build_packed_module(source.model, max(bucket for _, bucket, _ in plan))
     for name, bucket, batch in plan:
-        module = modules.setdefault(bucket, build_export_module(source.model, bucket))
+        if packed:
+            module, second, third = shared, "position_ids", "segment_ids"
+        else:
+            module = modules.setdefault(bucket, build_export_module(source.model, bucket))
+            second, third = "attention_mask", None
         sample = {
             "input_ids": torch.zeros(batch, bucket, dtype=torch.int32),
-            "attention_mask": torch.ones(batch, bucket, dtype=torch.int32),
+            second: torch.ones(batch, bucket, dtype=torch.int32),
         }
+        if third:
+            sample[third] = torch.ones(batch, bucket, dtype=torch.int32)
         converter.add_signature(name, module, sample_kwargs=sample)
     with quiet() as log:
         try:
@@ -75,7 +96,7 @@ def read_signatures(path: Path, plan: list[tuple[str, int, int]]) -> tuple[Signa
         entry = listing.get(name)
         if entry is None or len(entry["outputs"]) != 1:
             raise ConversionError(f"converted model lacks a single-output signature {name}")
-        inputs = {key: key for key in entry["inputs"] if key in ("input_ids", "attention_mask")}
+        inputs = {key: key for key in entry["inputs"] if key in INPUT_ROLES}
         signatures.append(Signature(name, bucket, batch, inputs, entry["outputs"][0]))
     return tuple(signatures)
 
@@ -90,14 +111,18 @@ def convert_tflite(
 ) -> RouteResult:
     float_path = workdir / "float32.tflite"
     step("Exporting FP32 graph (litert-torch)")
+    # Texts share rows only where every signature has the same quantization parameters:
+    # float and dynamic-range models; int8-full keeps one text per signature call.
+    packed = is_bert_family(source.model) and spec.quantization != "int8-full"
     plan = signature_plan(
-        spec.seq_buckets, spec.target.batch_size, batched=spec.quantization != "int8-full"
+        spec.seq_buckets, spec.target.batch_size, batched=spec.quantization != "int8-full", packed=packed
     )
-    export_float_model(source, plan, float_path)
+    export_float_model(source, plan, float_path, packed)
     signatures = read_signatures(float_path, plan)
     converter = {
         "route": "litert-torch",
-        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
+        "graph": ("edgeembed-bert-family-packed" if packed else "edgeembed-bert-family")
+        if is_bert_family(source.model) else "generic-module",
         "versions": versions("litert-torch", "ai-edge-quantizer", "ai-edge-litert", "torch", "transformers"),
     }
     return quantize_tflite_route(float_path, spec, calibration, signatures, workdir, measure, step, converter)
@@ -119,10 +144,15 @@ def quantize_tflite_route(
     details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
     if spec.quantization == "fp32":
         model = float_path.read_bytes()
-    elif spec.quantization in ("fp16", "int8-dynamic"):
-        step(f"Quantizing ({spec.quantization})")
+    elif spec.quantization == "fp16":
+        step("Quantizing (fp16)")
         with quiet():
             model = tflite_quantize.quantize_simple(float_path, spec.quantization)
+    elif spec.quantization == "int8-dynamic":
+        step("Quantizing (int8-dynamic, INT8 embedding table)")
+        assert calibration is not None
+        with quiet():
+            model = tflite_quantize.quantize_dynamic(float_path, calibration, signatures)
     else:
         assert calibration is not None
         total = sum(len(v) for v in calibration.samples.values())

@@ -136,7 +136,7 @@ def convert(
             reference,
         )
         calibration_set = None
-        if spec.quantization == "int8-full":
+        if spec.quantization in ("int8-full", "int8-dynamic"):  # int8-dynamic: the embedding table
             calibration_set = build_calibration_set(tokenizer_, spec.calibration_texts)
         mark = time.perf_counter()
         result = _run_route(source, spec, workdir, calibration_set, measure, step)

@@ -20,7 +20,7 @@ from typing import Any
 
 from edgeembed.bundle import Bundle
 from edgeembed.errors import EdgeEmbedError, InputError
-from edgeembed.texts import builtin_texts, read_texts
+from edgeembed.texts import bench_texts, read_texts
 
 BASELINES = ("torch", "onnxruntime")
 REFERENCE = "torch"
@@ -125,7 +125,7 @@ def run_bench(
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     bundle = Bundle.load(bundle_path)
-    texts = read_texts(texts_file) if texts_file else builtin_texts("holdout")
+    texts = read_texts(texts_file) if texts_file else bench_texts()
     baseline_specs = _baseline_specs(bundle, baselines, model)
     with tempfile.TemporaryDirectory(prefix="edgeembed-bench-") as work:
         texts_path = Path(work) / "texts.txt"

@@ -21,6 +21,8 @@ SHORT_SENTENCE = "How do I reset my wifi router?"
 SEQUENCE_LENGTHS = (16, 32, 64, 128)
 
 Encode = Callable[[list[str], int], np.ndarray]
+# Tokens each pipeline hands its model (padding included) and the texts' own tokens.
+TOKENS = {"fed": 0, "real": 0}
 
 
 class _PaddedTokenizer:
@@ -36,6 +38,8 @@ class _PaddedTokenizer:
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         encodings = self._tokenizer.encode_batch(texts)
         length = max(len(e.ids) for e in encodings)
+        TOKENS["fed"] += len(texts) * length
+        TOKENS["real"] += sum(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), length), dtype=np.int64)
         mask = np.zeros((len(texts), length), dtype=np.int64)
         for row, encoding in enumerate(encodings):
@@ -62,7 +66,38 @@ def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
     embedder = Embedder.load(
         spec["bundle"], threads=spec["threads"], token_cache_size=0, embedding_cache_size=0
     )
-    return lambda texts, batch_size: embedder.encode(texts, batch_size=batch_size)
+    backend = embedder.backend
+    for name in ("run", "run_packed"):  # count what reaches the model, padding included
+        if hasattr(backend, name):
+            setattr(backend, name, _counting(getattr(backend, name)))
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        return embedder.encode(texts, batch_size=batch_size)
+
+    # Repeated texts are embedded once per call, so only distinct texts count.
+    encode.count_real = lambda texts: sum(len(i.ids) for i in embedder.tokenizer.encode(list(dict.fromkeys(texts))))
+    return encode
+
+
+def _counting(run: Callable) -> Callable:
+    def counted(*arrays):
+        TOKENS["fed"] += arrays[0]["input_ids"].size if isinstance(arrays[0], dict) else arrays[0].size
+        return run(*arrays)
+
+    return counted
+
+
+def padding_waste(encode: Encode, texts: list[str], batch_size: int) -> float:
+    """Tokens the model ran (padding included) per token of text, over one pass."""
+    TOKENS["fed"] = TOKENS["real"] = 0
+    if batch_size == 1:
+        for text in texts:
+            encode([text], 1)
+    else:
+        encode(texts, batch_size)
+    if hasattr(encode, "count_real"):  # edgeembed: its backend saw only the padded side
+        TOKENS["real"] = encode.count_real(texts)
+    return TOKENS["fed"] / max(TOKENS["real"], 1)
 
 
 def torch_pipeline(spec: dict[str, Any]) -> Encode:
@@ -171,11 +206,13 @@ def measure(spec: dict[str, Any], spawned_at: float) -> dict[str, Any]:
     encode(texts, 32)
     for text in texts:
         encode([text], 1)
+    waste = {"batch1": padding_waste(encode, texts, 1), "batch32": padding_waste(encode, texts, 32)}
     latencies = _latencies_ms(encode, SHORT_SENTENCE, spec["latency_calls"])
     result: dict[str, Any] = {
         "cold_start_s": cold_start,
         "batch1_per_s": _throughput(encode, texts, 1, spec["min_seconds"]),
         "batch32_per_s": _throughput(encode, texts, 32, spec["min_seconds"]),
+        "padding_waste": waste,
         "latency_p50_ms": statistics.median(latencies),
         "latency_p95_ms": float(np.percentile(latencies, 95)),
         "latency_by_tokens_ms": {

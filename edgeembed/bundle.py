@@ -25,6 +25,9 @@ REPORT_NAME = "report.json"
 TOKENIZER_NAME = "tokenizer.json"
 FORMATS = ("tflite", "openvino", "onnx")
 POOLING_MODES = ("mean", "cls", "last")
+# Signature input roles. Packed signatures take position_ids and segment_ids instead of an
+# attention mask: several texts share a row, each attending only to its own segment.
+INPUT_ROLES = ("input_ids", "attention_mask", "position_ids", "segment_ids")
 _FIX = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
 
 
@@ -35,7 +38,7 @@ class Signature:
     name: str
     seq_length: int
     batch_size: int
-    inputs: dict[str, str]  # role ("input_ids", "attention_mask") -> tensor name
+    inputs: dict[str, str]  # role (one of INPUT_ROLES) -> tensor name
     output: str
     model_file: str = ""  # the model file this signature runs; "" = the first of model_files
 
@@ -44,6 +47,16 @@ class Signature:
             raise BundleError(f"signature {self.name!r}: seq_length and batch_size must be >= 1")
         if "input_ids" not in self.inputs:
             raise BundleError(f"signature {self.name!r}: inputs must name 'input_ids'")
+        unknown = sorted(set(self.inputs) - set(INPUT_ROLES))
+        if unknown:
+            raise BundleError(f"signature {self.name!r}: unknown input roles {unknown}; known: {INPUT_ROLES}")
+        if self.packed and "position_ids" not in self.inputs:
+            raise BundleError(f"signature {self.name!r}: segment_ids needs position_ids")
+
+    @property
+    def packed(self) -> bool:
+        """Several texts may share one row (block-diagonal attention by segment)."""
+        return "segment_ids" in self.inputs
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import numpy as np
 
 from edgeembed.bundle import Bundle
 from edgeembed.cache import EmbeddingCache
+from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_length_for
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
 
@@ -69,6 +70,10 @@ class Embedder:
         )
         self.last_truncated = 0
         self.total_truncated = 0
+        # Packed bundles put several texts in one row; batch_size then does not shape the calls.
+        self._packed = bool(getattr(self.backend, "packed", False))
+        # Dynamic-shape backends on the CPU run each batch at its own longest length.
+        self._exact_lengths = bool(getattr(self.backend, "exact_lengths", False))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None, **options) -> Embedder:
@@ -181,8 +186,12 @@ class Embedder:
                 chunk = texts[start : start + CHUNK_SIZE]
                 tokenized = self.tokenizer.encode(chunk)
                 self.last_truncated += sum(item.truncated for item in tokenized)
-                for indices, bucket in self._batches(tokenized, batch_size):
-                    vectors = self._embed_batch([tokenized[i] for i in indices], bucket)
+                batches = (
+                    self._packed_batches(tokenized)
+                    if self._packed
+                    else self._bucket_batches(tokenized, batch_size)
+                )
+                for indices, vectors in batches:
                     result[start + indices] = l2_normalize(vectors) if normalize else vectors
                     advance(len(indices))
         if self.last_truncated:
@@ -193,12 +202,35 @@ class Embedder:
             )
         return result
 
+    def _packed_batches(self, tokenized: list[TokenizedText]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Texts packed into rows (several per row), rows grouped into the model's calls."""
+        token_ids = [item.ids for item in tokenized]
+        batched = self.backend.batched_rows
+        buckets = self.tokenizer.seq_buckets
+        longest = max(len(ids) for ids in token_ids)
+        packed = pack_rows(token_ids, row_length_for(longest, batched, buckets), self.tokenizer.pad_id)
+        for invoke in plan_invokes(packed, batched, buckets):
+            outputs = self.backend.run_packed(invoke_inputs(packed, invoke))
+            yield pool_invoke(outputs, packed, invoke, self.bundle.manifest.pooling)
+
+    def _bucket_batches(
+        self, tokenized: list[TokenizedText], batch_size: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Texts sorted by length, each group padded only to its own smallest bucket."""
+        for indices, bucket in self._batches(tokenized, batch_size):
+            yield indices, self._embed_batch([tokenized[i] for i in indices], bucket)
+
     def _batches(
         self, tokenized: list[TokenizedText], batch_size: int
     ) -> Iterator[tuple[np.ndarray, int]]:
-        """Index groups sorted by length, each padded only to its own smallest bucket."""
+        """Index groups sorted by length, each padded only to its own smallest bucket (or, on a
+        backend with exact lengths, to its own longest text)."""
         lengths = np.fromiter((len(t.ids) for t in tokenized), dtype=np.int64, count=len(tokenized))
         order = np.argsort(-lengths, kind="stable")
+        if self._exact_lengths:
+            for start in range(0, len(order), batch_size):
+                yield order[start : start + batch_size], max(int(lengths[order[start]]), 1)
+            return
         start = 0
         while start < len(order):
             bucket = self.tokenizer.bucket_for(int(lengths[order[start]]))

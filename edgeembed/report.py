@@ -122,17 +122,21 @@ def print_bench(console: Console, result: dict[str, Any]) -> None:
         f"edgeembed bench: {result['texts']} texts, {result['threads']} threads, "
         f"median of {result['rounds']} interleaved rounds\n{machine['cpu']} ({machine['cores']} cores)"
     ))
-    columns = ("pipeline", "b1/s", "b32/s", "p50 ms", "p95 ms", "cold s", "RSS MB", "size MB")
+    columns = ("pipeline", "b1/s", "b32/s", "pad b1", "pad b32", "p50 ms", "p95 ms", "cold s",
+               "RSS MB", "size MB")
     for column in columns:
         table.add_column(column, justify="left" if column == "pipeline" else "right", no_wrap=True)
     for name, r in result["results"].items():
+        waste = r.get("padding_waste", {})
         table.add_row(name, f"{r['batch1_per_s']:.0f}", f"{r['batch32_per_s']:.0f}",
+                      f"{waste.get('batch1', 0):.2f}", f"{waste.get('batch32', 0):.2f}",
                       f"{r['latency_p50_ms']:.2f}", f"{r['latency_p95_ms']:.2f}",
                       f"{r['cold_start_s']:.2f}", f"{r['peak_rss_mb']:.0f}", f"{r['model_mb']:.1f}")
     console.print(table)
     for name, ratio in result["ratios"].items():
         console.print(f"{name.replace('_', ' ')}: batch 1 x{ratio['batch1_per_s']}, "
                       f"batch 32 x{ratio['batch32_per_s']}")
+    console.print("pad = tokens the model ran (padding included) per token of text")
     ours = result["results"]["edgeembed"]
     if "cache_hit_us" in ours:
         console.print(f"embedding-cache hit: {ours['cache_hit_us']:.1f} us per call")

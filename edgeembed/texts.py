@@ -74,3 +74,14 @@ def builtin_texts(name: str) -> list[str]:
     """A text set shipped with edgeembed: ``calibration`` or ``holdout``."""
     resource = resources.files("edgeembed") / "data" / f"{name}.txt"
     return [line for line in resource.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def bench_texts(passages: int = 25, sentences_per_passage: int = 5) -> list[str]:
+    """What an embedding service sees: the 100 held-out short texts (queries, titles) and
+    ``passages`` passage-length texts (held-out sentences joined five at a time, ~60 tokens)."""
+    short = builtin_texts("holdout")
+    joined = [
+        " ".join(short[(start + k) % len(short)] for k in range(sentences_per_passage))
+        for start in range(0, passages * sentences_per_passage, sentences_per_passage)
+    ]
+    return short + joined

@@ -11,6 +11,7 @@ import numpy as np
 
 from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, MissingDependencyError
+from edgeembed.packing import single_text_rows
 from edgeembed.runtimes.batching import pad_rows
 
 _INTERPRETER_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
@@ -108,31 +109,52 @@ class LiteRTBackend:
             chunks.extend((by_batch[1], 1) for _ in range(remainder))
         return chunks
 
+    @property
+    def packed(self) -> bool:
+        """Every signature takes several texts per row (see ``edgeembed.packing``)."""
+        return all(s.packed for by_batch in self._by_length.values() for s in by_batch.values())
+
+    @property
+    def batched_rows(self) -> dict[int, int]:
+        """Row length -> rows per call of the batched signatures."""
+        return {length: max(by_batch) for length, by_batch in self._by_length.items() if max(by_batch) > 1}
+
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         seq_length = input_ids.shape[1]
         by_batch = self._by_length.get(seq_length)
         if by_batch is None:
             raise BundleError(f"no signature for sequence length {seq_length}; have {self.seq_buckets}")
+        arrays = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.packed:
+            arrays = single_text_rows(input_ids, attention_mask)
         outputs = []
         start = 0
         with self._lock:
             for signature, taken in LiteRTBackend._plan(input_ids.shape[0], by_batch):
-                runner, quantization = self._runner(signature)
-                ids = input_ids[start : start + taken]
-                mask = attention_mask[start : start + taken]
+                rows = {role: array[start : start + taken] for role, array in arrays.items()}
                 if taken < signature.batch_size:
-                    ids = pad_rows(ids, signature.batch_size)
-                    mask = pad_rows(mask, signature.batch_size)
-                feeds = {signature.inputs["input_ids"]: ids}
-                if "attention_mask" in signature.inputs:
-                    feeds[signature.inputs["attention_mask"]] = mask
-                try:
-                    output = runner(**feeds)[signature.output][:taken]
-                except (ValueError, RuntimeError) as error:
-                    raise BundleError(f"{self._model_path}: {signature.name} failed to run ({error})") from None
-                outputs.append(_dequantize(output, quantization))
+                    rows = {role: pad_rows(array, signature.batch_size) for role, array in rows.items()}
+                outputs.append(self._invoke(signature, rows)[:taken])
                 start += taken
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+    def run_packed(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        """One call of the packed signature shaped like ``arrays`` (``[batch, seq_length]``)."""
+        batch, seq_length = arrays["input_ids"].shape
+        signature = self._by_length.get(seq_length, {}).get(batch)
+        if signature is None:
+            raise BundleError(f"no signature for {batch} rows of {seq_length} tokens")
+        with self._lock:
+            return self._invoke(signature, arrays)
+
+    def _invoke(self, signature: Signature, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        runner, quantization = self._runner(signature)
+        feeds = {name: arrays[role] for role, name in signature.inputs.items()}
+        try:
+            output = runner(**feeds)[signature.output]
+        except (ValueError, RuntimeError) as error:
+            raise BundleError(f"{self._model_path}: {signature.name} failed to run ({error})") from None
+        return _dequantize(output, quantization)
 
 
 def _check_signature(model_path, signature: Signature, inputs: dict, outputs: dict) -> None:

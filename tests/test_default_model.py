@@ -1,4 +1,5 @@
-"""The real default model (all-MiniLM-L6-v2) converted to int8-full: the spine's acceptance."""
+"""The real default model (all-MiniLM-L6-v2): the rpi5 bundle (int8-dynamic, packed) and the
+full-integer int8-full variant NPU-class targets need."""
 
 import json
 import subprocess
@@ -22,8 +23,24 @@ def default_bundle(tmp_path_factory):
     return convert(out=out, target="rpi5")
 
 
-def test_int8_full_meets_the_rpi5_fidelity_target(default_bundle):
+@pytest.fixture(scope="module")
+def int8_full_bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("default") / "minilm-rpi5-int8-full"
+    return convert(out=out, target="rpi5", quantization="int8-full")
+
+
+def test_rpi5_bundle_is_int8_small_and_close_to_fp32(default_bundle):
     report = default_bundle.report
+    assert report["quantization"] == "int8-dynamic" and report["verdict"]["passed"]
+    assert report["fidelity"]["mean_cosine"] >= 0.99
+    assert report["converter"]["graph"] == "edgeembed-bert-family-packed"
+    weights = report["model_details"]["tensor_types"]["weights"]
+    assert weights["INT8"] >= 37  # every matmul weight and the embedding table
+    assert report["sizes_bytes"]["model"] <= 26e6
+
+
+def test_int8_full_meets_the_rpi5_fidelity_target(int8_full_bundle):
+    report = int8_full_bundle.report
     assert report["quantization"] == "int8-full" and report["verdict"]["passed"]
     assert report["fidelity"]["mean_cosine"] >= 0.98
     details = report["model_details"]
@@ -56,4 +73,14 @@ def test_padding_to_buckets_does_not_change_results(default_bundle):
     together = embedder.encode(texts)
     alone = np.stack([embedder.encode(t) for t in texts])
     assert np.allclose(together, alone, atol=1e-5)
-    assert json.loads((default_bundle.bundle.path / "edgeembed.json").read_text())["seq_buckets"] == [16, 32, 64, 128]
+    manifest = json.loads((default_bundle.bundle.path / "edgeembed.json").read_text())
+    assert manifest["seq_buckets"] == [8, 12, 16, 24, 32, 48, 64, 128]
+
+
+def test_a_text_embeds_the_same_alone_and_packed_with_others(default_bundle):
+    embedder = Embedder.load(default_bundle.bundle.path, embedding_cache_size=0)
+    texts = [f"sentence number {i} about {'long ' * (i % 9)}devices" for i in range(70)]
+    together = embedder.encode(texts, batch_size=32)
+    alone = np.stack([embedder.encode(t) for t in texts])
+    assert embedder.backend.packed
+    assert np.allclose(together, alone, atol=1e-5)

@@ -16,7 +16,8 @@ def test_builtin_profiles_load():
         assert profile.name == name and profile.python and profile.glibc and profile.min_mean_cosine > 0
     assert load_target("intel-npu").static_shapes and load_target("jetson-orin-nano").runtime == "onnxruntime"
     rpi5 = load_target("rpi5")
-    assert rpi5.quantization == "int8-full" and rpi5.seq_buckets == (16, 32, 64, 128)
+    assert rpi5.quantization == "int8-dynamic" and rpi5.seq_buckets == (8, 12, 16, 24, 32, 48, 64, 128)
+    assert load_target("rpi4").quantization == "int8-full"
 
 
 def test_unknown_target_lists_known_ones():
@@ -27,7 +28,7 @@ def test_unknown_target_lists_known_ones():
 def test_bad_field_is_named(tmp_path):
     text = (load_target.__globals__["_builtin_dir"]() / "rpi5.toml").read_text()
     bad = tmp_path / "bad.toml"
-    bad.write_text(text.replace('quantization = "int8-full"', 'quantization = "int3"'))
+    bad.write_text(text.replace('quantization = "int8-dynamic"', 'quantization = "int3"'))
     with pytest.raises(TargetError, match="field 'quantization'"):
         load_target(bad)
     bad.write_text(text + "\nspeed = 3\n")
@@ -37,7 +38,7 @@ def test_bad_field_is_named(tmp_path):
 
 def test_override_keeps_buckets_consistent():
     profile = load_target("rpi5").replace(max_seq_length=48)
-    assert profile.seq_buckets == (16, 32, 48) and profile.max_seq_length == 48
+    assert profile.seq_buckets == (8, 12, 16, 24, 32, 48) and profile.max_seq_length == 48
 
 
 def test_text_files(tmp_path):

@@ -25,9 +25,13 @@ def test_fp32_bundle_matches_pytorch(tiny_bundles, tiny_model_dir):
     assert np.allclose(ours, theirs, atol=1e-4)
     report = json.loads((tiny_bundles["fp32"] / "report.json").read_text())
     assert report["fidelity"]["mean_cosine"] > 0.9999
-    assert report["model_details"]["signatures"] == 4  # batch 1 and batch 4 per bucket (float)
+    assert report["model_details"]["signatures"] == 3  # batch 1 per bucket + packed rows of 16
     manifest = json.loads((tiny_bundles["fp32"] / "edgeembed.json").read_text())
-    assert sorted(s["name"] for s in manifest["signatures"]) == ["seq_16", "seq_16_b4", "seq_8", "seq_8_b4"]
+    assert sorted(s["name"] for s in manifest["signatures"]) == ["seq_16", "seq_16_b32", "seq_8"]
+    assert all(set(s["inputs"]) == {"input_ids", "position_ids", "segment_ids"} for s in manifest["signatures"])
+    assert embedder.backend.packed
+    packed = embedder.encode(SENTENCES * 7, batch_size=5)  # fills a 32-row batched call
+    assert np.allclose(packed, np.tile(ours, (7, 1)), atol=1e-5)
 
 
 def test_int8_full_bundle_is_integer_and_reports_its_recipe(tiny_bundles):

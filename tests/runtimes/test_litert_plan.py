@@ -20,3 +20,8 @@ def test_runtime_chunks_full_batches_then_pads_or_goes_row_by_row():
 
 def test_static_int8_models_get_batch_one_signatures_only():
     assert {batch for _, _, batch in signature_plan((16, 32), 32, batched=False)} == {1}
+
+
+def test_packed_plans_batch_only_their_row_length():
+    plan = signature_plan((8, 16, 32, 64, 128), 32, packed=True)
+    assert {(bucket, batch) for _, bucket, batch in plan} == {(8, 1), (16, 1), (32, 1), (64, 1), (128, 1), (64, 8)}

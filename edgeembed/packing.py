@@ -1,0 +1,164 @@
+"""Sequence packing: several texts share one model row, so batches carry almost no padding.
+
+A packed signature takes ``input_ids``, ``position_ids`` (each text counts from 0) and
+``segment_ids`` (one number per text, 0 for padding); attention stays inside a
+segment, so a text embeds as it would alone. Rows are filled first-fit in decreasing length
+order; rows are grouped into the model's batched shapes, and a leftover row runs alone in the
+smallest bucket that holds it. Pooling sums each text's own tokens (``np.add.reduceat``), so
+a vector never depends on the texts it shared a row with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+
+from edgeembed.errors import BundleError
+
+
+@dataclass(frozen=True)
+class PackedRows:
+    """Texts laid out in rows of ``row_length`` tokens."""
+
+    input_ids: np.ndarray  # [rows, row_length] int32
+    position_ids: np.ndarray  # [rows, row_length] int32
+    segment_ids: np.ndarray  # [rows, row_length] int32; 0 = padding
+    row_of: np.ndarray  # [texts] the row each text sits in
+    start_of: np.ndarray  # [texts] its first token's column
+    length_of: np.ndarray  # [texts] its token count
+    used: np.ndarray  # [rows] tokens used in each row
+
+
+@dataclass(frozen=True)
+class Invoke:
+    """One model call: these rows, cut to ``seq_length`` columns, padded to ``batch`` rows."""
+
+    rows: np.ndarray
+    seq_length: int
+    batch: int
+
+
+def pack_rows(token_ids: Sequence[Sequence[int]], row_length: int, pad_id: int) -> PackedRows:
+    """First-fit decreasing: each text goes into the first row with room for all of it."""
+    count = len(token_ids)
+    lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=count)
+    if count and lengths.max() > row_length:
+        raise BundleError(f"a text of {lengths.max()} tokens does not fit rows of {row_length}")
+    row_of = np.zeros(count, dtype=np.int64)
+    start_of = np.zeros(count, dtype=np.int64)
+    used = np.zeros(max(count, 1), dtype=np.int64)
+    rows = 0
+    for text in np.argsort(-lengths, kind="stable"):
+        length = lengths[text]
+        room = np.flatnonzero(used[:rows] + length <= row_length)
+        row = room[0] if len(room) else rows
+        rows += not len(room)
+        row_of[text], start_of[text] = row, used[row]
+        used[row] += length
+    rows = max(rows, 1)
+    total = int(lengths.sum())
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)  # each token's text start in `flat`
+    within = np.arange(total, dtype=np.int64) - offsets
+    targets = np.repeat(row_of * row_length + start_of, lengths) + within
+    input_ids = np.full(rows * row_length, pad_id, dtype=np.int32)
+    position_ids = np.zeros(rows * row_length, dtype=np.int32)
+    segment_ids = np.zeros(rows * row_length, dtype=np.int32)
+    input_ids[targets] = np.fromiter(chain.from_iterable(token_ids), dtype=np.int64, count=total)
+    position_ids[targets] = within
+    segment_ids[targets] = np.repeat(np.arange(1, count + 1, dtype=np.int32), lengths)  # unique per text
+    shape = (rows, row_length)
+    return PackedRows(
+        input_ids.reshape(shape), position_ids.reshape(shape), segment_ids.reshape(shape),
+        row_of, start_of, lengths, used[:rows],
+    )
+
+
+def single_text_rows(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Padded rows of one text each, as a packed signature takes them."""
+    positions = np.maximum(np.cumsum(attention_mask, axis=1) - 1, 0).astype(np.int32)
+    return {"input_ids": input_ids, "position_ids": positions, "segment_ids": attention_mask}
+
+
+def row_length_for(longest: int, batched: Mapping[int, int], buckets: Sequence[int]) -> int:
+    """Rows as long as the shortest batched shape that holds the longest text, else its bucket."""
+    fitting = [length for length in sorted(batched) if length >= longest]
+    if fitting:
+        return fitting[0]
+    return next((bucket for bucket in sorted(buckets) if bucket >= longest), max(buckets))
+
+
+def plan_invokes(
+    packed: PackedRows, batched: Mapping[int, int], buckets: Sequence[int]
+) -> list[Invoke]:
+    """Full batched calls while rows last; a remainder of over 3/4 of a batch is padded with
+    empty rows, a smaller one runs row by row, each in the smallest bucket that holds it (one
+    row per call costs a little call overhead, an empty row a whole row of compute)."""
+    row_length = packed.input_ids.shape[1]
+    batch = batched.get(row_length, 1)
+    rows = np.argsort(-packed.used, kind="stable")  # fullest rows into the batched calls
+    invokes: list[Invoke] = []
+    start = 0
+    while len(rows) - start >= batch > 1:
+        invokes.append(Invoke(rows[start : start + batch], row_length, batch))
+        start += batch
+    remainder = rows[start:]
+    if batch > 1 and len(remainder) > batch * 3 // 4:
+        return [*invokes, Invoke(remainder, row_length, batch)]
+    ordered = sorted(buckets)
+    for row in remainder:
+        needed = max(int(packed.used[row]), 1)
+        bucket = next((b for b in ordered if b >= needed), row_length)
+        invokes.append(Invoke(np.array([row]), min(bucket, row_length), 1))
+    return invokes
+
+
+def invoke_inputs(packed: PackedRows, invoke: Invoke) -> dict[str, np.ndarray]:
+    """The three input arrays of one call, ``[invoke.batch, invoke.seq_length]``."""
+    arrays = {}
+    for role, source in (
+        ("input_ids", packed.input_ids),
+        ("position_ids", packed.position_ids),
+        ("segment_ids", packed.segment_ids),
+    ):
+        part = source[invoke.rows, : invoke.seq_length]
+        if len(invoke.rows) < invoke.batch:
+            filler = np.zeros((invoke.batch - len(invoke.rows), invoke.seq_length), dtype=np.int32)
+            part = np.concatenate([part, filler])
+        arrays[role] = np.ascontiguousarray(part, dtype=np.int32)
+    return arrays
+
+
+def pool_invoke(
+    outputs: np.ndarray, packed: PackedRows, invoke: Invoke, mode: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(text indices, pooled vectors)`` for the texts whose rows this call ran."""
+    local = np.full(packed.input_ids.shape[0], -1, dtype=np.int64)
+    local[invoke.rows] = np.arange(len(invoke.rows))
+    texts = np.flatnonzero(local[packed.row_of] >= 0)
+    if outputs.ndim != 3:
+        raise BundleError(f"model output has shape {outputs.shape}; expected [batch, seq, dim]")
+    seq, dim = outputs.shape[1], outputs.shape[2]
+    flat = outputs.reshape(-1, dim)
+    starts = local[packed.row_of[texts]] * seq + packed.start_of[texts]
+    lengths = packed.length_of[texts]
+    if mode in ("cls", "last"):
+        picked = starts if mode == "cls" else starts + lengths - 1
+        vectors = flat[np.clip(picked, 0, len(flat) - 1)].astype(np.float32)
+        vectors[lengths == 0] = 0.0  # a text with no tokens pools to zeros
+        return texts, vectors
+    if mode != "mean":
+        raise BundleError(f"unknown pooling mode {mode!r}")
+    sums = np.zeros((len(texts), dim), dtype=np.float32)
+    present = np.flatnonzero(lengths > 0)  # a text with no tokens pools to zeros
+    present = present[np.argsort(starts[present], kind="stable")]  # only the last may end the array
+    if len(present):
+        bounds = np.empty(2 * len(present), dtype=np.int64)
+        bounds[0::2] = starts[present]
+        bounds[1::2] = starts[present] + lengths[present]
+        if bounds[-1] == len(flat):  # reduceat's last segment runs to the end anyway
+            bounds = bounds[:-1]
+        sums[present] = np.add.reduceat(flat, bounds, axis=0, dtype=np.float32)[0::2]
+    return texts, sums / np.maximum(lengths, 1)[:, None].astype(np.float32)

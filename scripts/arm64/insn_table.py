@@ -1,0 +1,49 @@
+"""Turn insn_probe.py's marker counts into instructions per sentence (scripts/arm64-bench.sh).
+
+``insn_table.py line NAME < probe-output``  prints one JSON result line.
+``insn_table.py table RESULTS TEXTS``       prints the table and an ``ARM64_BENCH {...}`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+BASELINE = "onnxruntime int8 (exact lengths)"
+
+
+def line(name: str, output: str) -> dict:
+    marks = [int(m) for m in re.findall(r"^MARK (\d+)$", output, re.MULTILINE)]
+    texts = int(re.search(r"^TEXTS (\d+)$", output, re.MULTILINE).group(1))
+    if len(marks) != 3:
+        raise SystemExit(f"expected 3 markers, got {len(marks)}")
+    return {
+        "pipeline": name,
+        "batch1_minsn_per_text": round((marks[1] - marks[0]) / texts / 1e6, 2),
+        "batch32_minsn_per_text": round((marks[2] - marks[1]) / texts / 1e6, 2),
+    }
+
+
+def table(path: str, texts: int) -> None:
+    rows = [json.loads(text) for text in open(path, encoding="utf-8") if text.strip()]
+    base = next((r for r in rows if r["pipeline"] == BASELINE), None)
+    print(f"Emulated Cortex-A76, 1 thread, {texts} texts: million guest instructions per text")
+    print(f"{'pipeline':40s} {'batch 1':>8s} {'batch 32':>9s} {'x ORT INT8 (b1 / b32)':>22s}")
+    for row in rows:
+        ratio = ""
+        if base:
+            row["x_ort_int8"] = [
+                round(row["batch1_minsn_per_text"] / base["batch1_minsn_per_text"], 2),
+                round(row["batch32_minsn_per_text"] / base["batch32_minsn_per_text"], 2),
+            ]
+            ratio = f"{row['x_ort_int8'][0]:.2f} / {row['x_ort_int8'][1]:.2f}"
+        print(f"{row['pipeline']:40s} {row['batch1_minsn_per_text']:8.2f} {row['batch32_minsn_per_text']:9.2f} {ratio:>22s}")
+    print("ARM64_BENCH " + json.dumps({"cpu": "cortex-a76 (qemu)", "threads": 1, "texts": texts, "results": rows}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "line":
+        print(json.dumps(line(sys.argv[2], sys.stdin.read())))
+    else:
+        table(sys.argv[2], int(sys.argv[3]))

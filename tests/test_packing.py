@@ -1,0 +1,76 @@
+"""Sequence packing: layout, call plan and per-text pooling (numpy only, no runtime)."""
+
+import numpy as np
+import pytest
+
+from edgeembed.errors import BundleError
+from edgeembed.packing import (
+    invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_length_for, single_text_rows,
+)
+
+
+def _texts(rng, count, longest=20):
+    return [list(rng.integers(1, 100, rng.integers(0, longest + 1))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_text_lands_whole_in_one_row_and_pools_from_its_own_tokens(seed):
+    rng = np.random.default_rng(seed)
+    texts = _texts(rng, int(rng.integers(1, 60)))
+    packed = pack_rows(texts, 32, pad_id=0)
+    seen = []
+    for invoke in plan_invokes(packed, {32: 4}, (8, 16, 32)):
+        arrays = invoke_inputs(packed, invoke)
+        assert {a.shape for a in arrays.values()} == {(invoke.batch, invoke.seq_length)}
+        hidden = rng.random((invoke.batch, invoke.seq_length, 3)).astype(np.float32)
+        for mode in ("mean", "cls", "last"):
+            indices, vectors = pool_invoke(hidden, packed, invoke, mode)
+            for text, vector in zip(indices, vectors):
+                row = list(invoke.rows).index(packed.row_of[text])
+                start, length = packed.start_of[text], packed.length_of[text]
+                assert list(arrays["input_ids"][row, start : start + length]) == texts[text]
+                assert list(arrays["position_ids"][row, start : start + length]) == list(range(length))
+                assert len(set(arrays["segment_ids"][row, start : start + length])) <= 1
+                own = hidden[row, start : start + length]
+                expected = np.zeros(3) if length == 0 else {"mean": own.mean(0), "cls": own[0], "last": own[-1]}[mode]
+                assert np.allclose(vector, expected, atol=1e-6)
+            seen.extend(indices) if mode == "mean" else None
+    assert sorted(seen) == list(range(len(texts)))
+
+
+def test_rows_fill_first_fit_and_leftovers_run_in_their_own_bucket():
+    packed = pack_rows([[1] * 20, [2] * 10, [3] * 12, [4] * 3], 32, pad_id=0)
+    assert list(packed.used) == [32, 13]  # 20 + 12, then 10 + 3
+    invokes = plan_invokes(packed, {32: 8}, (8, 16, 32))
+    assert [(i.seq_length, i.batch) for i in invokes] == [(32, 1), (16, 1)]
+
+
+def test_full_batches_use_the_batched_shape():
+    packed = pack_rows([[7] * 30] * 9, 32, pad_id=0)
+    invokes = plan_invokes(packed, {32: 4}, (8, 16, 32))
+    assert [(len(i.rows), i.seq_length, i.batch) for i in invokes] == [(4, 32, 4), (4, 32, 4), (1, 32, 1)]
+
+
+def test_segments_differ_between_neighbours_and_padding_is_segment_zero():
+    packed = pack_rows([[5, 6], [7, 8, 9]], 8, pad_id=0)
+    segments = packed.segment_ids[0]
+    assert packed.start_of.tolist() == [3, 0]  # longest first
+    assert segments[:3].tolist() == [segments[0]] * 3 and segments[3:5].tolist() == [segments[3]] * 2
+    assert segments[0] != segments[3] and segments[5:].tolist() == [0, 0, 0]
+
+
+def test_row_length_prefers_batched_rows_then_the_longest_texts_bucket():
+    assert row_length_for(10, {64: 8}, (8, 16, 32, 64, 128)) == 64
+    assert row_length_for(100, {64: 8}, (8, 16, 32, 64, 128)) == 128
+    assert row_length_for(5, {}, (8, 16)) == 8
+
+
+def test_a_text_longer_than_the_row_is_refused():
+    with pytest.raises(BundleError, match="does not fit"):
+        pack_rows([[1] * 9], 8, pad_id=0)
+
+
+def test_single_text_rows_count_positions_within_the_mask():
+    ids = np.array([[101, 5, 102, 0]], dtype=np.int32)
+    rows = single_text_rows(ids, np.array([[1, 1, 1, 0]], dtype=np.int32))
+    assert rows["position_ids"].tolist() == [[0, 1, 2, 2]] and rows["segment_ids"].tolist() == [[1, 1, 1, 0]]
