@@ -142,7 +142,9 @@ def quantize_static_int8(
             Reader(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QInt8,
+            # uint8 activations (U8S8): ONNX Runtime's x86 QLinearMatMul has fast kernels for
+            # them only; signed activations ran 5.8x slower per call (29.8 vs 5.2 ms, seq 16).
+            activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
             op_types_to_quantize=QUANTIZED_OPS,

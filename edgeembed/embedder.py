@@ -72,8 +72,6 @@ class Embedder:
         self.total_truncated = 0
         # Packed bundles put several texts in one row; batch_size then does not shape the calls.
         self._packed = bool(getattr(self.backend, "packed", False))
-        # Dynamic-shape backends on the CPU run each batch at its own longest length.
-        self._exact_lengths = bool(getattr(self.backend, "exact_lengths", False))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None, **options) -> Embedder:
@@ -223,14 +221,9 @@ class Embedder:
     def _batches(
         self, tokenized: list[TokenizedText], batch_size: int
     ) -> Iterator[tuple[np.ndarray, int]]:
-        """Index groups sorted by length, each padded only to its own smallest bucket (or, on a
-        backend with exact lengths, to its own longest text)."""
+        """Index groups sorted by length, each padded only to its own smallest bucket."""
         lengths = np.fromiter((len(t.ids) for t in tokenized), dtype=np.int64, count=len(tokenized))
         order = np.argsort(-lengths, kind="stable")
-        if self._exact_lengths:
-            for start in range(0, len(order), batch_size):
-                yield order[start : start + batch_size], max(int(lengths[order[start]]), 1)
-            return
         start = 0
         while start < len(order):
             bucket = self.tokenizer.bucket_for(int(lengths[order[start]]))

@@ -3,15 +3,9 @@ models take exactly their batch (the last chunk padded with zero rows, dropped a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
 
 import numpy as np
-
-from edgeembed.errors import BundleError
-
-if TYPE_CHECKING:
-    from edgeembed.bundle import Signature
 
 
 def row_chunks(rows: int, batch: int) -> Iterator[tuple[int, int]]:
@@ -41,13 +35,3 @@ def run_in_chunks(
             ids, mask = pad_rows(ids, batch), pad_rows(mask, batch)
         outputs.append(np.asarray(call(ids, mask), dtype=np.float32)[: stop - start])
     return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
-
-
-def signature_for(signatures: Mapping[int, Signature], seq_length: int, exact_lengths: bool) -> Signature:
-    """The signature of a bucket; with exact lengths, of the smallest bucket that holds them."""
-    signature = signatures.get(seq_length)
-    if signature is None and exact_lengths:
-        signature = next((signatures[b] for b in sorted(signatures) if b >= seq_length), None)
-    if signature is None:
-        raise BundleError(f"no signature for sequence length {seq_length}; have {tuple(sorted(signatures))}")
-    return signature

@@ -18,7 +18,7 @@ from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError, EdgeEmbedError
 from edgeembed.runtimes import cache_dir as runtime_cache_dir
 from edgeembed.runtimes import import_runtime
-from edgeembed.runtimes.batching import run_in_chunks, signature_for
+from edgeembed.runtimes.batching import run_in_chunks
 
 logger = logging.getLogger("edgeembed")
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -90,16 +90,15 @@ class OnnxRuntimeBackend:
         except KeyError:
             raise BundleError(f"{model_path}: inputs do not match the manifest's signatures") from None
         self._static = all(isinstance(d, int) for d in inputs[first.inputs["input_ids"]].shape)
-        # Dynamic shapes on the CPU: each batch at its own longest length, no bucket padding.
-        # GPU providers keep buckets (TensorRT builds an engine per new shape).
-        self.exact_lengths = not self._static and self.device == "CPU"
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:
         return tuple(sorted(self._signatures))
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        signature = signature_for(self._signatures, input_ids.shape[1], self.exact_lengths)
+        signature = self._signatures.get(input_ids.shape[1])
+        if signature is None:
+            raise BundleError(f"no signature for sequence length {input_ids.shape[1]}; have {self.seq_buckets}")
 
         def call(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
             feeds = {signature.inputs["input_ids"]: ids.astype(self._dtype, copy=False)}

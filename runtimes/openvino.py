@@ -19,7 +19,7 @@ from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, EdgeEmbedError
 from edgeembed.runtimes import cache_dir as runtime_cache_dir
 from edgeembed.runtimes import import_runtime
-from edgeembed.runtimes.batching import run_in_chunks, signature_for
+from edgeembed.runtimes.batching import run_in_chunks
 
 logger = logging.getLogger("edgeembed")
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
@@ -79,9 +79,6 @@ class OpenVINOBackend:
             xml_name = signature.model_file or self._default_file
             if xml_name not in self._compiled:
                 self._compiled[xml_name] = self._compile(bundle, xml_name, config)
-        # A dynamic model on the CPU runs each batch at its own longest length: padding to a
-        # bucket would only add work (the CPU plugin caches kernels per shape).
-        self.exact_lengths = self.device == "CPU" and not any(s for _, _, s in self._compiled.values())
 
     def _compile(self, bundle: Bundle, xml_name: str, config: dict[str, Any]):
         xml_path = bundle.file(xml_name)
@@ -109,7 +106,9 @@ class OpenVINOBackend:
         return tuple(sorted(self._signatures))
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        signature = signature_for(self._signatures, input_ids.shape[1], self.exact_lengths)
+        signature = self._signatures.get(input_ids.shape[1])
+        if signature is None:
+            raise BundleError(f"no signature for sequence length {input_ids.shape[1]}; have {self.seq_buckets}")
         request, dtype, static = self._compiled[signature.model_file or self._default_file]
 
         def call(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
