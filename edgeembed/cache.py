@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import warnings
 from collections import OrderedDict
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from edgeembed.atomic import atomic_write
 
 
 class LRUCache:
@@ -96,23 +97,17 @@ class EmbeddingCache(LRUCache):
             raise ValueError("no cache path given")
         entries = self.items()
         dim = entries[0][1].shape[0] if entries else 0
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(
-                    stream,
-                    fingerprint=np.array(self.fingerprint),
-                    texts=np.array([key[0] for key, _ in entries], dtype=str),
-                    normalized=np.array([key[1] for key, _ in entries], dtype=bool),
-                    vectors=np.array([v for _, v in entries], dtype=np.float32).reshape(-1, dim),
-                )
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+
+        def write(stream) -> None:
+            np.savez(
+                stream,
+                fingerprint=np.array(self.fingerprint),
+                texts=np.array([key[0] for key, _ in entries], dtype=str),
+                normalized=np.array([key[1] for key, _ in entries], dtype=bool),
+                vectors=np.array([v for _, v in entries], dtype=np.float32).reshape(-1, dim),
+            )
+
+        atomic_write(target, write)
         return target
 
 

@@ -101,19 +101,10 @@ def convert(
     try:
         with _steps() as step:
             result = run_conversion(
-                model,
-                out=out,
-                target=target,
-                quantization=quantization.value if quantization else None,
-                format=fmt.value if fmt else None,
-                device=device.value if device else None,
-                converter=converter.value,
-                calibration=calibration,
-                eval_file=eval_file,
-                max_seq_length=max_seq_length,
-                strict=strict,
-                fallback=fallback,
-                overwrite=overwrite,
+                model, out=out, target=target, quantization=quantization.value if quantization else None,
+                format=fmt.value if fmt else None, device=device.value if device else None,
+                converter=converter.value, calibration=calibration, eval_file=eval_file,
+                max_seq_length=max_seq_length, strict=strict, fallback=fallback, overwrite=overwrite,
                 step=step,
             )
     except EdgeEmbedError as error:
@@ -250,6 +241,33 @@ def bench(
         print(json.dumps(result))
     else:
         print_bench(console, result)
+
+
+@app.command()
+def tune(
+    bundle: Path = typer.Argument(..., help="Bundle directory."),
+    texts: Optional[Path] = typer.Option(None, help="Texts (one per line or STS CSV). Default: built-in sample."),
+    threads: str = typer.Option("", help="Comma-separated thread counts to try (default 1, 2, 4 ... cores)."),
+    goal: str = typer.Option("latency", help="latency (one text per call) or throughput (bulk)."),
+    rounds: int = typer.Option(3, help="Interleaved rounds; figures are medians."),
+    reset: bool = typer.Option(False, "--reset", help="Forget this bundle's tuned settings."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Time threads and batch sizes on this machine; Embedder.load then uses the fastest."""
+    from edgeembed import tuning
+    from edgeembed.report import print_tune
+    from edgeembed.texts import bench_texts, read_texts
+
+    try:
+        if reset:
+            console.print("forgot tuned settings" if tuning.reset(bundle) else "no tuned settings to forget")
+            return
+        counts = [int(t) for t in threads.split(",") if t.strip()] if threads else None
+        result = tuning.tune(bundle, read_texts(texts) if texts else bench_texts(), counts, goal=goal,
+                             rounds=rounds, progress=lambda m: errors.print(f"[dim]{m}[/]"))
+    except (EdgeEmbedError, ValueError) as error:
+        _fail(error)
+    print(json.dumps(result)) if as_json else print_tune(console, result)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from edgeembed.cache import EmbeddingCache
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_length_for
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
+from edgeembed.tuning import load_tuned
 
 logger = logging.getLogger("edgeembed")
 CHUNK_SIZE = 4096  # texts tokenized at once; bounds memory for huge inputs
@@ -27,7 +28,9 @@ class Embedder:
     machine's cores), batch size, token-cache and embedding-cache sizes, and the device
     (``CPU``, ``GPU``, ``NPU``, ``AUTO``; one this machine lacks falls back to CPU with a
     warning). A size of 0 disables a cache; ``cache_path`` persists the embedding cache (see
-    :meth:`save_cache`); ``backend_options`` go to the runtime backend.
+    :meth:`save_cache`); ``backend_options`` go to the runtime backend. Threads and batch size
+    that ``edgeembed tune`` measured on this machine replace the profile's (``tuned=False``
+    ignores them).
     """
 
     def __init__(
@@ -41,12 +44,14 @@ class Embedder:
         embedding_cache_size: int | None = None,
         cache_path: str | os.PathLike[str] | None = None,
         backend_options: dict | None = None,
+        tuned: bool = True,
     ) -> None:
         from edgeembed.runtimes import backend_for
 
         self.bundle = bundle
         manifest = bundle.manifest
-        defaults = manifest.runtime
+        # Settings `edgeembed tune` measured on this machine win over the profile's guesses.
+        defaults = {**manifest.runtime, **(load_tuned(bundle) if tuned else {})}
         cores = os.cpu_count() or 1
         self.threads = threads if threads is not None else min(defaults.get("threads", cores), cores)
         self.batch_size = int(defaults.get("batch_size", 32))
@@ -78,9 +83,14 @@ class Embedder:
         """Verify the bundle at ``path`` (sha256 of every file) and prepare its runtime.
 
         ``options`` are the constructor's: backend, device, token_cache_size,
-        embedding_cache_size, cache_path, backend_options.
+        embedding_cache_size, cache_path, backend_options, tuned.
         """
         return cls(Bundle.load(Path(path)), threads=threads, **options)
+
+    @property
+    def packs_texts(self) -> bool:
+        """Several texts share a model row (packed TFLite bundles); batch_size shapes nothing."""
+        return self._packed
 
     @property
     def embedding_dim(self) -> int:

@@ -144,6 +144,19 @@ def print_bench(console: Console, result: dict[str, Any]) -> None:
         console.print(f"[yellow]edgeembed process imported {ours['heavy_modules']}[/]")
 
 
+def print_tune(console: Console, result: dict[str, Any]) -> None:
+    table = Table(title=f"edgeembed tune: {result['texts']} texts, {result['cores']} cores, goal {result['goal']}")
+    for column in ("threads", "batch 1 /s", "bulk /s", "best batch size"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in result["measured"]:
+        table.add_row(str(row["threads"]), f"{row['batch1_per_s']:.0f}", f"{row['bulk_per_s']:.0f}",
+                      str(row["batch_size"]))
+    console.print(table)
+    chosen = result["chosen"]
+    console.print(f"chosen: threads={chosen['threads']}, batch_size={chosen['batch_size']} -> "
+                  f"{result['settings_file']} (Embedder.load uses it; --reset forgets it)")
+
+
 def print_doctor(console: Console, report: dict) -> None:
     machine = report["machine"]
     table = Table(title="edgeembed doctor", show_header=False)

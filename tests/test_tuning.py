@@ -1,0 +1,64 @@
+"""`edgeembed tune`: measured settings land in a local file the Embedder then uses."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from edgeembed import Embedder
+from edgeembed.cli import app
+from edgeembed.errors import InputError
+from edgeembed.tuning import load_tuned, settings_path, tune
+from edgeembed.bundle import Bundle
+from tiny_models import SENTENCES
+
+
+@pytest.fixture()
+def config_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
+def test_tune_writes_the_fastest_settings_and_load_uses_them(tiny_bundles, config_home):
+    bundle = tiny_bundles["fp32"]
+    result = tune(bundle, SENTENCES, threads=[1], rounds=1, min_seconds=0.02)
+    assert {m["threads"] for m in result["measured"]} == {1}
+    assert all(m["batch1_per_s"] > 0 and m["bulk_per_s"] > 0 for m in result["measured"])
+    path = settings_path(Bundle.load(bundle))
+    assert path.is_file() and path.is_relative_to(config_home)
+    assert json.loads(path.read_text())["chosen"] == result["chosen"] == {"threads": 1, "batch_size": result["chosen"]["batch_size"]}
+    assert Embedder.load(bundle).threads == 1
+    assert Embedder.load(bundle, threads=2).threads == 2  # an explicit choice wins
+
+
+def test_bucketed_bundles_also_try_batch_sizes(tiny_bundles, config_home):
+    result = tune(tiny_bundles["int8-full"], SENTENCES, threads=[1], batch_sizes=(2, 4), rounds=1, min_seconds=0.02)
+    assert result["chosen"]["batch_size"] in (2, 4)
+    assert Embedder.load(tiny_bundles["int8-full"]).batch_size == result["chosen"]["batch_size"]
+
+
+def test_a_damaged_settings_file_is_ignored_with_a_warning(tiny_bundles, config_home, caplog):
+    path = settings_path(Bundle.load(tiny_bundles["fp32"]))
+    path.parent.mkdir(parents=True)
+    path.write_text('{"chosen": {"threads": -3}}')
+    assert load_tuned(Bundle.load(tiny_bundles["fp32"])) == {}
+    assert "ignoring tuned settings" in caplog.text
+    path.write_text("not json")
+    assert Embedder.load(tiny_bundles["fp32"]).threads >= 1
+
+
+def test_bad_options_are_refused(tiny_bundles, config_home):
+    with pytest.raises(InputError, match="goal"):
+        tune(tiny_bundles["fp32"], SENTENCES, goal="fast")
+    with pytest.raises(InputError, match="cores"):
+        tune(tiny_bundles["fp32"], SENTENCES, threads=[10_000])
+
+
+def test_cli_tune_and_reset(tiny_bundles, config_home):
+    runner = CliRunner()
+    bundle = str(tiny_bundles["fp32"])
+    result = runner.invoke(app, ["tune", bundle, "--threads", "1", "--rounds", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["chosen"]["threads"] == 1
+    assert "forgot" in runner.invoke(app, ["tune", bundle, "--reset"]).output
+    assert "no tuned settings" in runner.invoke(app, ["tune", bundle, "--reset"]).output
