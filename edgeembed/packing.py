@@ -34,7 +34,7 @@ class PackedRows:
 
 @dataclass(frozen=True)
 class Invoke:
-    """One model call: these rows, cut to ``seq_length`` columns, padded to ``batch`` rows."""
+    """One model call: these ``batch`` rows, cut to ``seq_length`` columns."""
 
     rows: np.ndarray
     seq_length: int
@@ -93,9 +93,9 @@ def row_length_for(longest: int, batched: Mapping[int, int], buckets: Sequence[i
 def plan_invokes(
     packed: PackedRows, batched: Mapping[int, int], buckets: Sequence[int]
 ) -> list[Invoke]:
-    """Full batched calls while rows last; a remainder of over 3/4 of a batch is padded with
-    empty rows, a smaller one runs row by row, each in the smallest bucket that holds it (one
-    row per call costs a little call overhead, an empty row a whole row of compute)."""
+    """Full batched calls while rows last, then the remaining rows one per call, each in the
+    smallest bucket that holds it: a call costs little overhead, an empty row a whole row of
+    compute, so no call is padded with empty rows."""
     row_length = packed.input_ids.shape[1]
     batch = batched.get(row_length, 1)
     rows = np.argsort(-packed.used, kind="stable")  # fullest rows into the batched calls
@@ -104,11 +104,8 @@ def plan_invokes(
     while len(rows) - start >= batch > 1:
         invokes.append(Invoke(rows[start : start + batch], row_length, batch))
         start += batch
-    remainder = rows[start:]
-    if batch > 1 and len(remainder) > batch * 3 // 4:
-        return [*invokes, Invoke(remainder, row_length, batch)]
     ordered = sorted(buckets)
-    for row in remainder:
+    for row in rows[start:]:
         needed = max(int(packed.used[row]), 1)
         bucket = next((b for b in ordered if b >= needed), row_length)
         invokes.append(Invoke(np.array([row]), min(bucket, row_length), 1))
@@ -123,11 +120,7 @@ def invoke_inputs(packed: PackedRows, invoke: Invoke) -> dict[str, np.ndarray]:
         ("position_ids", packed.position_ids),
         ("segment_ids", packed.segment_ids),
     ):
-        part = source[invoke.rows, : invoke.seq_length]
-        if len(invoke.rows) < invoke.batch:
-            filler = np.zeros((invoke.batch - len(invoke.rows), invoke.seq_length), dtype=np.int32)
-            part = np.concatenate([part, filler])
-        arrays[role] = np.ascontiguousarray(part, dtype=np.int32)
+        arrays[role] = np.ascontiguousarray(source[invoke.rows, : invoke.seq_length], dtype=np.int32)
     return arrays
 
 

@@ -44,7 +44,7 @@ echo "== bundles and baselines (x86 host)"
 DATA="$ROOT/opt/edgeembed-bench-data"
 rm -rf "$DATA"; mkdir -p "$DATA"
 RPI5=${1:-}
-if [ -z "$RPI5" ]; then
+if [ -z "$RPI5" ] || [ ! -d "$RPI5" ]; then
   RPI5="$WORK/rpi5"
   "$VENV/bin/edgeembed" convert --target rpi5 --out "$RPI5" >"$WORK/convert.log" 2>&1 \
     || { report "skipped (rpi5 conversion failed)"; tail -5 "$WORK/convert.log"; exit 0; }

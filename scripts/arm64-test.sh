@@ -18,6 +18,10 @@ check() {  # check NAME COMMAND...: one counted result
 }
 finish() {
   bash "$EMU" teardown || true
+  # EDGEEMBED_KEEP_RPI5=DIR keeps the converted rpi5 bundle for scripts/arm64-bench.sh.
+  if [ -n "${EDGEEMBED_KEEP_RPI5:-}" ] && [ -d "$WORK/minilm-rpi5" ]; then
+    rm -rf "$EDGEEMBED_KEEP_RPI5"; mv "$WORK/minilm-rpi5" "$EDGEEMBED_KEEP_RPI5"
+  fi
   rm -rf "$WORK"
   echo "arm64 emulated device: $passed passed, $failed failed"
 }

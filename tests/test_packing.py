@@ -45,10 +45,10 @@ def test_rows_fill_first_fit_and_leftovers_run_in_their_own_bucket():
     assert [(i.seq_length, i.batch) for i in invokes] == [(32, 1), (16, 1)]
 
 
-def test_full_batches_use_the_batched_shape():
-    packed = pack_rows([[7] * 30] * 9, 32, pad_id=0)
+def test_full_batches_use_the_batched_shape_and_no_call_gets_empty_rows():
+    packed = pack_rows([[7] * 30] * 11, 32, pad_id=0)
     invokes = plan_invokes(packed, {32: 4}, (8, 16, 32))
-    assert [(len(i.rows), i.seq_length, i.batch) for i in invokes] == [(4, 32, 4), (4, 32, 4), (1, 32, 1)]
+    assert [(len(i.rows), i.seq_length, i.batch) for i in invokes] == [(4, 32, 4), (4, 32, 4), (1, 32, 1), (1, 32, 1), (1, 32, 1)]
 
 
 def test_segments_differ_between_neighbours_and_padding_is_segment_zero():

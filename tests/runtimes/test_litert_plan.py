@@ -23,5 +23,7 @@ def test_static_int8_models_get_batch_one_signatures_only():
 
 
 def test_packed_plans_batch_only_their_row_length():
-    plan = signature_plan((8, 16, 32, 64, 128), 32, packed=True)
-    assert {(bucket, batch) for _, bucket, batch in plan} == {(8, 1), (16, 1), (32, 1), (64, 1), (128, 1), (64, 8)}
+    plan = signature_plan((8, 16, 32, 48, 64, 128), 32, packed=True)
+    assert {(bucket, batch) for _, bucket, batch in plan} == {(8, 1), (16, 1), (32, 1), (48, 1), (64, 1), (128, 1), (48, 10)}
+    plan = signature_plan((8, 16, 32, 64, 128), 32, packed=True)  # rows are always a bucket
+    assert (64, 8) in {(bucket, batch) for _, bucket, batch in plan}
