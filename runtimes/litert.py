@@ -58,6 +58,10 @@ class LiteRTBackend:
         self._shared = None if interpreter_per_thread else self._new_state()
         self._lock = contextlib.nullcontext() if interpreter_per_thread else threading.Lock()
         self.device = device
+        # Every signature takes several texts per row (see ``edgeembed.packing``).
+        self.packed = all(s.packed for s in manifest.signatures)
+        # Row length -> rows per call of the batched signatures.
+        self.batched_rows = {n: max(by) for n, by in self._by_length.items() if max(by) > 1}
 
     def _new_state(self) -> tuple[Any, dict[str, Any]]:
         try:
@@ -108,16 +112,6 @@ class LiteRTBackend:
         else:
             chunks.extend((by_batch[1], 1) for _ in range(remainder))
         return chunks
-
-    @property
-    def packed(self) -> bool:
-        """Every signature takes several texts per row (see ``edgeembed.packing``)."""
-        return all(s.packed for by_batch in self._by_length.values() for s in by_batch.values())
-
-    @property
-    def batched_rows(self) -> dict[int, int]:
-        """Row length -> rows per call of the batched signatures."""
-        return {length: max(by_batch) for length, by_batch in self._by_length.items() if max(by_batch) > 1}
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         seq_length = input_ids.shape[1]

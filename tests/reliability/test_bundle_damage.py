@@ -16,7 +16,6 @@ from edgeembed import BundleError, Embedder
 from edgeembed.archive import pack_bundle, unpack_bundle
 from edgeembed.bundle import MANIFEST_NAME, Bundle, Manifest, sha256_file
 
-DAMAGED = {"count": 0}
 junk = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True),
                  st.text(max_size=20), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
 
@@ -56,7 +55,6 @@ def test_fuzzed_manifests_raise_bundle_error(pristine, tmp_path_factory, data):
     else:
         manifest["files"][data.draw(st.sampled_from(["../x", "/etc/passwd", "", "a/b"]))] = "0" * 64
     (bundle / MANIFEST_NAME).write_text(json.dumps(manifest))
-    DAMAGED["count"] += 1
     try:  # signatures are opened lazily: a mismatch may surface at first use
         Embedder.load(bundle).encode(["a dog", "a man is playing a guitar in the park today"])
     except BundleError as error:
@@ -78,7 +76,6 @@ def test_damaged_files_are_named(pristine, tmp_path_factory, name, damage):
         path.write_bytes(b"")
     else:
         path.unlink()
-    DAMAGED["count"] += 1
     with pytest.raises(BundleError, match=name):
         Embedder.load(bundle)
 
@@ -104,7 +101,6 @@ def test_garbage_with_matching_hashes_fails_cleanly_in_a_subprocess(pristine, tm
             "    print('BundleError:', error); sys.exit(3)\n"
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-        DAMAGED["count"] += 1
         assert result.returncode == 3, (garbage[:16], result.returncode, result.stderr[-500:])
         assert name in result.stdout
 
@@ -126,7 +122,6 @@ def test_edited_manifest_is_refused_unless_resealed(pristine, tmp_path_factory):
     (bundle / MANIFEST_NAME).write_text(json.dumps(data))
     with pytest.raises(BundleError, match="digest mismatch"):
         Bundle.load(bundle)
-    DAMAGED["count"] += 1
 
 
 def test_unexpected_files_and_symlinks(pristine, tmp_path_factory, tmp_path):
@@ -141,7 +136,6 @@ def test_unexpected_files_and_symlinks(pristine, tmp_path_factory, tmp_path):
     (bundle / "tokenizer.json").symlink_to(outside)
     with pytest.raises(BundleError, match="symbolic link"):
         Bundle.load(bundle)
-    DAMAGED["count"] += 2
 
 
 def test_pack_unpack_roundtrip(pristine, tmp_path):
@@ -178,7 +172,6 @@ def test_unsafe_archives_are_refused(tmp_path, members, message):
     with pytest.raises(BundleError, match=message):
         unpack_bundle(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not (tmp_path.parent / "evil.txt").exists()
-    DAMAGED["count"] += 1
 
 
 def test_not_an_archive(tmp_path):
@@ -187,6 +180,3 @@ def test_not_an_archive(tmp_path):
     with pytest.raises(BundleError, match="not a readable"):
         unpack_bundle(bogus, tmp_path / "out")
 
-
-def test_report_counts():
-    print(f"damaged bundles and archives tried: {DAMAGED['count']}")
