@@ -22,6 +22,10 @@ from edgeembed.errors import ConversionError
 # exp(-MASK_BIAS) ~ 1e-13: padded keys get no attention weight in FP32, while the score range
 # that INT8 calibration must cover stays a few tens wide instead of 3e38.
 MASK_BIAS = 30.0
+# Packed graphs are never statically quantized (their attention runs in float), so they can
+# afford a bias whose exp() underflows to exactly 0: with 30, a neighbouring text's [CLS]/[SEP]
+# keys, which score 20+ higher than a query's own tokens in some heads, leaked into its vector.
+PACKED_MASK_BIAS = 10000.0
 
 SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
 
@@ -147,7 +151,7 @@ class PackedBertEncoder(BertFamilyEncoder):
         positions = torch.index_select(self.position_and_type, 0, position_ids.reshape(-1))
         hidden = self.embedding_norm(words.reshape(batch, seq, -1), positions.reshape(batch, seq, -1))
         same_text = (segment_ids[:, :, None] == segment_ids[:, None, :]).to(hidden.dtype)
-        mask_bias = ((same_text - 1.0) * MASK_BIAS)[:, None, :, :]
+        mask_bias = ((same_text - 1.0) * PACKED_MASK_BIAS)[:, None, :, :]
         for layer in self.layers:
             hidden = layer(hidden, mask_bias)
         return hidden

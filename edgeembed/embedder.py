@@ -12,7 +12,7 @@ import numpy as np
 
 from edgeembed.bundle import Bundle
 from edgeembed.cache import EmbeddingCache
-from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_length_for
+from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
 from edgeembed.tuning import load_tuned
@@ -212,14 +212,14 @@ class Embedder:
 
     def _packed_batches(self, tokenized: list[TokenizedText]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Texts packed into rows (several per row), rows grouped into the model's calls."""
-        token_ids = [item.ids for item in tokenized]
         batched = self.backend.batched_rows
         buckets = self.tokenizer.seq_buckets
-        longest = max(len(ids) for ids in token_ids)
-        packed = pack_rows(token_ids, row_length_for(longest, batched, buckets), self.tokenizer.pad_id)
-        for invoke in plan_invokes(packed, batched, buckets):
-            outputs = self.backend.run_packed(invoke_inputs(packed, invoke))
-            yield pool_invoke(outputs, packed, invoke, self.bundle.manifest.pooling)
+        for indices, row_length in row_groups([len(item.ids) for item in tokenized], batched, buckets):
+            packed = pack_rows([tokenized[i].ids for i in indices], row_length, self.tokenizer.pad_id)
+            for invoke in plan_invokes(packed, batched, buckets):
+                outputs = self.backend.run_packed(invoke_inputs(packed, invoke))
+                texts, vectors = pool_invoke(outputs, packed, invoke, self.bundle.manifest.pooling)
+                yield indices[texts], vectors
 
     def _bucket_batches(
         self, tokenized: list[TokenizedText], batch_size: int

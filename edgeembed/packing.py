@@ -82,12 +82,22 @@ def single_text_rows(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[
     return {"input_ids": input_ids, "position_ids": positions, "segment_ids": attention_mask}
 
 
-def row_length_for(longest: int, batched: Mapping[int, int], buckets: Sequence[int]) -> int:
-    """Rows as long as the shortest batched shape that holds the longest text, else its bucket."""
-    fitting = [length for length in sorted(batched) if length >= longest]
-    if fitting:
-        return fitting[0]
-    return next((bucket for bucket in sorted(buckets) if bucket >= longest), max(buckets))
+def row_groups(lengths: Sequence[int], batched: Mapping[int, int], buckets: Sequence[int]) -> list[tuple[np.ndarray, int]]:
+    """``(text indices, row length)``: each text packs into the shortest batched row length that
+    holds it; texts longer than every batched row share rows as long as their longest text's
+    bucket. A text thus runs in the same signature lengths whatever else is in the call."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    groups, lower = [], -1
+    for row_length in sorted(batched):
+        chosen = np.flatnonzero((lengths > lower) & (lengths <= row_length))
+        if len(chosen):
+            groups.append((chosen, row_length))
+        lower = row_length
+    rest = np.flatnonzero(lengths > lower)
+    if len(rest):
+        longest = int(lengths[rest].max())
+        groups.append((rest, next((b for b in sorted(buckets) if b >= longest), max(buckets))))
+    return groups
 
 
 def plan_invokes(

