@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from edgeembed.choices import Converter, Device, Format, Quantization
 from edgeembed.errors import EdgeEmbedError
+from edgeembed.serve.command import bench_serve_command, serve_command
 
 app = typer.Typer(
     help="Convert sentence-embedding models into small, verified bundles and embed on the edge.",
@@ -28,36 +30,9 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
-class Quantization(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8_dynamic = "int8-dynamic"
-    int8_full = "int8-full"
-    int8_weights = "int8-weights"
-    int4_weights = "int4-weights"
-
-
-class Format(str, Enum):
-    tflite = "tflite"
-    openvino = "openvino"
-    onnx = "onnx"
-
-
-class Converter(str, Enum):
-    auto = "auto"
-    litert_torch = "litert-torch"
-    onnx2tf = "onnx2tf"
-
-
-class Device(str, Enum):
-    CPU = "CPU"
-    GPU = "GPU"
-    NPU = "NPU"
-    AUTO = "AUTO"
-
-
-def _fail(error: Exception) -> None:
-    errors.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+def fail(error: Exception) -> None:
+    """Print ``error: message`` as plain text (brackets in messages survive) and exit 1."""
+    errors.print(Text.assemble(("error:", "bold red"), f" {error}"), highlight=False)
     raise typer.Exit(code=1)
 
 
@@ -108,7 +83,7 @@ def convert(
                 step=step,
             )
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     print_conversion_report(console, result.report, result.bundle.path)
 
 
@@ -165,7 +140,7 @@ def embed(
         embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
         vectors = embedder.encode(texts, batch_size=batch_size, normalize_embeddings=normalize)
     except (EdgeEmbedError, TypeError) as error:
-        _fail(error)
+        fail(error)
     if npy is not None:
         np.save(npy, vectors)
         errors.print(f"saved {vectors.shape[0]} x {vectors.shape[1]} float32 to {npy}")
@@ -188,7 +163,7 @@ def info(bundle: Path = typer.Argument(..., help="Bundle directory.")) -> None:
     try:
         loaded = Bundle.load(bundle)
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     print_bundle_info(console, loaded)
 
 
@@ -207,7 +182,7 @@ def eval_command(
     try:
         result = evaluate_bundle(bundle, sts, model=model, threads=threads)
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         print(json.dumps(result))
     else:
@@ -236,7 +211,7 @@ def bench(
         if plot:
             plot_bench(result, plot)
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         print(json.dumps(result))
     else:
@@ -266,7 +241,7 @@ def tune(
         result = tuning.tune(bundle, read_texts(texts) if texts else bench_texts(), counts, goal=goal,
                              rounds=rounds, progress=lambda m: errors.print(f"[dim]{m}[/]"))
     except (EdgeEmbedError, ValueError) as error:
-        _fail(error)
+        fail(error)
     print(json.dumps(result)) if as_json else print_tune(console, result)
 
 
@@ -281,7 +256,7 @@ def pack(
     try:
         path = pack_bundle(bundle, out)
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -300,7 +275,7 @@ def unpack(
             return
         bundle = unpack_bundle(archive, out)
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     console.print(f"unpacked and verified {bundle.path}")
 
 
@@ -314,7 +289,7 @@ def targets(
     try:
         profiles = [load_target(target)] if target else all_targets()
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     if target:
         table = Table(title=f"target {profiles[0].name}")
         table.add_column("field")
@@ -345,7 +320,8 @@ def package(
     runtime: Optional[str] = typer.Option(
         None, help="Runtime wheel (default: the profile's if it fits the bundle's format)."
     ),
-    systemd: bool = typer.Option(True, help="Include the sample's systemd unit."),
+    server: bool = typer.Option(True, help="Include the HTTP server (edgeembed[serve], ~1 MB of wheels)."),
+    systemd: bool = typer.Option(True, help="Include the server's systemd unit (edgeembed.service)."),
     edgeembed_wheel: Optional[Path] = typer.Option(
         None, help="Use this edgeembed wheel instead of building one from the source tree."
     ),
@@ -356,12 +332,12 @@ def package(
 
     try:
         path = package_bundle(
-            bundle, out, target=target, runtime=runtime, systemd=systemd,
+            bundle, out, target=target, runtime=runtime, systemd=systemd, server=server,
             edgeembed_wheel=edgeembed_wheel, overwrite=overwrite,
             step=lambda m: errors.print(f"[dim]{m}[/]"),
         )
     except EdgeEmbedError as error:
-        _fail(error)
+        fail(error)
     import tarfile
 
     with tarfile.open(path) as tar:
@@ -386,6 +362,10 @@ def doctor(
         print_doctor(console, report)
     if bundle is not None and not report["bundle"]["ok"]:
         raise typer.Exit(code=1)
+
+
+app.command(name="serve")(serve_command)
+app.command(name="bench-serve")(bench_serve_command)
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
 The archive holds the bundle, a wheelhouse of the exact wheels for the device's architecture,
 Python and glibc (resolved by ``pip download`` for that platform; the edgeembed wheel is built
 from this source), a pinned and hashed ``requirements.txt``, ``install.sh``, the semantic-search
-sample, an optional systemd unit and ``MANIFEST.sha256`` over every file. The runtime follows
+sample, the embedding server (``edgeembed[serve]``) with its systemd unit unless left out, and
+``MANIFEST.sha256`` over every file. The runtime follows
 the bundle's format (a TFLite bundle gets LiteRT, an OpenVINO bundle OpenVINO, ...); the
 platform follows the target profile.
 """
@@ -38,7 +39,7 @@ RUNTIME_REQUIREMENTS: dict[str, tuple[str, ...]] = {
 FORMAT_RUNTIMES = {"tflite": ("litert", "tflite-runtime"), "openvino": ("openvino",), "onnx": ("onnxruntime",)}
 MANIFEST_SHA256 = "MANIFEST.sha256"
 PACKAGE_JSON = "package.json"
-SERVICE_NAME = "edgeembed-search.service"
+SERVICE_NAME = "edgeembed.service"
 
 
 class PackageError(EdgeEmbedError):
@@ -56,9 +57,12 @@ class PackagePlan:
     runtime: str
     requirements: tuple[str, ...]
     platforms: tuple[str, ...]
+    server: bool = True
 
 
-def plan_package(bundle: Bundle, profile: TargetProfile, runtime: str | None = None) -> PackagePlan:
+def plan_package(
+    bundle: Bundle, profile: TargetProfile, runtime: str | None = None, server: bool = True
+) -> PackagePlan:
     """The device's platform from the profile, the runtime from the bundle's format."""
     fmt = bundle.manifest.format
     choices = FORMAT_RUNTIMES[fmt]
@@ -76,6 +80,7 @@ def plan_package(bundle: Bundle, profile: TargetProfile, runtime: str | None = N
         runtime=runtime,
         requirements=RUNTIME_REQUIREMENTS[runtime],
         platforms=manylinux_tags(profile.arch, profile.glibc),
+        server=server,
     )
 
 
@@ -118,7 +123,8 @@ def download_wheels(plan: PackagePlan, edgeembed_wheel: Path, wheelhouse: Path) 
     """Resolve edgeembed's and the runtime's dependencies for the device's platform."""
     abi = "cp" + plan.python.replace(".", "")
     platform_args = [arg for tag in plan.platforms for arg in ("--platform", tag)]
-    requirements = [f"edgeembed @ {edgeembed_wheel.resolve().as_uri()}", *plan.requirements]
+    extras = "[serve]" if plan.server else ""
+    requirements = [f"edgeembed{extras} @ {edgeembed_wheel.resolve().as_uri()}", *plan.requirements]
     _pip(
         "download", "--only-binary=:all:", "--python-version", plan.python, "--implementation", "cp",
         "--abi", abi, "--abi", "abi3", "--abi", "none", *platform_args, "-d", str(wheelhouse),
@@ -157,6 +163,7 @@ def package_bundle(
     target: str | os.PathLike[str] | None = None,
     runtime: str | None = None,
     systemd: bool = True,
+    server: bool = True,
     edgeembed_wheel: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     step=lambda message: None,
@@ -164,7 +171,8 @@ def package_bundle(
     """Write the device archive ``out`` (temp file, then rename: never a half archive)."""
     bundle = Bundle.load(bundle_dir)
     profile = load_target(target or bundle.manifest.target)
-    plan = plan_package(bundle, profile, runtime)
+    plan = plan_package(bundle, profile, runtime, server)
+    systemd = systemd and server  # the unit runs the server
     archive = Path(out).resolve()
     if archive.exists() and not overwrite:
         raise PackageError(f"{archive} already exists; pass --overwrite or choose another --out")
@@ -189,7 +197,7 @@ def package_bundle(
             installer = installer.replace(f"@{key}@", value)
         _write_executable(root / "install.sh", installer)
         if systemd:
-            (root / SERVICE_NAME).write_text(_template("edgeembed-search.service"))
+            (root / SERVICE_NAME).write_text(_template(SERVICE_NAME))
         _write_package_json(root, plan, bundle, systemd)
         _write_manifest(root)
         step("Writing the archive")

@@ -16,6 +16,17 @@ check() {  # check NAME COMMAND...: one counted result
   local name=$1; shift
   if "$@"; then passed=$((passed + 1)); echo "PASS $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
+count_results() {  # count_results LABEL OUTPUT: tallies a device script's PASS/FAIL lines
+  local label=$1 output=$2
+  echo "$output" | grep -vE "^(PASS|FAIL)" | tail -3
+  while read -r line; do
+    case "$line" in
+      PASS*) passed=$((passed + 1)); echo "$line" ;;
+      FAIL*) failed=$((failed + 1)); echo "$line" ;;
+    esac
+  done <<< "$(echo "$output" | grep -E "^(PASS|FAIL)")"
+  echo "$output" | grep -qE "^(PASS|FAIL)" || { failed=$((failed + 1)); echo "FAIL $label: no results"; echo "$output" | tail -15; }
+}
 finish() {
   bash "$EMU" teardown || true
   # EDGEEMBED_KEEP_RPI5=DIR keeps the converted rpi5 bundle for scripts/arm64-bench.sh.
@@ -89,7 +100,7 @@ PYEOF
 
 echo "== install and embed on the emulated Raspberry Pi 5"
 mkdir -p "$ROOT/opt/ci"
-cp scripts/arm64/device_check.py "$ROOT/opt/ci/"
+cp scripts/arm64/device_check.py scripts/arm64/serve_check.py "$ROOT/opt/ci/"
 for bundle in minilm-rpi5 tiny-openvino; do
   archive="$bundle.tar.gz"; [ "$bundle" = tiny-openvino ] && archive=tiny-openvino-rpi5.tar.gz
   rm -rf "$ROOT/opt/ci/$bundle"; mkdir -p "$ROOT/opt/ci/$bundle"
@@ -103,14 +114,13 @@ for bundle in minilm-rpi5 tiny-openvino; do
   fp32=""; [ -f "$ROOT/opt/ci/$bundle/$bundle.fp32.npy" ] && fp32="/opt/ci/$bundle/$bundle.fp32.npy"
   output=$(bash "$EMU" run "/opt/ci/$bundle/device/venv/bin/python" /opt/ci/device_check.py check \
     "/opt/ci/$bundle/$dir/bundle" "/opt/ci/$bundle/$bundle.npy" $fp32 2>&1)
-  echo "$output" | grep -vE "^(PASS|FAIL)" | tail -3
-  while read -r line; do
-    case "$line" in
-      PASS*) passed=$((passed + 1)); echo "$line" ;;
-      FAIL*) failed=$((failed + 1)); echo "$line" ;;
-    esac
-  done <<< "$(echo "$output" | grep -E "^(PASS|FAIL)")"
-  echo "$output" | grep -qE "^(PASS|FAIL)" || { failed=$((failed + 1)); echo "FAIL $bundle: no results"; echo "$output" | tail -15; }
+  count_results "$bundle" "$output"
+  if [ "$bundle" = minilm-rpi5 ]; then
+    echo "   serving: the package's edgeembed.service command, embedding over HTTP on the device"
+    output=$(bash "$EMU" run "/opt/ci/$bundle/device/venv/bin/python" /opt/ci/serve_check.py \
+      "/opt/ci/$bundle/$dir" "/opt/ci/$bundle/device/venv" "/opt/ci/$bundle/$bundle.npy" 2>&1)
+    count_results "$bundle serve" "$output"
+  fi
 done
 check "doctor on the emulated Pi suggests rpi5" sh -c \
   "bash '$EMU' run /opt/ci/minilm-rpi5/device/venv/bin/edgeembed doctor --json | grep -q '\"name\": \"rpi5\"'"

@@ -60,7 +60,7 @@ def test_package_layout_manifest_and_safe_unpack(tiny_bundles, tmp_path, fake_do
     assert is_device_package(archive)
     with tarfile.open(archive) as tar:
         names = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
-    assert {"install.sh", "requirements.txt", "MANIFEST.sha256", "package.json", "edgeembed-search.service",
+    assert {"install.sh", "requirements.txt", "MANIFEST.sha256", "package.json", "edgeembed.service",
             "bundle/edgeembed.json", "samples/semantic_search.py", "samples/corpus.txt"} <= names
     assert any(n.startswith("wheelhouse/edgeembed-") and n.endswith(".whl") for n in names)
     folder = unpack_package(archive, tmp_path / "out")
@@ -132,3 +132,30 @@ package.package_bundle({str(tiny_bundles["fp32"])!r}, sys.argv[1], target="rpi5"
     subprocess.run([sys.executable, str(script), str(tmp_path / "after.tar.gz")], check=True, capture_output=True)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".edgeembed-tmp")], leftovers
     print(f"6 kills during package: {complete} complete archives, {6 - complete} absent")
+
+
+def test_the_service_runs_the_server_on_loopback_with_a_credential_key(tiny_bundles, tmp_path, fake_download):
+    archive = package_bundle(tiny_bundles["fp32"], tmp_path / "pkg.tar.gz", target="rpi5")
+    folder = unpack_package(archive, tmp_path / "out")
+    unit = (folder / "edgeembed.service").read_text()
+    start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert "bin/edgeembed serve @HERE@/bundle --host 127.0.0.1" in start and "--api-key-file %d/api-key" in start
+    assert "LoadCredential=api-key:@KEYFILE@" in unit and "DynamicUser=yes" in unit
+    assert json.loads((folder / "package.json").read_text())["plan"]["server"] is True
+    installer = (folder / "install.sh").read_text()
+    assert "umask 077" in installer and 'chmod 600 "$KEYFILE"' in installer
+
+
+def test_without_the_server_there_is_no_unit_and_no_serve_extra(tiny_bundles, tmp_path, monkeypatch):
+    requested = []
+    monkeypatch.setattr(packaging, "_pip", lambda *args: requested.append(args))
+    monkeypatch.setattr(packaging, "build_edgeembed_wheel", lambda destination, wheel=None: destination / "edgeembed-0.1.0-py3-none-any.whl")
+    archive = package_bundle(tiny_bundles["fp32"], tmp_path / "pkg.tar.gz", target="rpi5", server=False)
+    with tarfile.open(archive) as tar:
+        assert not any(m.name.endswith(".service") for m in tar.getmembers())
+    download = next(args for args in requested if args[0] == "download")
+    assert any(arg.startswith("edgeembed @ ") for arg in download)
+    plan = plan_package(Bundle.load(tiny_bundles["fp32"]), load_target("rpi5"))
+    requested.clear()
+    packaging.download_wheels(plan, tmp_path / "edgeembed-0.1.0-py3-none-any.whl", tmp_path)
+    assert any(arg.startswith("edgeembed[serve] @ ") for arg in requested[0])

@@ -1,7 +1,8 @@
 #!/bin/sh
 # edgeembed offline installer for @TARGET@ (@ARCH@, Python @PYTHON@). Needs no network.
 #   sh install.sh [PREFIX]      venv in PREFIX/venv (default: this folder/venv)
-#   INSTALL_SYSTEMD=1 sh install.sh   also install and start edgeembed-search.service (root)
+#   INSTALL_SYSTEMD=1 sh install.sh   also install and start edgeembed.service, the embedding
+#                                     server on 127.0.0.1:8080 (root; key in /etc/edgeembed/api-key)
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 PREFIX=${1:-$HERE}
@@ -33,11 +34,21 @@ say "sample search:"
 "$PREFIX/venv/bin/python" "$HERE/samples/semantic_search.py" "$HERE/bundle" "$HERE/samples/corpus.txt" \
     "how often should I water my plants" --top 3
 
-if [ "${INSTALL_SYSTEMD:-0}" = "1" ] && [ -f "$HERE/edgeembed-search.service" ]; then
-    say "installing edgeembed-search.service"
-    sed -e "s#@VENV@#$PREFIX/venv#g" -e "s#@HERE@#$HERE#g" "$HERE/edgeembed-search.service" \
-        > /etc/systemd/system/edgeembed-search.service
+KEYFILE=${EDGEEMBED_KEY_FILE:-/etc/edgeembed/api-key}
+if [ "${INSTALL_SYSTEMD:-0}" = "1" ] && [ -f "$HERE/edgeembed.service" ]; then
+    if [ ! -s "$KEYFILE" ]; then
+        say "writing a new API key to $KEYFILE (mode 0600)"
+        mkdir -p "$(dirname "$KEYFILE")"
+        (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' > "$KEYFILE")
+    fi
+    chmod 600 "$KEYFILE"
+    say "installing edgeembed.service"
+    sed -e "s#@VENV@#$PREFIX/venv#g" -e "s#@HERE@#$HERE#g" -e "s#@KEYFILE@#$KEYFILE#g" \
+        "$HERE/edgeembed.service" > /etc/systemd/system/edgeembed.service
     systemctl daemon-reload
-    systemctl enable --now edgeembed-search.service
+    systemctl enable --now edgeembed.service
+    say "serving on http://127.0.0.1:8080 (key: sudo cat $KEYFILE)"
 fi
 say "done. Try: $PREFIX/venv/bin/edgeembed embed $HERE/bundle \"hello world\""
+[ -x "$PREFIX/venv/bin/uvicorn" ] && say "or serve it: $PREFIX/venv/bin/edgeembed serve $HERE/bundle --port 8080"
+exit 0

@@ -1,0 +1,211 @@
+"""``edgeembed bench-serve``: the batching gain of a real server, measured on loopback.
+
+Starts ``edgeembed serve`` in a fresh process on a free 127.0.0.1 port (embedding cache off, so
+every request reaches the model), then alternates rounds of the same single-sentence requests
+sent one at a time and by ``clients`` concurrent clients (asyncio keep-alive connections).
+Reports requests/s, p50/p99 latency, errors, the batch sizes the server's
+``/metrics`` saw, and whether SIGTERM ended it with status 0. Bounded in requests and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeembed.errors import EdgeEmbedError
+
+START_TIMEOUT_S = 300.0
+REQUEST_TIMEOUT_S = 60.0
+ROUND_TIMEOUT_S = 600.0
+
+
+@dataclass
+class RoundResult:
+    mode: str
+    clients: int
+    seconds: float
+    latencies_s: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def requests_per_s(self) -> float:
+        return len(self.latencies_s) / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(bundle: str | os.PathLike[str], port: int, extra_args: list[str]) -> subprocess.Popen:
+    """``edgeembed serve`` in a fresh process; returns once ``/health`` answers 200."""
+    command = [
+        sys.executable, "-m", "edgeembed.cli", "serve", str(bundle), "--port", str(port),
+        "--log-level", "warning", *extra_args,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EdgeEmbedError(f"the server exited with status {process.returncode}:\n{process.stdout.read()[-2000:]}")
+        try:
+            status, _ = request(port, "GET", "/health")
+            if status == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_server(process)
+    raise EdgeEmbedError(f"the server did not become healthy within {START_TIMEOUT_S:.0f} s")
+
+
+def stop_server(process: subprocess.Popen, timeout_s: float = 60.0) -> int:
+    """SIGTERM, then the exit status (SIGKILL after ``timeout_s``: reported as -9)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def request(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+    try:
+        payload = None if body is None else json.dumps(body).encode()
+        connection.request(method, path, payload, {"Content-Type": "application/json", **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def run_round(port: int, texts: list[str], clients: int, mode: str) -> RoundResult:
+    """Each text as its own OpenAI request, from ``clients`` keep-alive connections."""
+    return asyncio.run(_round(port, texts, clients, mode))
+
+
+async def _round(port: int, texts: list[str], clients: int, mode: str) -> RoundResult:
+    pending = list(reversed(texts))
+    result = RoundResult(mode, clients, 0.0)
+
+    async def client() -> None:
+        connection = None
+        while pending:
+            text = pending.pop()
+            body = json.dumps({"input": text, "model": "bench", "encoding_format": "base64"}).encode()
+            started = time.perf_counter()
+            try:
+                connection = connection or await asyncio.open_connection("127.0.0.1", port)
+                status, payload = await _post(*connection, "/v1/embeddings", body)
+                error = None if status == 200 else f"{status}: {payload[:200]!r}"
+            except (OSError, asyncio.IncompleteReadError, ValueError) as failure:
+                error, connection = f"{type(failure).__name__}: {failure}", None
+            elapsed = time.perf_counter() - started
+            (result.errors.append(error) if error else result.latencies_s.append(elapsed))
+        if connection is not None:
+            connection[1].close()
+
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))), ROUND_TIMEOUT_S)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes) -> tuple[int, bytes]:
+    """One keep-alive HTTP/1.1 POST; the load generator stays light so it measures the server."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
+    status = int(header.split(b" ", 2)[1])
+    match = re.search(rb"(?im)^content-length:\s*(\d+)", header)
+    if match is None:
+        raise ValueError("response without Content-Length")
+    return status, await reader.readexactly(int(match.group(1)))
+
+
+def batch_sizes(metrics_text: str) -> dict[str, float]:
+    """Batches run, mean texts per batch and the largest bucket bound seen, from ``/metrics``."""
+    values = {}
+    for name in ("edgeembed_batch_size_count", "edgeembed_batch_size_sum"):
+        match = re.search(rf"^{name} (\S+)$", metrics_text, re.MULTILINE)
+        values[name] = float(match.group(1)) if match else 0.0
+    count, total = values["edgeembed_batch_size_count"], values["edgeembed_batch_size_sum"]
+    multi = re.search(r'^edgeembed_batch_size_bucket\{le="1.0"\} (\S+)$', metrics_text, re.MULTILINE)
+    single = float(multi.group(1)) if multi else 0.0
+    return {"batches": count, "mean_batch": total / count if count else 0.0, "batches_over_1": count - single}
+
+
+def load_test(
+    bundle: str | os.PathLike[str],
+    texts: list[str],
+    clients: int = 32,
+    rounds: int = 3,
+    server_args: list[str] | None = None,
+    progress=lambda message: None,
+) -> dict:
+    """Interleaved sequential and concurrent rounds against one fresh server; a JSON-able summary."""
+    if clients < 2 or rounds < 1 or not texts:
+        raise EdgeEmbedError("bench-serve needs --clients >= 2, --rounds >= 1 and at least one text")
+    port = free_port()
+    progress(f"starting the server on 127.0.0.1:{port}")
+    # cache off: every request reaches the model; truncation on: what Embedder.encode does
+    process = start_server(Path(bundle), port, ["--cache-size", "0", "--auto-truncate", *(server_args or [])])
+    results: list[RoundResult] = []
+    try:
+        run_round(port, texts[: min(len(texts), 32)], clients, "warm-up")
+        for number in range(rounds):
+            for mode, count in (("one at a time", 1), (f"{clients} concurrent", clients)):
+                progress(f"round {number + 1}/{rounds}: {mode}")
+                results.append(run_round(port, texts, count, mode))
+        status, metrics = request(port, "GET", "/metrics")
+    finally:
+        exit_status = stop_server(process)
+    return summarize(results, batch_sizes(metrics.decode()) if status == 200 else {}, exit_status, len(texts))
+
+
+def summarize(results: list[RoundResult], batches: dict, exit_status: int, requests_per_round: int) -> dict:
+    modes = {}
+    for result in results:
+        entry = modes.setdefault(result.mode, {"clients": result.clients, "rates": [], "latencies": [], "errors": []})
+        entry["rates"].append(result.requests_per_s)
+        entry["latencies"].extend(result.latencies_s)
+        entry["errors"].extend(result.errors)
+    summary = {}
+    for mode, entry in modes.items():
+        latencies = sorted(entry["latencies"]) or [0.0]
+        summary[mode] = {
+            "clients": entry["clients"],
+            "requests_per_s": round(statistics.median(entry["rates"]), 1),
+            "p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
+            "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+            "errors": len(entry["errors"]),
+            "first_error": entry["errors"][0] if entry["errors"] else None,
+        }
+    sequential, concurrent = (summary[mode] for mode in modes)
+    gain = concurrent["requests_per_s"] / sequential["requests_per_s"] if sequential["requests_per_s"] else 0.0
+    return {
+        "requests_per_round": requests_per_round,
+        "rounds": len(results) // 2,
+        "modes": summary,
+        "batching_gain": round(gain, 2),
+        "server_batches": batches,
+        "server_exit_status": exit_status,
+    }

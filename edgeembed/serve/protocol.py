@@ -1,0 +1,95 @@
+"""HTTP details shared by the routes: bounded body reading, bearer auth, response bodies.
+
+Errors keep each API's own shape: OpenAI routes answer ``{"error": {"message", "type",
+"param", "code"}}``, the TEI route ``{"error": ..., "error_type": ...}``. No response ever
+carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from edgeembed.serve.schemas import RequestError
+
+DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body is read (and dropped) up to here, so the client sees the 413
+OPENAI_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+    405: "invalid_request_error", 413: "invalid_request_error", 503: "server_overloaded",
+}
+TEI_TYPES = {401: "Unauthorized", 413: "Validation", 400: "Validation", 503: "Overloaded"}
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The parsed JSON body; 413 beyond ``limit`` bytes, 400 when empty or not JSON."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestError(400, f"invalid Content-Length header {declared!r}")
+        if int(declared) > limit:
+            await _discard(request)
+            raise _too_large(int(declared), limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            await _discard(request)
+            raise _too_large(len(body), limit)
+    if not body.strip():
+        raise RequestError(400, "the request body is empty; send a JSON object")
+    try:
+        return json.loads(bytes(body))
+    except RecursionError:
+        raise RequestError(400, "the request body nests too deeply to be a request") from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise RequestError(400, f"the request body is not valid JSON: {error}") from None
+
+
+async def _discard(request: Request) -> None:
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > DRAIN_LIMIT:
+            return
+
+
+def _too_large(size: int, limit: int) -> RequestError:
+    return RequestError(
+        413, f"the request body is {size} bytes; this server takes at most {limit} (--max-body-mb)"
+    )
+
+
+def check_bearer(request: Request, key: str | None) -> None:
+    """401 unless ``Authorization: Bearer <key>`` matches (compared in constant time)."""
+    if key is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise RequestError(401, "missing API key: send the header 'Authorization: Bearer <key>'")
+    if not hmac.compare_digest(token.strip().encode("utf-8"), key.encode("utf-8")):
+        raise RequestError(401, "invalid API key")
+
+
+def error_response(family: str, status: int, message: str, param: str | None = None, headers: dict | None = None) -> JSONResponse:
+    """``family`` is ``"openai"`` or ``"tei"``."""
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if family == "tei":
+        body: dict[str, Any] = {"error": message, "error_type": TEI_TYPES.get(status, "Backend")}
+    else:
+        kind = OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        body = {"error": {"message": message, "type": kind, "param": param, "code": status}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def encode_vector(vector, encoding_format: str) -> list[float] | str:
+    """A float list, or base64 of little-endian float32 as the OpenAI API sends it."""
+    if encoding_format == "base64":
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+    return vector.tolist()

@@ -1,0 +1,22 @@
+"""The ``bench-serve`` table."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_load_test(console: Console, summary: dict) -> None:
+    table = Table(title=f"edgeembed serve on 127.0.0.1: {summary['requests_per_round']} single-sentence requests x {summary['rounds']} rounds")
+    for column in ("mode", "req/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for mode, row in summary["modes"].items():
+        table.add_row(mode, f"{row['requests_per_s']:.0f}", f"{row['p50_ms']:.1f}", f"{row['p99_ms']:.1f}", str(row["errors"]))
+    console.print(table)
+    batches = summary["server_batches"]
+    console.print(
+        f"batching gain: x{summary['batching_gain']:.2f}   server batches: {batches.get('batches', 0):.0f} "
+        f"(mean {batches.get('mean_batch', 0):.1f} texts, {batches.get('batches_over_1', 0):.0f} with > 1)   "
+        f"exit status after SIGTERM: {summary['server_exit_status']}",
+        markup=False,
+    )

@@ -1,0 +1,132 @@
+"""The server's one inference path: token limits, the embedding cache, then the batcher.
+
+Both routes call :meth:`EmbeddingService.embed`. Texts the cache knows never reach the model;
+the rest of a request goes to the :class:`DynamicBatcher` as one unit. The model returns raw
+pooled vectors (``normalize_embeddings=False``) and normalization happens per request, so a
+request's vectors are exactly ``Embedder.encode`` of its texts alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeembed.embedder import Embedder
+from edgeembed.pooling import l2_normalize
+from edgeembed.serve.batcher import Arrival, DynamicBatcher
+from edgeembed.serve.metrics import ServeMetrics
+from edgeembed.serve.schemas import EmbedRequest, RequestError
+from edgeembed.serve.settings import ServeSettings
+
+INLINE_TOKENIZE = 32  # texts tokenized on the event loop; larger requests go to a thread
+WARM_UP_TEXTS = ("edgeembed warm-up", " ".join(["a longer warm-up text of several words"] * 8))
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """The vectors of one request and what they cost."""
+
+    vectors: np.ndarray
+    prompt_tokens: int
+    truncated: int
+    cache_hits: int
+
+
+class EmbeddingService:
+    """Owns the embedder, the batcher and the metrics of one server."""
+
+    def __init__(self, embedder: Embedder, settings: ServeSettings) -> None:
+        self.embedder = embedder
+        self.settings = settings
+        self.model_name = settings.model_name or _model_name(embedder)
+        self.metrics = ServeMetrics(queue_depth=lambda: self.batcher.queued_texts)
+        self.batcher = DynamicBatcher(
+            self._run_model,
+            max_batch=settings.max_batch,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_wait_s=settings.max_wait_ms / 1000,
+            max_queue=settings.max_queue,
+            on_batch=self.metrics.record_batch,
+        )
+        self.ready = False
+        self._warming: asyncio.Task | None = None
+
+    def warm_up(self) -> None:
+        """Run the model once per input shape class, so the first request is not the slow one."""
+        self._run_model(list(WARM_UP_TEXTS))
+        self.ready = True
+
+    def start_warm_up(self) -> asyncio.Task:
+        """Warm up in a thread, once (also for apps that mount the server without its lifespan)."""
+        if self._warming is None:
+            self._warming = asyncio.get_running_loop().create_task(self.batcher.run_exclusive(self.warm_up))
+        return self._warming
+
+    async def ensure_warm(self) -> None:
+        if not self.ready:
+            await asyncio.shield(self.start_warm_up())
+
+    async def close(self) -> None:
+        await self.batcher.close()
+
+    async def embed(self, request: EmbedRequest, arrival: Arrival | None = None) -> Embedded:
+        """Vectors for ``request.texts`` in order, normalized as the request or the bundle says.
+
+        ``arrival`` (from ``batcher.arriving()``) tells the batcher when this request has queued.
+        """
+        with self.batcher.arriving() if arrival is None else contextlib.nullcontext(arrival) as arrival:
+            texts = request.texts
+            if len(texts) <= INLINE_TOKENIZE:
+                tokenized = self.embedder.tokenizer.encode(texts)
+            else:
+                tokenized = await asyncio.to_thread(self.embedder.tokenizer.encode, texts)
+            lengths = [len(item.ids) for item in tokenized]
+            over = [index for index, item in enumerate(tokenized) if item.truncated]
+            truncate = self.settings.auto_truncate if request.truncate is None else request.truncate
+            if over and not truncate:
+                raise RequestError(
+                    413,
+                    f"input {over[0]} is longer than the model's limit of {self.embedder.max_seq_length} tokens "
+                    f"({len(over)} text(s) too long); shorten it, ask for truncation (\"truncate\": true on /embed) "
+                    "or start the server with --auto-truncate",
+                    "input",
+                )
+            vectors, hits = self._cached(texts)
+            missing = list(dict.fromkeys(text for index, text in enumerate(texts) if index not in hits))
+            if missing:
+                tokens = sum(lengths[index] for index, text in enumerate(texts) if index not in hits)
+                computed = await self.batcher.submit(missing, tokens, arrival)
+                row_of = dict(zip(missing, computed))
+                for index, text in enumerate(texts):
+                    if index not in hits:
+                        vectors[index] = row_of[text]
+        normalize = self.embedder.bundle.manifest.normalize if request.normalize is None else request.normalize
+        self.metrics.cache_hits.inc(len(hits))
+        self.metrics.cache_misses.inc(len(texts) - len(hits))
+        self.metrics.truncated.inc(len(over))
+        self.metrics.input_tokens.inc(sum(lengths))
+        return Embedded(l2_normalize(vectors) if normalize else vectors, sum(lengths), len(over), len(hits))
+
+    def _cached(self, texts: list[str]) -> tuple[np.ndarray, set[int]]:
+        vectors = np.empty((len(texts), self.embedder.embedding_dim), dtype=np.float32)
+        cache = self.embedder.embedding_cache
+        hits: set[int] = set()
+        if cache.maxsize:
+            for index, text in enumerate(texts):
+                hit = cache.get((text, False))
+                if hit is not None:
+                    vectors[index] = hit
+                    hits.add(index)
+        return vectors, hits
+
+    def _run_model(self, texts: list[str]) -> np.ndarray:
+        """Raw pooled vectors (the embedder caches them under the un-normalized key)."""
+        return self.embedder.encode(texts, normalize_embeddings=False)
+
+
+def _model_name(embedder: Embedder) -> str:
+    source = embedder.bundle.manifest.source.get("name") or embedder.bundle.path.name
+    return str(source)

@@ -1,0 +1,73 @@
+"""What the server accepts and how it batches: one frozen, validated settings object."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeembed.errors import InputError
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Batching, limits and auth of ``edgeembed serve`` (every field is a CLI option).
+
+    A batch closes when it holds ``max_batch`` texts or ``max_batch_tokens`` tokens, when its
+    oldest request has waited ``max_wait_ms``, or at once when no other request is on its way.
+    ``max_queue`` bounds the texts waiting for the model (beyond it: 503 with Retry-After).
+    Texts over the model's token limit get 413 unless the request or ``auto_truncate`` says
+    to truncate them.
+    """
+
+    max_batch: int = 64
+    max_batch_tokens: int = 16384
+    max_wait_ms: float = 2.0
+    max_queue: int = 2048
+    max_inputs: int = 2048
+    max_body_bytes: int = 2 * MiB
+    auto_truncate: bool = False
+    api_key: str | None = field(default=None, repr=False)
+    model_name: str | None = None
+    retry_after_s: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_batch_tokens", "max_queue", "max_inputs", "max_body_bytes", "retry_after_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"serve: {name} must be a positive integer, got {value!r}")
+        if not 0 <= self.max_wait_ms <= 10_000:
+            raise InputError(f"serve: max_wait_ms must be within 0..10000, got {self.max_wait_ms!r}")
+        if self.max_inputs > self.max_queue:
+            raise InputError(
+                f"serve: max_inputs ({self.max_inputs}) exceeds max_queue ({self.max_queue}); "
+                "a request that large could never be queued"
+            )
+        if self.api_key is not None and not self.api_key.strip():
+            raise InputError("serve: the API key is empty; give a key or none")
+
+    def replace(self, **changes) -> ServeSettings:
+        return dataclasses.replace(self, **changes)
+
+
+def read_api_key_file(path: str | os.PathLike[str]) -> str:
+    """The key in ``path``; refused unless only its owner can read it (mode 0600 or 0400)."""
+    key_path = Path(path)
+    try:
+        mode = key_path.stat().st_mode
+        text = key_path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot read the API key file {key_path}: {error.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InputError(
+            f"the API key file {key_path} is readable by others (mode {stat.S_IMODE(mode):o}); "
+            f"run: chmod 600 {key_path}"
+        )
+    key = text.strip()
+    if not key:
+        raise InputError(f"the API key file {key_path} is empty")
+    return key

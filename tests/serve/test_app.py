@@ -1,0 +1,167 @@
+"""The server's routes in-process (starlette's TestClient) on the tiny fp32 bundle."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+from starlette.applications import Starlette  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
+
+from edgeembed.embedder import Embedder  # noqa: E402
+from edgeembed.serve import ServeSettings, create_app  # noqa: E402
+
+TEXTS = ["a dog runs in the park", "the cat sleeps", "a dog runs in the park", ""]
+
+
+@pytest.fixture()
+def embedder(tiny_bundles) -> Embedder:
+    return Embedder.load(tiny_bundles["fp32"])
+
+
+@pytest.fixture()
+def client(embedder):
+    with TestClient(create_app(embedder, max_inputs=100, max_queue=200, max_body_bytes=64 * 1024)) as test_client:
+        yield test_client
+
+
+def reference(tiny_bundles, texts, normalize=None) -> np.ndarray:
+    return Embedder.load(tiny_bundles["fp32"], embedding_cache_size=0).encode(texts, normalize_embeddings=normalize)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_openai_route_equals_encode_in_float_and_base64(client, tiny_bundles):
+    expected = reference(tiny_bundles, TEXTS)
+    for encoding_format in ("float", "base64"):
+        response = client.post("/v1/embeddings", json={"input": TEXTS, "model": "any", "encoding_format": encoding_format})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["object"] == "list" and [item["index"] for item in body["data"]] == [0, 1, 2, 3]
+        if encoding_format == "base64":
+            vectors = np.stack([np.frombuffer(base64.b64decode(item["embedding"]), dtype="<f4") for item in body["data"]])
+        else:
+            vectors = np.array([item["embedding"] for item in body["data"]], dtype=np.float32)
+        assert np.allclose(vectors, expected, atol=1e-6)
+        tokens = sum(len(item.ids) for item in client.app.state.service.embedder.tokenizer.encode(TEXTS))
+        assert body["usage"] == {"prompt_tokens": tokens, "total_tokens": tokens}
+
+
+def test_single_string_and_tei_route(client, tiny_bundles):
+    single = client.post("/v1/embeddings", json={"input": "the cat sleeps"}).json()
+    assert len(single["data"]) == 1
+    assert np.allclose(single["data"][0]["embedding"], reference(tiny_bundles, "the cat sleeps"), atol=1e-6)
+    raw = client.post("/embed", json={"inputs": TEXTS[:2], "normalize": False})
+    assert raw.status_code == 200
+    assert np.allclose(np.array(raw.json()), reference(tiny_bundles, TEXTS[:2], normalize=False), atol=1e-5)
+    normalized = np.array(client.post("/embed", json={"inputs": "the cat sleeps"}).json())
+    assert normalized.shape[0] == 1 and np.isclose(np.linalg.norm(normalized[0]), 1.0, atol=1e-5)
+
+
+def test_repeated_texts_come_from_the_cache(client):
+    first = client.post("/v1/embeddings", json={"input": ["cached text one", "cached text two"]})
+    second = client.post("/v1/embeddings", json={"input": ["cached text one", "cached text two"]})
+    assert first.headers["x-edgeembed-cache-hits"] == "0" and second.headers["x-edgeembed-cache-hits"] == "2"
+    assert first.json()["data"] == second.json()["data"]
+    metrics = client.get("/metrics").text
+    assert "edgeembed_cache_hits_total 2.0" in metrics
+
+
+@pytest.mark.parametrize(
+    "route, body, status, message",
+    [
+        ("/v1/embeddings", b'{"input": ["unterminated', 400, "not valid JSON"),
+        ("/v1/embeddings", b"", 400, "empty"),
+        ("/v1/embeddings", b"[1, 2]", 400, "JSON object"),
+        ("/v1/embeddings", b"[" * 50000, 400, "nests too deeply"),
+        ("/v1/embeddings", {"model": "x"}, 400, "missing field 'input'"),
+        ("/v1/embeddings", {"input": 42}, 400, "'input' must be a string or a list"),
+        ("/v1/embeddings", {"input": []}, 400, "empty list"),
+        ("/v1/embeddings", {"input": ["ok", None]}, 400, "'input[1]' must be a string"),
+        ("/v1/embeddings", {"input": [[101, 2023]]}, 400, "token-id input is not supported"),
+        ("/v1/embeddings", {"input": "x", "encoding_format": "int8"}, 400, "encoding_format"),
+        ("/v1/embeddings", {"input": "x", "dimensions": 7}, 400, "dimensions=7 is not available"),
+        ("/v1/embeddings", {"input": "x", "dimensions": True}, 400, "'dimensions' must be int"),
+        ("/v1/embeddings", {"input": ["t"] * 101}, 413, "at most 100 per request"),
+        ("/v1/embeddings", {"input": "word " * 2000}, 413, "longer than the model's limit"),
+        ("/v1/embeddings", {"input": "a" * 70000}, 413, "request body is"),
+        ("/embed", {"inputs": "x", "normalize": "yes"}, 400, "'normalize' must be bool"),
+        ("/embed", {"input": "x"}, 400, "missing field 'inputs'"),
+        ("/embed", {"inputs": "x", "truncation_direction": "left"}, 400, "truncated on the right"),
+    ],
+)
+def test_bad_requests_get_a_json_error_and_the_server_carries_on(client, route, body, status, message):
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = client.post(route, content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    text = error if isinstance(error, str) else error["message"]
+    assert message in text and "Traceback" not in response.text
+    assert client.post("/v1/embeddings", json={"input": "still serving"}).status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    missing = client.get("/v2/nothing")
+    assert missing.status_code == 404 and "Not Found" in missing.json()["error"]["message"]
+    wrong = client.get("/v1/embeddings")
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == 405
+
+
+def test_truncation_on_request_or_by_setting_is_reported(embedder):
+    long_text = "word " * 500
+    with TestClient(create_app(embedder)) as strict:
+        response = strict.post("/embed", json={"inputs": [long_text, "short"], "truncate": True})
+        assert response.status_code == 200 and response.headers["x-edgeembed-truncated"] == "1"
+        assert "edgeembed_truncated_inputs_total 1.0" in strict.get("/metrics").text
+    with TestClient(create_app(embedder, auto_truncate=True)) as lenient:
+        assert lenient.post("/v1/embeddings", json={"input": long_text}).status_code == 200
+
+
+def test_bearer_key_guards_every_route_but_health(embedder):
+    with TestClient(create_app(embedder, api_key="s3cret")) as guarded:
+        assert guarded.get("/health").status_code == 200
+        missing = guarded.post("/v1/embeddings", json={"input": "x"})
+        assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+        assert "Authorization: Bearer" in missing.json()["error"]["message"]
+        wrong = guarded.post("/embed", json={"inputs": "x"}, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.json()["error"] == "invalid API key"
+        assert guarded.get("/metrics").status_code == 401
+        ok = guarded.post("/v1/embeddings", json={"input": "x"}, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+
+
+def test_info_metrics_and_models(client, embedder):
+    info = client.get("/info").json()
+    assert info["dimensions"] == embedder.embedding_dim and info["quantization"] == "fp32"
+    assert info["fidelity_vs_fp32"]["mean_cosine"] > 0.99 and info["batching"]["max_inputs"] == 100
+    client.post("/v1/embeddings", json={"input": ["one", "two"]})
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    for name in ("edgeembed_requests_total", "edgeembed_batch_size_bucket", "edgeembed_queue_depth", "edgeembed_request_duration_seconds_bucket"):
+        assert name in metrics.text
+    assert client.get("/v1/models").json()["data"][0]["id"] == info["model"]
+
+
+def test_mounted_without_lifespan_warms_on_first_health_check(embedder):
+    host = Starlette(routes=[Mount("/embedding", app=create_app(embedder))])
+    with TestClient(host) as client:  # the host's lifespan does not run the mounted app's
+        for _ in range(100):
+            if client.get("/embedding/health").status_code == 200:
+                break
+        assert client.get("/embedding/health").json() == {"status": "ok"}
+        assert client.post("/embedding/v1/embeddings", json={"input": "mounted"}).status_code == 200
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="max_inputs"):
+        ServeSettings(max_inputs=10, max_queue=5)
+    with pytest.raises(ValueError, match="max_batch must be a positive integer"):
+        ServeSettings(max_batch=0)
