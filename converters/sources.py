@@ -184,8 +184,18 @@ def load_source(model: Any = None, tokenizer: Any = None) -> SourceModel:
             return _load_folder(folder, str(model))
         if folder.exists():
             raise ConversionError(f"{folder} is a file; pass the model's folder")
+        if _looks_like_path(str(model)):
+            raise ConversionError(
+                f"no folder {folder}: it is spelled like a local path, so it was not looked up "
+                "as a hub id; check the path"
+            )
         return _load_folder(_cached_hub_folder(str(model)), str(model))
     return _load_module(model, tokenizer)
+
+
+def _looks_like_path(text: str) -> bool:
+    """Hub ids are ``name`` or ``owner/name``; anything else the user typed is a path."""
+    return text.startswith(("/", ".", "~")) or "\\" in text or text.count("/") > 1 or text.endswith("/")
 
 
 def _load_folder(folder: Path, name: str) -> SourceModel:

@@ -7,7 +7,6 @@ Heavy toolchains are imported inside the command that needs them, so ``--help``,
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -122,28 +121,32 @@ def embed(
     bundle: Path = typer.Argument(..., help="Bundle directory."),
     texts: Optional[List[str]] = typer.Argument(None, help="Texts to embed; none = one per stdin line."),
     as_json: bool = typer.Option(False, "--json", help="Print embeddings as JSON."),
-    npy: Optional[Path] = typer.Option(None, help="Save embeddings to this .npy file."),
+    npy: Optional[Path] = typer.Option(None, help="Save embeddings to this .npy file (.npy is added if missing)."),
     similarity: bool = typer.Option(False, help="Print the cosine similarity matrix."),
     normalize: Optional[bool] = typer.Option(None, help="Override the bundle's normalization."),
-    threads: Optional[int] = typer.Option(None, help="Runtime threads (default: all cores)."),
-    batch_size: int = typer.Option(32, help="Texts per batch."),
+    threads: Optional[int] = typer.Option(None, help="Runtime threads (default: the bundle's, capped at the cores)."),
+    batch_size: Optional[int] = typer.Option(None, help="Texts per batch (default: the bundle's profile)."),
     device: Optional[Device] = typer.Option(None, help="Run on this device (default: the bundle's)."),
 ) -> None:
     """Embed texts with a bundle (no torch, no tensorflow)."""
     import numpy as np
 
+    from edgeembed.atomic import atomic_write
+    from edgeembed.cli_inputs import npy_target, stdin_texts
     from edgeembed.embedder import Embedder
+    from edgeembed.errors import InputError
 
-    if not texts:
-        texts = [line.rstrip("\n") for line in sys.stdin]
     try:
+        npy_path = npy_target(npy) if npy is not None else None
+        texts = texts or stdin_texts()
         embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
         vectors = embedder.encode(texts, batch_size=batch_size, normalize_embeddings=normalize)
-    except (EdgeEmbedError, TypeError) as error:
-        fail(error)
-    if npy is not None:
-        np.save(npy, vectors)
-        errors.print(f"saved {vectors.shape[0]} x {vectors.shape[1]} float32 to {npy}")
+        if npy_path is not None:
+            atomic_write(npy_path, lambda stream: np.save(stream, vectors))
+    except (EdgeEmbedError, TypeError, OSError) as error:
+        fail(error if not isinstance(error, OSError) else InputError(f"cannot write {npy}: {error.strerror}"))
+    if npy_path is not None:
+        errors.print(f"saved {vectors.shape[0]} x {vectors.shape[1]} float32 to {npy_path}", markup=False)
     if as_json:
         print(json.dumps({"texts": texts, "embeddings": vectors.round(6).tolist()}))
     if embedder.last_truncated:
@@ -282,32 +285,24 @@ def unpack(
 @app.command()
 def targets(
     target: Optional[str] = typer.Argument(None, help="Show one profile (name or .toml path) in full."),
+    as_json: bool = typer.Option(False, "--json", help="Every field of every profile, as JSON."),
 ) -> None:
     """List the built-in target profiles (or check and show one, e.g. your own .toml)."""
+    from dataclasses import asdict
+
     from edgeembed.profiles import all_targets, load_target
+    from edgeembed.report import print_profile, print_targets
 
     try:
         profiles = [load_target(target)] if target else all_targets()
     except EdgeEmbedError as error:
         fail(error)
-    if target:
-        table = Table(title=f"target {profiles[0].name}")
-        table.add_column("field")
-        table.add_column("value")
-        for name, value in vars(profiles[0]).items():
-            table.add_row(name, str(list(value) if isinstance(value, tuple) else value))
-        console.print(table)
-        return
-    table = Table(title="edgeembed targets")
-    columns = ("name", "arch", "format", "quantization", "runtime", "device", "threads", "max seq",
-               "buckets", "batch", "python", "glibc", "min cos")
-    for column in columns:
-        table.add_column(column, no_wrap=True)
-    for p in profiles:
-        table.add_row(p.name, p.arch, p.format, p.quantization, p.runtime, p.device, str(p.threads),
-                      str(p.max_seq_length), ",".join(map(str, p.seq_buckets)), str(p.batch_size),
-                      p.python, p.glibc, str(p.min_mean_cosine))
-    console.print(table, width=max(console.width, 150))
+    if as_json:
+        print(json.dumps([asdict(p) for p in profiles] if not target else asdict(profiles[0]), indent=2))
+    elif target:
+        print_profile(console, profiles[0])
+    else:
+        print_targets(console, profiles)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from edgeembed.bundle import Bundle
 from edgeembed.cache import EmbeddingCache
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
+from edgeembed.errors import InputError
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
 from edgeembed.tuning import load_tuned
 
@@ -50,6 +51,7 @@ class Embedder:
 
         self.bundle = bundle
         manifest = bundle.manifest
+        _check_options(manifest.format, threads, device)
         # Settings `edgeembed tune` measured on this machine win over the profile's guesses.
         defaults = {**manifest.runtime, **(load_tuned(bundle) if tuned else {})}
         cores = os.cpu_count() or 1
@@ -251,6 +253,17 @@ class Embedder:
         input_ids, attention_mask = self.tokenizer.pad(items, bucket)
         outputs = self.backend.run(input_ids, attention_mask)
         return pool(outputs, attention_mask, self.bundle.manifest.pooling)
+
+
+def _check_options(fmt: str, threads: int | None, device: str | None) -> None:
+    """Options the runtime would misread: refused here, naming what works."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    if device is not None and fmt == "tflite" and device.upper() != "CPU":
+        raise InputError(
+            f"a TFLite bundle runs on the CPU (LiteRT); device {device!r} needs an OpenVINO bundle "
+            f"(edgeembed convert --format openvino --device {device.upper()})"
+        )
 
 
 def _shift_index(message: str, offset: int) -> str:

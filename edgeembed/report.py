@@ -181,3 +181,23 @@ def print_doctor(console: Console, report: dict) -> None:
         else:
             table.add_row("bundle", f"[red]FAILED[/] {bundle['path']}: {bundle.get('error', 'bad output')}")
     console.print(table)
+
+
+def print_targets(console: Console, profiles) -> None:
+    """One line per profile, in 80 columns: name, recipe, runtime, and the board."""
+    table = Table(title="edgeembed targets (edgeembed targets NAME for all fields, --json to script)", box=None)
+    for column in ("name", "recipe", "runs on", "board"):
+        table.add_column(column, no_wrap=column != "board", overflow="fold")
+    for p in profiles:
+        board = p.description.split(" (")[0].split(",")[0]
+        table.add_row(p.name, f"{p.format} {p.quantization}", f"{p.runtime} {p.device}", board)
+    console.print(table)
+
+
+def print_profile(console: Console, profile) -> None:
+    table = Table(title=f"target {profile.name}", box=None)
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for name, value in vars(profile).items():
+        table.add_row(name, str(list(value) if isinstance(value, tuple) else value))
+    console.print(table)

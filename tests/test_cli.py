@@ -47,3 +47,55 @@ def test_convert_tiny_model_from_the_cli(tiny_model_dir, tmp_path):
                                  str(write_target(tmp_path, "fp32")), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "mean cosine" in result.output and (out / "edgeembed.json").is_file()
+
+
+def test_error_messages_print_brackets_verbatim(capsys):
+    import typer
+
+    from edgeembed import cli
+    from edgeembed.errors import EdgeEmbedError
+
+    with pytest.raises(typer.Exit):
+        cli.fail(EdgeEmbedError('install it: pip install "edgeembed[convert]" [then retry]'))
+    assert 'pip install "edgeembed[convert]" [then retry]' in capsys.readouterr().err
+
+
+def test_embed_npy_paths_are_checked_and_reported(tiny_bundles, tmp_path):
+    bundle = str(tiny_bundles["fp32"])
+    missing = runner.invoke(app, ["embed", bundle, "a dog", "--npy", str(tmp_path / "missing" / "x.npy")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output and "Traceback" not in missing.output
+    folder = runner.invoke(app, ["embed", bundle, "a dog", "--npy", str(tmp_path)])
+    assert folder.exit_code == 1 and "is a folder" in folder.output
+    plain = runner.invoke(app, ["embed", bundle, "a dog", "--npy", str(tmp_path / "vecs")])
+    assert plain.exit_code == 0 and f"to {tmp_path / 'vecs.npy'}" in plain.output
+    assert (tmp_path / "vecs.npy").is_file() and not (tmp_path / "vecs").exists()
+
+
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        ([], "", "stdin was empty"),
+        (["a dog", "--threads", "0"], None, "threads must be a positive integer"),
+        (["a dog", "--device", "NPU"], None, "runs on the CPU"),
+        (["a dog", "--batch-size", "0"], None, "batch_size must be >= 1"),
+    ],
+)
+def test_embed_refuses_what_it_cannot_do(tiny_bundles, args, stdin, message):
+    result = runner.invoke(app, ["embed", str(tiny_bundles["fp32"]), *args], input=stdin)
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_convert_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path):
+    result = runner.invoke(app, ["convert", "./no-such/model-folder", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "spelled like a local path" in result.output
+    assert "hf download" not in result.output
+
+
+def test_targets_fits_80_columns_and_has_a_json_form():
+    table = runner.invoke(app, ["targets"], env={"COLUMNS": "80"})
+    assert table.exit_code == 0 and "jetson-orin-nano" in table.output
+    assert max(len(line) for line in table.output.splitlines()) <= 80
+    data = json.loads(runner.invoke(app, ["targets", "--json"]).stdout)
+    assert {"rpi5", "intel-npu"} <= {p["name"] for p in data} and all("seq_buckets" in p for p in data)
+    assert json.loads(runner.invoke(app, ["targets", "rpi5", "--json"]).stdout)["quantization"] == "int8-dynamic"

@@ -28,7 +28,8 @@ def serve_command(
     max_queue: int = typer.Option(2048, help="Texts waiting for the model; beyond: 503 with Retry-After."),
     max_inputs: int = typer.Option(2048, help="Texts per request; beyond: 413."),
     max_body_mb: float = typer.Option(2.0, help="Request body limit in MiB; beyond: 413."),
-    auto_truncate: bool = typer.Option(False, help="Truncate over-long texts instead of answering 413."),
+    auto_truncate: bool = typer.Option(True, help="Truncate texts over the token limit (and report it); off: 413."),
+    max_input_chars: Optional[int] = typer.Option(None, help="Characters per text; beyond: 413 (default max(20000, 16 x token limit))."),
     model_name: Optional[str] = typer.Option(None, help="Model name in responses (default: the bundle's source)."),
     threads: Optional[int] = typer.Option(None, help="Runtime threads (default: the bundle's, capped at the cores)."),
     device: Optional[Device] = typer.Option(None, help="Run on this device (default: the bundle's)."),
@@ -49,7 +50,7 @@ def serve_command(
         settings = ServeSettings(
             max_batch=max_batch, max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms,
             max_queue=max_queue, max_inputs=max_inputs, max_body_bytes=int(max_body_mb * MiB),
-            auto_truncate=auto_truncate, api_key=key, model_name=model_name,
+            auto_truncate=auto_truncate, max_input_chars=max_input_chars, api_key=key, model_name=model_name,
         )
         run_server(
             bundle, settings, host=host, port=port, threads=threads, device=device.value if device else None,

@@ -166,8 +166,7 @@ def load_test(
         raise EdgeEmbedError("bench-serve needs --clients >= 2, --rounds >= 1 and at least one text")
     port = free_port()
     progress(f"starting the server on 127.0.0.1:{port}")
-    # cache off: every request reaches the model; truncation on: what Embedder.encode does
-    process = start_server(Path(bundle), port, ["--cache-size", "0", "--auto-truncate", *(server_args or [])])
+    process = start_server(Path(bundle), port, ["--cache-size", "0", *(server_args or [])])  # every request reaches the model
     results: list[RoundResult] = []
     try:
         run_round(port, texts[: min(len(texts), 32)], clients, "warm-up")

@@ -79,6 +79,7 @@ class EmbeddingService:
         """
         with self.batcher.arriving() if arrival is None else contextlib.nullcontext(arrival) as arrival:
             texts = request.texts
+            self._check_chars(texts)
             if len(texts) <= INLINE_TOKENIZE:
                 tokenized = self.embedder.tokenizer.encode(texts)
             else:
@@ -90,8 +91,8 @@ class EmbeddingService:
                 raise RequestError(
                     413,
                     f"input {over[0]} is longer than the model's limit of {self.embedder.max_seq_length} tokens "
-                    f"({len(over)} text(s) too long); shorten it, ask for truncation (\"truncate\": true on /embed) "
-                    "or start the server with --auto-truncate",
+                    f"({len(over)} text(s) too long) and truncation was turned off; shorten it, or allow "
+                    "truncation (\"truncate\": true on /embed, or a server without --no-auto-truncate)",
                     "input",
                 )
             vectors, hits = self._cached(texts)
@@ -109,6 +110,16 @@ class EmbeddingService:
         self.metrics.truncated.inc(len(over))
         self.metrics.input_tokens.inc(sum(lengths))
         return Embedded(l2_normalize(vectors) if normalize else vectors, sum(lengths), len(over), len(hits))
+
+    def _check_chars(self, texts: list[str]) -> None:
+        limit = self.settings.input_char_limit(self.embedder.max_seq_length)
+        for index, text in enumerate(texts):
+            if len(text) > limit:
+                raise RequestError(
+                    413, f"input {index} has {len(text)} characters; this server takes at most {limit} per text "
+                    f"(the model reads only its first {self.embedder.max_seq_length} tokens; --max-input-chars)",
+                    "input",
+                )
 
     def _cached(self, texts: list[str]) -> tuple[np.ndarray, set[int]]:
         vectors = np.empty((len(texts), self.embedder.embedding_dim), dtype=np.float32)

@@ -20,8 +20,10 @@ class ServeSettings:
     A batch closes when it holds ``max_batch`` texts or ``max_batch_tokens`` tokens, when its
     oldest request has waited ``max_wait_ms``, or at once when no other request is on its way.
     ``max_queue`` bounds the texts waiting for the model (beyond it: 503 with Retry-After).
-    Texts over the model's token limit get 413 unless the request or ``auto_truncate`` says
-    to truncate them.
+    Texts over the model's token limit are truncated and reported (response header, metrics)
+    unless the request says ``"truncate": false`` or ``auto_truncate`` is off: then 413. A text
+    over ``max_input_chars`` characters (default: ``max(20000, 16 x the token limit)``) is 413
+    either way, before it costs any tokenizing.
     """
 
     max_batch: int = 64
@@ -30,7 +32,8 @@ class ServeSettings:
     max_queue: int = 2048
     max_inputs: int = 2048
     max_body_bytes: int = 2 * MiB
-    auto_truncate: bool = False
+    auto_truncate: bool = True
+    max_input_chars: int | None = None
     api_key: str | None = field(default=None, repr=False)
     model_name: str | None = None
     retry_after_s: int = 1
@@ -40,6 +43,8 @@ class ServeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"serve: {name} must be a positive integer, got {value!r}")
+        if self.max_input_chars is not None and (isinstance(self.max_input_chars, bool) or not isinstance(self.max_input_chars, int) or self.max_input_chars < 1):
+            raise InputError(f"serve: max_input_chars must be a positive integer, got {self.max_input_chars!r}")
         if not 0 <= self.max_wait_ms <= 10_000:
             raise InputError(f"serve: max_wait_ms must be within 0..10000, got {self.max_wait_ms!r}")
         if self.max_inputs > self.max_queue:
@@ -52,6 +57,9 @@ class ServeSettings:
 
     def replace(self, **changes) -> ServeSettings:
         return dataclasses.replace(self, **changes)
+
+    def input_char_limit(self, max_seq_length: int) -> int:
+        return self.max_input_chars or max(20_000, 16 * max_seq_length)
 
 
 def read_api_key_file(path: str | os.PathLike[str]) -> str:

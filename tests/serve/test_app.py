@@ -91,7 +91,8 @@ def test_repeated_texts_come_from_the_cache(client):
         ("/v1/embeddings", {"input": "x", "dimensions": 7}, 400, "dimensions=7 is not available"),
         ("/v1/embeddings", {"input": "x", "dimensions": True}, 400, "'dimensions' must be int"),
         ("/v1/embeddings", {"input": ["t"] * 101}, 413, "at most 100 per request"),
-        ("/v1/embeddings", {"input": "word " * 2000}, 413, "longer than the model's limit"),
+        ("/embed", {"inputs": "word " * 2000, "truncate": False}, 413, "longer than the model's limit"),
+        ("/v1/embeddings", {"input": "w" * 20001}, 413, "at most 20000 per text"),
         ("/v1/embeddings", {"input": "a" * 70000}, 413, "request body is"),
         ("/embed", {"inputs": "x", "normalize": "yes"}, 400, "'normalize' must be bool"),
         ("/embed", {"input": "x"}, 400, "missing field 'inputs'"),
@@ -115,14 +116,17 @@ def test_unknown_routes_and_methods_answer_json(client):
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == 405
 
 
-def test_truncation_on_request_or_by_setting_is_reported(embedder):
+def test_truncation_is_the_default_and_reported_and_can_be_refused(embedder):
     long_text = "word " * 500
-    with TestClient(create_app(embedder)) as strict:
-        response = strict.post("/embed", json={"inputs": [long_text, "short"], "truncate": True})
+    with TestClient(create_app(embedder)) as lenient:
+        response = lenient.post("/v1/embeddings", json={"input": [long_text, "short"]})
         assert response.status_code == 200 and response.headers["x-edgeembed-truncated"] == "1"
-        assert "edgeembed_truncated_inputs_total 1.0" in strict.get("/metrics").text
-    with TestClient(create_app(embedder, auto_truncate=True)) as lenient:
-        assert lenient.post("/v1/embeddings", json={"input": long_text}).status_code == 200
+        assert "edgeembed_truncated_inputs_total 1.0" in lenient.get("/metrics").text
+        assert lenient.post("/embed", json={"inputs": long_text, "truncate": False}).status_code == 413
+    with TestClient(create_app(embedder, auto_truncate=False)) as strict:
+        refused = strict.post("/v1/embeddings", json={"input": long_text})
+        assert refused.status_code == 413 and "truncation was turned off" in refused.json()["error"]["message"]
+        assert strict.post("/embed", json={"inputs": long_text, "truncate": True}).status_code == 200
 
 
 def test_bearer_key_guards_every_route_but_health(embedder):

@@ -1,0 +1,27 @@
+"""Where CLI input comes from and output goes: checked up front, with errors that name the fix."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from edgeembed.errors import InputError
+
+
+def npy_target(npy: Path) -> Path:
+    """Where ``--npy`` writes: ``.npy`` added as numpy would, never a folder, parent must exist."""
+    if npy.is_dir():
+        raise InputError(f"--npy {npy} is a folder; give a file name such as {npy / 'embeddings.npy'}")
+    path = npy if npy.suffix == ".npy" else npy.with_name(npy.name + ".npy")
+    if not path.parent.is_dir():
+        raise InputError(f"--npy: folder {path.parent} does not exist; create it or choose another path")
+    return path
+
+
+def stdin_texts() -> list[str]:
+    if sys.stdin.isatty():
+        raise InputError("no texts: give them as arguments, or pipe one per line on stdin")
+    lines = [line.rstrip("\n") for line in sys.stdin]
+    if not lines:
+        raise InputError("no texts: stdin was empty; give texts as arguments or one per line")
+    return lines
