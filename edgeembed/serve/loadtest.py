@@ -170,14 +170,27 @@ def load_test(
     results: list[RoundResult] = []
     try:
         run_round(port, texts[: min(len(texts), 32)], clients, "warm-up")
+        concurrent = {"batches": 0.0, "texts": 0.0}
         for number in range(rounds):
             for mode, count in (("one at a time", 1), (f"{clients} concurrent", clients)):
                 progress(f"round {number + 1}/{rounds}: {mode}")
+                before = _batch_counters(port)
                 results.append(run_round(port, texts, count, mode))
+                if count > 1:
+                    after = _batch_counters(port)
+                    concurrent = {key: concurrent[key] + after[key] - before[key] for key in concurrent}
         status, metrics = request(port, "GET", "/metrics")
     finally:
         exit_status = stop_server(process)
-    return summarize(results, batch_sizes(metrics.decode()) if status == 200 else {}, exit_status, len(texts))
+    batches = batch_sizes(metrics.decode()) if status == 200 else {}
+    batches["concurrent_mean_batch"] = concurrent["texts"] / concurrent["batches"] if concurrent["batches"] else 0.0
+    return summarize(results, batches, exit_status, len(texts))
+
+
+def _batch_counters(port: int) -> dict[str, float]:
+    status, body = request(port, "GET", "/metrics")
+    stats = batch_sizes(body.decode()) if status == 200 else {}
+    return {"batches": stats.get("batches", 0.0), "texts": stats.get("batches", 0.0) * stats.get("mean_batch", 0.0)}
 
 
 def summarize(results: list[RoundResult], batches: dict, exit_status: int, requests_per_round: int) -> dict:

@@ -15,8 +15,8 @@ def print_load_test(console: Console, summary: dict) -> None:
     console.print(table)
     batches = summary["server_batches"]
     console.print(
-        f"batching gain: x{summary['batching_gain']:.2f}   server batches: {batches.get('batches', 0):.0f} "
-        f"(mean {batches.get('mean_batch', 0):.1f} texts, {batches.get('batches_over_1', 0):.0f} with > 1)   "
-        f"exit status after SIGTERM: {summary['server_exit_status']}",
+        f"batching gain: x{summary['batching_gain']:.2f}   server batches: {batches.get('batches', 0):.0f}, "
+        f"{batches.get('batches_over_1', 0):.0f} with > 1 text, {batches.get('concurrent_mean_batch', 0):.1f} texts "
+        f"per batch under concurrent load   exit status after SIGTERM: {summary['server_exit_status']}",
         markup=False,
     )
