@@ -23,7 +23,7 @@ from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embedder import Embedder
 from edgeembed.errors import ConversionError, MissingDependencyError
-from edgeembed.evaluate import cosine_summary, sts_spearman
+from edgeembed.similarity import cosine_summary, sts_spearman
 from edgeembed.profiles import TargetProfile, load_target
 from edgeembed.texts import builtin_texts, read_sts, read_texts
 from edgeembed.tokenize import BucketTokenizer

@@ -13,8 +13,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging
+from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging, sha256_file
 from edgeembed.errors import BundleError
+
+MANIFEST_SHA256 = "MANIFEST.sha256"
 
 
 def pack_bundle(bundle_dir: str | os.PathLike[str], archive: str | os.PathLike[str]) -> Path:
@@ -63,8 +65,6 @@ def is_device_package(archive: str | os.PathLike[str]) -> bool:
 def unpack_package(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
     """Safely extract a device package into ``destination`` (a new directory) and check
     ``MANIFEST.sha256``. Returns the package folder inside ``destination``."""
-    from edgeembed.package import verify_package_dir
-
     def extract(tar: tarfile.TarFile, staging: Path, source: Path) -> Path:
         root = _check_members(tar, source, flat=False)
         for member in tar.getmembers():
@@ -127,3 +127,25 @@ def _check_members(tar: tarfile.TarFile, source: Path, flat: bool = True) -> str
     if len(roots) != 1:
         raise BundleError(f"{source}: expected one top-level folder, found {sorted(roots) or 'none'}")
     return roots.pop()
+
+
+def verify_package_dir(root: Path) -> list[str]:
+    """Check ``MANIFEST.sha256`` of an unpacked package; returns problems (empty = intact)."""
+    manifest = root / MANIFEST_SHA256
+    if not manifest.is_file():
+        return [f"{manifest} missing"]
+    problems, listed = [], set()
+    for line in manifest.read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        listed.add(name)
+        path = root / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name}: sha256 mismatch")
+    extra = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST_SHA256 and p.relative_to(root).as_posix() not in listed
+    )
+    problems.extend(f"{name}: not listed in {MANIFEST_SHA256}" for name in extra)
+    return problems

@@ -178,7 +178,7 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed."""
-    from edgeembed.evaluate import evaluate_bundle
+    from edgeembed.host.evaluate import evaluate_bundle
     from edgeembed.report import print_evaluation
 
     try:
@@ -203,7 +203,7 @@ def bench(
     plot: Optional[Path] = typer.Option(None, help="Write a PNG chart (needs edgeembed[plot])."),
 ) -> None:
     """Speed, cold start, memory and size of a bundle against PyTorch and ONNX Runtime, in one run."""
-    from edgeembed.bench import plot_bench, run_bench
+    from edgeembed.host.bench import plot_bench, run_bench
     from edgeembed.report import print_bench
 
     baselines = [name.strip() for name in baseline.split(",") if name.strip()]
@@ -322,7 +322,7 @@ def package(
     overwrite: bool = typer.Option(False, help="Replace an existing archive."),
 ) -> None:
     """Build a self-contained, offline-installable archive for the device."""
-    from edgeembed.package import package_bundle
+    from edgeembed.host.package import package_bundle
 
     try:
         path = package_bundle(

@@ -5,9 +5,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from edgeembed.bench import run_bench
+from edgeembed.host.bench import run_bench
 from edgeembed.cli import app
-from edgeembed.evaluate import evaluate_bundle
+from edgeembed.host.evaluate import evaluate_bundle
 from tiny_models import SENTENCES
 
 runner = CliRunner()
@@ -56,7 +56,7 @@ def test_eval_compares_bundle_and_fp32_source(tiny_bundles, tmp_path):
 
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
-    from edgeembed.bench import plot_bench
+    from edgeembed.host.bench import plot_bench
 
     figures = {"batch1_per_s": 10.0, "batch32_per_s": 20.0,
                "latency_by_tokens_ms": {"16": 1.0, "32": 2.0, "64": 4.0, "128": 8.0}}

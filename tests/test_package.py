@@ -15,11 +15,12 @@ import time
 
 import pytest
 
-from edgeembed import package as packaging
+from edgeembed.host import package as packaging
 from edgeembed.archive import is_device_package, unpack_package
 from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError
-from edgeembed.package import PackageError, manylinux_tags, package_bundle, plan_package, verify_package_dir
+from edgeembed.archive import verify_package_dir
+from edgeembed.host.package import PackageError, manylinux_tags, package_bundle, plan_package
 from edgeembed.profiles import load_target
 
 FAKE_DOWNLOAD = '''
@@ -109,7 +110,7 @@ def test_random_kills_during_package_leave_no_partial_archive(tiny_bundles, tmp_
     script = tmp_path / "run_package.py"
     script.write_text(FAKE_DOWNLOAD + f'''
 import sys
-from edgeembed import package
+from edgeembed.host import package
 package.download_wheels = fake_download
 package.package_bundle({str(tiny_bundles["fp32"])!r}, sys.argv[1], target="rpi5")
 ''')

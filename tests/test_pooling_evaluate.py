@@ -1,6 +1,6 @@
 import numpy as np
 
-from edgeembed.evaluate import cosine_summary, spearman, sts_spearman
+from edgeembed.similarity import cosine_summary, spearman, sts_spearman
 from edgeembed.pooling import l2_normalize, pool
 
 

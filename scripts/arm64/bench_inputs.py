@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    from edgeembed.bench import _onnx_int8, _transformer_dir
+    from edgeembed.host.bench import _onnx_int8, _transformer_dir
     from edgeembed.converters.onnx import export_onnx
     from edgeembed.converters.sources import load_source
     from edgeembed.texts import builtin_texts, read_sts

@@ -24,7 +24,7 @@ def mark(label: str) -> None:
 
 
 def main() -> None:
-    from edgeembed.bench_worker import PIPELINES
+    from edgeembed.host.bench_worker import PIPELINES
 
     spec = json.loads(sys.argv[1])
     with open(sys.argv[2], encoding="utf-8") as handle:

@@ -7,7 +7,7 @@ import sys
 STREAM = """
 import json, sys
 from edgeembed import Embedder
-from edgeembed.bench_worker import peak_rss_mb
+from edgeembed.host.bench_worker import peak_rss_mb
 embedder = Embedder.load(sys.argv[1], threads=1, token_cache_size=0, embedding_cache_size=0)
 words = "a the man woman dog cat is playing guitar piano riding horse in park".split()
 def sentences(n):

@@ -11,7 +11,6 @@ platform follows the target profile.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from edgeembed import __version__
+from edgeembed.archive import MANIFEST_SHA256
 from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging, sha256_file
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.profiles import TargetProfile, load_target
@@ -37,7 +37,6 @@ RUNTIME_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "onnxruntime": ("onnxruntime",),
 }
 FORMAT_RUNTIMES = {"tflite": ("litert", "tflite-runtime"), "openvino": ("openvino",), "onnx": ("onnxruntime",)}
-MANIFEST_SHA256 = "MANIFEST.sha256"
 PACKAGE_JSON = "package.json"
 SERVICE_NAME = "edgeembed.service"
 
@@ -92,7 +91,7 @@ def manylinux_tags(arch: str, glibc: str) -> tuple[str, ...]:
 
 def source_root() -> Path | None:
     """The edgeembed source tree this module runs from, if it is one (editable install/clone)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # edgeembed/host/package.py -> the clone
     return root if (root / "pyproject.toml").is_file() and (root / "converters").is_dir() else None
 
 
@@ -249,25 +248,3 @@ def _write_archive(root: Path, archive: Path) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-
-
-def verify_package_dir(root: Path) -> list[str]:
-    """Check ``MANIFEST.sha256`` of an unpacked package; returns problems (empty = intact)."""
-    manifest = root / MANIFEST_SHA256
-    if not manifest.is_file():
-        return [f"{manifest} missing"]
-    problems, listed = [], set()
-    for line in manifest.read_text().splitlines():
-        digest, _, name = line.partition("  ")
-        listed.add(name)
-        path = root / name
-        if not path.is_file():
-            problems.append(f"{name}: missing")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            problems.append(f"{name}: sha256 mismatch")
-    extra = sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*")
-        if p.is_file() and p.name != MANIFEST_SHA256 and p.relative_to(root).as_posix() not in listed
-    )
-    problems.extend(f"{name}: not listed in {MANIFEST_SHA256}" for name in extra)
-    return problems

@@ -1,6 +1,6 @@
 """One benchmark measurement of one pipeline, in a fresh process.
 
-Run by ``edgeembed bench`` as ``python -m edgeembed.bench_worker SPEC_JSON SPAWN_TIME``; prints
+Run by ``edgeembed bench`` as ``python -m edgeembed.host.bench_worker SPEC_JSON SPAWN_TIME``; prints
 one JSON line. A fresh process is what makes cold start (spawn to first embedding) and peak RSS
 honest. Each pipeline imports only what it needs: the edgeembed one never imports torch.
 """

@@ -91,7 +91,7 @@ def _onnx_int8(source: Any, model_dir: Path) -> Path:
 def _run_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     spawned = time.time()
     process = subprocess.run(
-        [sys.executable, "-m", "edgeembed.bench_worker", json.dumps(spec), repr(spawned)],
+        [sys.executable, "-m", "edgeembed.host.bench_worker", json.dumps(spec), repr(spawned)],
         capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TRANSFORMERS_VERBOSITY": "error"},
     )

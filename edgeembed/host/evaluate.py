@@ -1,0 +1,45 @@
+"""``edgeembed eval``: STS Spearman of a bundle and, with the convert extra, of its FP32 source."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeembed.similarity import cosine_summary, sts_spearman
+
+
+def evaluate_bundle(bundle_path, sts_file, model=None, threads: int | None = None) -> dict:
+    """STS Spearman x100 of a bundle and, when the convert extra is installed, of its FP32 source
+    with the cosine between the two. ``model`` overrides where the source is looked for."""
+    import importlib.util
+
+    from edgeembed.embedder import Embedder
+    from edgeembed.texts import read_sts
+
+    pairs = read_sts(sts_file)
+    embedder = Embedder.load(bundle_path, threads=threads, embedding_cache_size=0)
+    texts = list(dict.fromkeys((*pairs.first, *pairs.second)))
+    row = {text: i for i, text in enumerate(texts)}
+    first = [row[t] for t in pairs.first]
+    second = [row[t] for t in pairs.second]
+    gold = np.array(pairs.scores)
+    ours = embedder.encode(texts)
+    result = {
+        "file": str(sts_file),
+        "pairs": len(gold),
+        "bundle_spearman": sts_spearman(ours[first], ours[second], gold),
+        "truncated_texts": embedder.total_truncated,
+    }
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        result["fp32"] = "skipped: install edgeembed[convert] to compare with the FP32 model"
+        return result
+    from edgeembed.converters.reference import reference_embeddings
+    from edgeembed.converters.sources import source_for_bundle
+
+    manifest = embedder.bundle.manifest
+    source = source_for_bundle(manifest.source, model)
+    reference = reference_embeddings(
+        source.model, embedder.tokenizer, texts, manifest.pooling, manifest.normalize
+    )
+    result["fp32_spearman"] = sts_spearman(reference[first], reference[second], gold)
+    result["cosine_to_fp32"] = cosine_summary(reference, ours)
+    return result
