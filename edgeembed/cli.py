@@ -69,9 +69,12 @@ def convert(
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
     from edgeembed.converters import convert as run_conversion
+    from edgeembed.profiles import load_target
     from edgeembed.report import print_conversion_report
 
     try:
+        if target:
+            load_target(target)  # a typo in --target is reported before the toolchain is needed
         with _steps() as step:
             result = run_conversion(
                 model, out=out, target=target, quantization=quantization.value if quantization else None,

@@ -8,8 +8,8 @@ from edgeembed.cache import EmbeddingCache
 from tiny_models import SENTENCES
 
 
-def test_repeated_texts_come_from_the_embedding_cache(tiny_bundles):
-    embedder = Embedder.load(tiny_bundles["fp32"], threads=1)
+def test_repeated_texts_come_from_the_embedding_cache(fake_bundle):
+    embedder = Embedder.load(fake_bundle, threads=1)
     first = embedder.encode(SENTENCES[:3])
     again = embedder.encode(SENTENCES[:3] + SENTENCES[:1])
     assert np.array_equal(again[:3], first) and np.array_equal(again[3], first[0])
@@ -22,13 +22,13 @@ def test_repeated_texts_come_from_the_embedding_cache(tiny_bundles):
     assert not np.allclose(raw, first[0])
 
 
-def test_cache_persists_atomically_and_reloads(tiny_bundles, tmp_path):
+def test_cache_persists_atomically_and_reloads(fake_bundle, tmp_path):
     path = tmp_path / "cache.npz"
-    embedder = Embedder.load(tiny_bundles["fp32"], cache_path=path)
+    embedder = Embedder.load(fake_bundle, cache_path=path)
     vectors = embedder.encode(SENTENCES)
     embedder.save_cache()
     assert [p.name for p in tmp_path.iterdir()] == ["cache.npz"]  # no temp file left
-    reloaded = Embedder.load(tiny_bundles["fp32"], cache_path=path)
+    reloaded = Embedder.load(fake_bundle, cache_path=path)
     assert np.array_equal(reloaded.encode(SENTENCES), vectors)
     assert reloaded.cache_info()["embedding_cache"]["hits"] == len(SENTENCES)
 
@@ -54,7 +54,7 @@ def test_cache_of_another_model_is_ignored(tmp_path):
         assert len(EmbeddingCache(16, "model-a", path)) == 1
 
 
-def test_disabled_caches_still_embed(tiny_bundles):
-    embedder = Embedder.load(tiny_bundles["fp32"], token_cache_size=0, embedding_cache_size=0)
+def test_disabled_caches_still_embed(fake_bundle):
+    embedder = Embedder.load(fake_bundle, token_cache_size=0, embedding_cache_size=0)
     assert embedder.encode(SENTENCES).shape == (len(SENTENCES), 32)
     assert embedder.cache_info()["embedding_cache"]["size"] == 0

@@ -13,8 +13,8 @@ def test_targets_lists_profiles():
     assert result.exit_code == 0 and "rpi5" in result.output
 
 
-def test_embed_json_and_info(tiny_bundles, tmp_path):
-    bundle = str(tiny_bundles["fp32"])
+def test_embed_json_and_info(fake_bundle, tmp_path):
+    bundle = str(fake_bundle)
     result = runner.invoke(app, ["embed", bundle, "a dog", "a cat", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -60,8 +60,8 @@ def test_error_messages_print_brackets_verbatim(capsys):
     assert 'pip install "edgeembed[convert]" [then retry]' in capsys.readouterr().err
 
 
-def test_embed_npy_paths_are_checked_and_reported(tiny_bundles, tmp_path):
-    bundle = str(tiny_bundles["fp32"])
+def test_embed_npy_paths_are_checked_and_reported(fake_bundle, tmp_path):
+    bundle = str(fake_bundle)
     missing = runner.invoke(app, ["embed", bundle, "a dog", "--npy", str(tmp_path / "missing" / "x.npy")])
     assert missing.exit_code == 1 and "does not exist" in missing.output and "Traceback" not in missing.output
     folder = runner.invoke(app, ["embed", bundle, "a dog", "--npy", str(tmp_path)])
@@ -76,16 +76,16 @@ def test_embed_npy_paths_are_checked_and_reported(tiny_bundles, tmp_path):
     [
         ([], "", "stdin was empty"),
         (["a dog", "--threads", "0"], None, "threads must be a positive integer"),
-        (["a dog", "--device", "NPU"], None, "runs on the CPU"),
         (["a dog", "--batch-size", "0"], None, "batch_size must be >= 1"),
     ],
 )
-def test_embed_refuses_what_it_cannot_do(tiny_bundles, args, stdin, message):
-    result = runner.invoke(app, ["embed", str(tiny_bundles["fp32"]), *args], input=stdin)
+def test_embed_refuses_what_it_cannot_do(fake_bundle, args, stdin, message):
+    result = runner.invoke(app, ["embed", str(fake_bundle), *args], input=stdin)
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.convert
 def test_convert_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path):
     result = runner.invoke(app, ["convert", "./no-such/model-folder", "--out", str(tmp_path / "out")])
     assert result.exit_code == 1 and "spelled like a local path" in result.output
@@ -99,3 +99,8 @@ def test_targets_fits_80_columns_and_has_a_json_form():
     data = json.loads(runner.invoke(app, ["targets", "--json"]).stdout)
     assert {"rpi5", "intel-npu"} <= {p["name"] for p in data} and all("seq_buckets" in p for p in data)
     assert json.loads(runner.invoke(app, ["targets", "rpi5", "--json"]).stdout)["quantization"] == "int8-dynamic"
+
+
+def test_embed_refuses_a_device_a_tflite_bundle_cannot_use(tiny_bundles):
+    result = runner.invoke(app, ["embed", str(tiny_bundles["fp32"]), "a dog", "--device", "NPU"])
+    assert result.exit_code == 1 and "runs on the CPU" in result.output and "Traceback" not in result.output

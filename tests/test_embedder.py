@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -10,8 +11,8 @@ from tiny_models import SENTENCES
 
 
 @pytest.fixture()
-def embedder(tiny_bundles):
-    return Embedder.load(tiny_bundles["fp32"], threads=1, embedding_cache_size=0)
+def embedder(fake_bundle):
+    return Embedder.load(fake_bundle, threads=1, embedding_cache_size=0)
 
 
 def test_batches_keep_input_order(embedder):
@@ -37,13 +38,15 @@ def test_edge_cases(embedder, caplog):
     assert embedder.cache_info()["token_cache"]["hits"] > 0
 
 
-def test_tampered_model_fails_to_load(fp32_bundle):
-    model = fp32_bundle / "model.tflite"
+def test_tampered_model_fails_to_load(fake_bundle, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(fake_bundle, bundle)
+    model = bundle / "model.npz"
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
-    with pytest.raises(BundleError, match="model.tflite: sha256 mismatch"):
-        Embedder.load(fp32_bundle)
+    with pytest.raises(BundleError, match="model.npz: sha256 mismatch"):
+        Embedder.load(bundle)
 
 
 def test_embedding_imports_no_torch_tensorflow_or_jax(tiny_bundles):

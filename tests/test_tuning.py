@@ -19,8 +19,8 @@ def config_home(tmp_path, monkeypatch):
     return tmp_path / "config"
 
 
-def test_tune_writes_the_fastest_settings_and_load_uses_them(tiny_bundles, config_home):
-    bundle = tiny_bundles["fp32"]
+def test_tune_writes_the_fastest_settings_and_load_uses_them(fake_bundle, config_home):
+    bundle = fake_bundle
     result = tune(bundle, SENTENCES, threads=[1], rounds=1, min_seconds=0.02)
     assert {m["threads"] for m in result["measured"]} == {1}
     assert all(m["batch1_per_s"] > 0 and m["bulk_per_s"] > 0 for m in result["measured"])
@@ -31,32 +31,32 @@ def test_tune_writes_the_fastest_settings_and_load_uses_them(tiny_bundles, confi
     assert Embedder.load(bundle, threads=2).threads == 2  # an explicit choice wins
 
 
-def test_bucketed_bundles_also_try_batch_sizes(tiny_bundles, config_home):
-    result = tune(tiny_bundles["int8-full"], SENTENCES, threads=[1], batch_sizes=(2, 4), rounds=1, min_seconds=0.02)
+def test_bucketed_bundles_also_try_batch_sizes(fake_bundle, config_home):
+    result = tune(fake_bundle, SENTENCES, threads=[1], batch_sizes=(2, 4), rounds=1, min_seconds=0.02)
     assert result["chosen"]["batch_size"] in (2, 4)
-    assert Embedder.load(tiny_bundles["int8-full"]).batch_size == result["chosen"]["batch_size"]
+    assert Embedder.load(fake_bundle).batch_size == result["chosen"]["batch_size"]
 
 
-def test_a_damaged_settings_file_is_ignored_with_a_warning(tiny_bundles, config_home, caplog):
-    path = settings_path(Bundle.load(tiny_bundles["fp32"]))
+def test_a_damaged_settings_file_is_ignored_with_a_warning(fake_bundle, config_home, caplog):
+    path = settings_path(Bundle.load(fake_bundle))
     path.parent.mkdir(parents=True)
     path.write_text('{"chosen": {"threads": -3}}')
-    assert load_tuned(Bundle.load(tiny_bundles["fp32"])) == {}
+    assert load_tuned(Bundle.load(fake_bundle)) == {}
     assert "ignoring tuned settings" in caplog.text
     path.write_text("not json")
-    assert Embedder.load(tiny_bundles["fp32"]).threads >= 1
+    assert Embedder.load(fake_bundle).threads >= 1
 
 
-def test_bad_options_are_refused(tiny_bundles, config_home):
+def test_bad_options_are_refused(fake_bundle, config_home):
     with pytest.raises(InputError, match="goal"):
-        tune(tiny_bundles["fp32"], SENTENCES, goal="fast")
+        tune(fake_bundle, SENTENCES, goal="fast")
     with pytest.raises(InputError, match="cores"):
-        tune(tiny_bundles["fp32"], SENTENCES, threads=[10_000])
+        tune(fake_bundle, SENTENCES, threads=[10_000])
 
 
-def test_cli_tune_and_reset(tiny_bundles, config_home):
+def test_cli_tune_and_reset(fake_bundle, config_home):
     runner = CliRunner()
-    bundle = str(tiny_bundles["fp32"])
+    bundle = str(fake_bundle)
     result = runner.invoke(app, ["tune", bundle, "--threads", "1", "--rounds", "1", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1])["chosen"]["threads"] == 1

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("litert_torch")
 
 from edgeembed import Embedder  # noqa: E402

@@ -2,6 +2,7 @@
 
 import pytest
 
+pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 torch = pytest.importorskip("torch")
 
 from edgeembed.converters.export_graph import BertFamilyEncoder, build_export_module  # noqa: E402

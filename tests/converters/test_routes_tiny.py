@@ -11,6 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.routes, pytest.mark.convert]  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("litert_torch")
 
 from edgeembed import Embedder  # noqa: E402

@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 
+pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("transformers")
 
 from edgeembed.converters.sources import load_source  # noqa: E402

@@ -18,8 +18,13 @@ EMBEDDINGS_CHECKED = {"count": 0}
 
 
 @pytest.fixture(scope="module")
-def embedder(tiny_bundles):
-    return Embedder.load(tiny_bundles["int8-full"], threads=1, embedding_cache_size=0)
+def embedder(fake_bundle_dirs):
+    from edgeembed import runtimes
+
+    with pytest.MonkeyPatch.context() as patch:  # module scope: the fake runtime for every test here
+        patch.setitem(runtimes.BACKENDS, "numpy-fake", "fakes:NumpyBackend")
+        patch.setitem(runtimes.FORMAT_DEFAULT_BACKEND, "onnx", "numpy-fake")
+        yield Embedder.load(fake_bundle_dirs["packed"], threads=1, embedding_cache_size=0)
 
 
 def _check_vectors(vectors: np.ndarray, count: int) -> None:

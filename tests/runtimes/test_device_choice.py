@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("onnxruntime")
 
 from edgeembed.runtimes.onnxruntime import choose_providers

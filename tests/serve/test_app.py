@@ -21,8 +21,8 @@ TEXTS = ["a dog runs in the park", "the cat sleeps", "a dog runs in the park", "
 
 
 @pytest.fixture()
-def embedder(tiny_bundles) -> Embedder:
-    return Embedder.load(tiny_bundles["fp32"])
+def embedder(fake_bundle) -> Embedder:
+    return Embedder.load(fake_bundle)
 
 
 @pytest.fixture()
@@ -31,16 +31,16 @@ def client(embedder):
         yield test_client
 
 
-def reference(tiny_bundles, texts, normalize=None) -> np.ndarray:
-    return Embedder.load(tiny_bundles["fp32"], embedding_cache_size=0).encode(texts, normalize_embeddings=normalize)
+def reference(bundle, texts, normalize=None) -> np.ndarray:
+    return Embedder.load(bundle, embedding_cache_size=0).encode(texts, normalize_embeddings=normalize)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def test_openai_route_equals_encode_in_float_and_base64(client, tiny_bundles):
-    expected = reference(tiny_bundles, TEXTS)
+def test_openai_route_equals_encode_in_float_and_base64(client, fake_bundle):
+    expected = reference(fake_bundle, TEXTS)
     for encoding_format in ("float", "base64"):
         response = client.post("/v1/embeddings", json={"input": TEXTS, "model": "any", "encoding_format": encoding_format})
         assert response.status_code == 200, response.text
@@ -55,13 +55,13 @@ def test_openai_route_equals_encode_in_float_and_base64(client, tiny_bundles):
         assert body["usage"] == {"prompt_tokens": tokens, "total_tokens": tokens}
 
 
-def test_single_string_and_tei_route(client, tiny_bundles):
+def test_single_string_and_tei_route(client, fake_bundle):
     single = client.post("/v1/embeddings", json={"input": "the cat sleeps"}).json()
     assert len(single["data"]) == 1
-    assert np.allclose(single["data"][0]["embedding"], reference(tiny_bundles, "the cat sleeps"), atol=1e-6)
+    assert np.allclose(single["data"][0]["embedding"], reference(fake_bundle, "the cat sleeps"), atol=1e-6)
     raw = client.post("/embed", json={"inputs": TEXTS[:2], "normalize": False})
     assert raw.status_code == 200
-    assert np.allclose(np.array(raw.json()), reference(tiny_bundles, TEXTS[:2], normalize=False), atol=1e-5)
+    assert np.allclose(np.array(raw.json()), reference(fake_bundle, TEXTS[:2], normalize=False), atol=1e-5)
     normalized = np.array(client.post("/embed", json={"inputs": "the cat sleeps"}).json())
     assert normalized.shape[0] == 1 and np.isclose(np.linalg.norm(normalized[0]), 1.0, atol=1e-5)
 
