@@ -10,6 +10,15 @@ import importlib.util
 from typing import Any, Callable
 
 from edgeembed.errors import ConversionError, MissingDependencyError
+from edgeembed.native_log import verbose
+
+if not verbose():  # native TF/absl INFO lines and torch's import-time notices, read at load time
+    import logging
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
 
 ROUTES: dict[str, str] = {
     "tflite": "edgeembed.converters.litert_torch:convert_tflite",

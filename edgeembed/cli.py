@@ -7,6 +7,7 @@ Heavy toolchains are imported inside the command that needs them, so ``--help``,
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -26,6 +27,16 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def _options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the runtimes' own log lines too."),
+) -> None:
+    if verbose:
+        from edgeembed.native_log import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
 
 
 def fail(error: Exception) -> None:
@@ -89,9 +100,13 @@ def convert(
 
 
 class _steps:
-    """A rich progress display showing the current conversion step and elapsed time."""
+    """A rich progress display showing the current conversion step and elapsed time; when
+    stderr is not a terminal (logs, CI), one plain line per step and no spinner."""
 
     def __enter__(self):
+        self._progress = self._task = None
+        if not errors.is_terminal:
+            return _plain_step
         from rich.progress import (
             BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
         )
@@ -113,9 +128,16 @@ class _steps:
         return step
 
     def __exit__(self, *exc) -> None:
+        if self._progress is None:
+            return
         if self._task is not None and exc[0] is None:
             self._progress.update(self._task, completed=self._progress.tasks[-1].total)
         self._progress.stop()
+
+
+def _plain_step(message: str, total: int | None = None):
+    errors.print(f"- {message}", markup=False, highlight=False)
+    return lambda n: None
 
 
 @app.command()

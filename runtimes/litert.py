@@ -11,9 +11,11 @@ import numpy as np
 
 from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, MissingDependencyError
+from edgeembed.native_log import drop_native_noise
 from edgeembed.packing import single_text_rows
 from edgeembed.runtimes.batching import pad_rows
 
+_FIRST_INVOKE = [True]  # cleared after the first invoke of this process
 _INTERPRETER_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 
 
@@ -145,7 +147,12 @@ class LiteRTBackend:
         runner, quantization = self._runner(signature)
         feeds = {name: arrays[role] for role, name in signature.inputs.items()}
         try:
-            output = runner(**feeds)[signature.output]
+            if _FIRST_INVOKE:  # XNNPACK announces itself once per process, on the first invoke
+                with drop_native_noise():
+                    output = runner(**feeds)[signature.output]
+                _FIRST_INVOKE.clear()
+            else:
+                output = runner(**feeds)[signature.output]
         except (ValueError, RuntimeError) as error:
             raise BundleError(f"{self._model_path}: {signature.name} failed to run ({error})") from None
         return _dequantize(output, quantization)

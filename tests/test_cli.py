@@ -104,3 +104,14 @@ def test_targets_fits_80_columns_and_has_a_json_form():
 def test_embed_refuses_a_device_a_tflite_bundle_cannot_use(tiny_bundles):
     result = runner.invoke(app, ["embed", str(tiny_bundles["fp32"]), "a dog", "--device", "NPU"])
     assert result.exit_code == 1 and "runs on the CPU" in result.output and "Traceback" not in result.output
+
+
+def test_runtime_log_noise_is_silenced_unless_verbose(tiny_bundles):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "edgeembed.cli", "embed", str(tiny_bundles["fp32"]), "a dog", "--json"]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    loud = subprocess.run([*command[:3], "-v", *command[3:]], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == loud.returncode == 0
+    assert "XNNPACK delegate" not in quiet.stderr and "XNNPACK delegate" in loud.stderr

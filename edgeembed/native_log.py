@@ -1,0 +1,52 @@
+"""Runtime libraries write straight to the process's stderr (fd 2) from C++; known noise is dropped.
+
+``drop_native_noise()`` points fd 2 at a temp file for the duration, then writes back every line
+that is not listed in ``NOISE``, so real warnings and errors still reach the user (after the
+block). ``EDGEEMBED_VERBOSE=1`` (the CLI's ``-v``) turns the filter off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+
+NOISE = (
+    b"Created TensorFlow Lite XNNPACK delegate for CPU",
+    b"All log messages before absl::InitializeLog() is called are written to STDERR",
+    b"oneDNN custom operations are on",
+    b"is an Enum subclass and is now natively supported by torch.compile",
+)
+VERBOSE_ENV = "EDGEEMBED_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def drop_native_noise(noise: tuple[bytes, ...] = NOISE) -> Iterator[None]:
+    """Filter fd 2 while the block runs (all threads' native and Python stderr output)."""
+    if verbose():
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().splitlines(keepends=True) if not any(n in line for n in noise)]
+            if kept:
+                os.write(2, b"".join(kept))
