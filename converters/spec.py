@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeembed.profiles import QUANTIZATIONS, TargetProfile
+from edgeembed.formats import QUANTIZATIONS
+from edgeembed.profiles import TargetProfile
 from edgeembed.errors import ConversionError
 
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeembed.formats import FORMATS as FORMAT_TABLE
 from edgeembed.errors import BundleError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "edgeembed.json"
 REPORT_NAME = "report.json"
 TOKENIZER_NAME = "tokenizer.json"
-FORMATS = ("tflite", "openvino", "onnx")
+FORMATS = tuple(FORMAT_TABLE)
 POOLING_MODES = ("mean", "cls", "last")
 # Signature input roles. Packed signatures take position_ids and segment_ids instead of an
 # attention mask: several texts share a row, each attending only to its own segment.

@@ -1,33 +1,19 @@
-"""The CLI's choice lists (typer shows them in --help and rejects anything else)."""
+"""The CLI's choice lists (typer shows them in --help and rejects anything else), made from the
+tables they describe: formats, quantizations and devices from ``edgeembed.formats``, TFLite
+converters from ``edgeembed.converters.ROUTES``' spellings."""
 
 from __future__ import annotations
 
 from enum import Enum
 
-
-class Quantization(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8_dynamic = "int8-dynamic"
-    int8_full = "int8-full"
-    int8_weights = "int8-weights"
-    int4_weights = "int4-weights"
+from edgeembed.formats import DEVICES, FORMATS, QUANTIZATIONS
 
 
-class Format(str, Enum):
-    tflite = "tflite"
-    openvino = "openvino"
-    onnx = "onnx"
+def _choices(name: str, values) -> type[Enum]:
+    return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
 
 
-class Converter(str, Enum):
-    auto = "auto"
-    litert_torch = "litert-torch"
-    onnx2tf = "onnx2tf"
-
-
-class Device(str, Enum):
-    CPU = "CPU"
-    GPU = "GPU"
-    NPU = "NPU"
-    AUTO = "AUTO"
+Quantization = _choices("Quantization", QUANTIZATIONS)
+Format = _choices("Format", FORMATS)
+Device = _choices("Device", DEVICES)
+Converter = _choices("Converter", ("auto", "litert-torch", "onnx2tf"))

@@ -16,13 +16,9 @@ from typing import Any
 import numpy as np
 
 from edgeembed.errors import EdgeEmbedError
+from edgeembed.formats import RUNTIMES
 
-RUNTIME_MODULES = {
-    "ai-edge-litert": "ai_edge_litert.interpreter",
-    "tflite-runtime": "tflite_runtime.interpreter",
-    "openvino": "openvino",
-    "onnxruntime": "onnxruntime",
-}
+RUNTIME_MODULES = {runtime.package: runtime.module for runtime in RUNTIMES.values()}
 ACCELERATOR_PROVIDERS = (
     "TensorrtExecutionProvider", "CUDAExecutionProvider", "ROCMExecutionProvider",
     "OpenVINOExecutionProvider", "DmlExecutionProvider", "QNNExecutionProvider",
@@ -140,26 +136,18 @@ def machine_facts() -> MachineFacts:
 
 
 def best_profile(facts: MachineFacts) -> tuple[str, str]:
-    """The built-in profile that fits, and why."""
-    board = facts.board.lower()
-    if "jetson" in board or "orin" in board:
-        if "agx" in board:
-            return "jetson-agx-orin", f"board {facts.board}"
-        return "jetson-orin-nano", f"board {facts.board}"
-    if "raspberry pi 5" in board:
-        return "rpi5", f"board {facts.board}"
-    if "raspberry pi 4" in board:
-        return "rpi4", f"board {facts.board}"
-    if facts.arch in ("aarch64", "arm64"):
-        return "arm64", "64-bit ARM, no known board"
-    has_openvino = facts.runtimes.get("openvino", "missing") != "missing"
-    if has_openvino and any("NPU" in a for a in facts.accelerators):
-        return "intel-npu", "OpenVINO sees an NPU"
-    if has_openvino and any(a == "OpenVINO GPU" or a.startswith("OpenVINO GPU") for a in facts.accelerators):
-        return "intel-igpu", "OpenVINO sees a GPU"
-    if has_openvino and "intel" in facts.cpu.lower():
-        return "intel-cpu", "Intel CPU with OpenVINO installed"
-    return "x86-64", "x86-64 CPU" + (" with AVX-512 VNNI" if "avx512_vnni" in facts.features else "")
+    """The built-in profile whose ``[match]`` table fits this machine (lowest priority wins), and why."""
+    from edgeembed.profiles import all_targets
+
+    candidates = []
+    for profile in all_targets():
+        reason = profile.match.reason(facts.board, facts.arch, facts.cpu, facts.accelerators, facts.runtimes)
+        if reason is not None:
+            candidates.append((profile.match.priority, profile.name, reason))
+    if not candidates:
+        return "x86-64" if facts.arch in ("x86_64", "amd64") else "arm64", f"no profile matches {facts.arch}"
+    _, name, reason = min(candidates)
+    return name, reason
 
 
 def check_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:

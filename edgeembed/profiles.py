@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edgeembed import formats
 from edgeembed.errors import TargetError
 
 if sys.version_info >= (3, 11):
@@ -16,26 +17,52 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 (Jetson) path
     import tomli as tomllib
 
-FORMATS = ("tflite", "openvino", "onnx")
-QUANTIZATIONS = ("fp32", "fp16", "int8-dynamic", "int8-full", "int8-weights", "int4-weights")
-RUNTIMES = ("litert", "tflite-runtime", "openvino", "onnxruntime")
-# What each format can do: quantization modes, runtimes (first = default) and devices.
-FORMAT_QUANTIZATIONS = {
-    "tflite": ("fp32", "fp16", "int8-dynamic", "int8-full"),
-    "openvino": ("fp32", "fp16", "int8-full", "int8-weights", "int4-weights"),
-    "onnx": ("fp32", "fp16", "int8-dynamic", "int8-full"),
-}
-FORMAT_RUNTIMES = {
-    "tflite": ("litert", "tflite-runtime"),
-    "openvino": ("openvino",),
-    "onnx": ("onnxruntime",),
-}
-FORMAT_DEVICES = {
-    "tflite": ("CPU",),
-    "openvino": ("CPU", "GPU", "NPU", "AUTO"),
-    "onnx": ("CPU", "GPU"),  # GPU: TensorRT, else CUDA execution provider, else CPU
-}
+# Views of the one format/runtime table in edgeembed.formats.
+FORMATS = tuple(formats.FORMATS)
+RUNTIMES = tuple(formats.RUNTIMES)
+FORMAT_QUANTIZATIONS = {name: fmt.quantizations for name, fmt in formats.FORMATS.items()}
+FORMAT_RUNTIMES = {name: fmt.runtimes for name, fmt in formats.FORMATS.items()}
+FORMAT_DEVICES = {name: fmt.devices for name, fmt in formats.FORMATS.items()}
 PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT")
+
+
+@dataclass(frozen=True)
+class DeviceMatch:
+    """How ``edgeembed doctor`` recognizes the device (the ``[match]`` table of a profile).
+
+    Every criterion given must hold; the matching profile with the lowest ``priority`` wins.
+    ``boards``, ``cpu`` and ``accelerators`` are lower-case substrings of the board name
+    (``/proc/device-tree/model``), the CPU name and the accelerators doctor lists.
+    """
+
+    priority: int = 100
+    boards: tuple[str, ...] = ()
+    arch: tuple[str, ...] = ()
+    cpu: tuple[str, ...] = ()
+    accelerators: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()  # must all be installed
+
+    def reason(self, board: str, arch: str, cpu: str, accelerators: list[str], runtimes: dict[str, str]) -> str | None:
+        """Why this device matches, or None."""
+        if not (self.boards or self.arch or self.cpu or self.accelerators):
+            return None
+        found = []
+        checks = (
+            (self.boards, [board], "board {}"),
+            (self.arch, [arch], "{} CPU"),
+            (self.cpu, [cpu], "CPU {}"),
+            (self.accelerators, accelerators, "{}"),
+        )
+        for wanted, seen, label in checks:
+            if wanted:
+                hit = next((s for s in seen if any(w in s.lower() for w in wanted)), None)
+                if hit is None:
+                    return None
+                found.append(label.format(hit))
+        missing = [r for r in self.runtimes if runtimes.get(r, "missing") == "missing"]
+        if missing:
+            return None
+        return ", ".join(found + [f"{r} installed" for r in self.runtimes])
 
 
 @dataclass(frozen=True)
@@ -62,6 +89,7 @@ class TargetProfile:
     max_sts_drop: float = 1.5
     performance_hint: str = "LATENCY"  # OpenVINO: LATENCY (interactive) or THROUGHPUT (bulk)
     static_shapes: bool = False  # one fixed-shape model per bucket (NPU); TFLite is always static
+    match: DeviceMatch = DeviceMatch()
 
     def __post_init__(self) -> None:
         where = f"target {self.name!r}"
@@ -135,10 +163,30 @@ class TargetProfile:
         values = dict(data)
         if isinstance(values.get("seq_buckets"), list):
             values["seq_buckets"] = tuple(values["seq_buckets"])
+        values["match"] = _device_match(values.get("match", {}), where)
         try:
             return cls(**values)
         except TargetError as error:
             raise TargetError(f"{where}: {error}") from None
+
+
+def _device_match(table: object, where: str) -> DeviceMatch:
+    if not isinstance(table, dict):
+        raise TargetError(f"{where}: [match] must be a table")
+    unknown = sorted(set(table) - {f.name for f in dataclasses.fields(DeviceMatch)})
+    if unknown:
+        raise TargetError(f"{where}: unknown [match] field(s) {unknown}")
+    values = {}
+    for name, value in table.items():
+        if name == "priority":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TargetError(f"{where}: [match] priority must be an integer")
+            values[name] = value
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TargetError(f"{where}: [match] {name} must be a list of strings")
+        else:
+            values[name] = tuple(v.lower() if name != "runtimes" else v for v in value)
+    return DeviceMatch(**values)
 
 
 def _choice(where: str, name: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from edgeembed.errors import EdgeEmbedError, MissingDependencyError
+from edgeembed.formats import FORMATS, default_backend
 
 if TYPE_CHECKING:
     from edgeembed.bundle import Bundle
@@ -21,7 +22,7 @@ BACKENDS: dict[str, str] = {
     "openvino": "edgeembed.runtimes.openvino:OpenVINOBackend",
     "onnxruntime": "edgeembed.runtimes.onnxruntime:OnnxRuntimeBackend",
 }
-FORMAT_DEFAULT_BACKEND: dict[str, str] = {"tflite": "litert", "openvino": "openvino", "onnx": "onnxruntime"}
+FORMAT_DEFAULT_BACKEND: dict[str, str] = {name: default_backend(name) for name in FORMATS}  # from edgeembed.formats
 
 
 class Backend(Protocol):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from edgeembed.errors import InputError, TargetError
@@ -31,7 +33,7 @@ def test_bad_field_is_named(tmp_path):
     bad.write_text(text.replace('quantization = "int8-dynamic"', 'quantization = "int3"'))
     with pytest.raises(TargetError, match="field 'quantization'"):
         load_target(bad)
-    bad.write_text(text + "\nspeed = 3\n")
+    bad.write_text("speed = 3\n" + text)
     with pytest.raises(TargetError, match="unknown field"):
         load_target(bad)
 
@@ -58,3 +60,19 @@ def test_builtin_sets_are_disjoint():
     calibration, holdout = builtin_texts("calibration"), builtin_texts("holdout")
     assert len(calibration) >= 200 and len(holdout) >= 100
     assert not set(calibration) & set(holdout)
+
+
+def test_every_builtin_profile_says_how_doctor_recognizes_it():
+    from edgeembed.profiles import all_targets
+
+    for profile in all_targets():
+        match = profile.match
+        assert match.boards or match.arch or match.cpu or match.accelerators, profile.name
+
+
+def test_a_bad_match_table_is_refused(tmp_path):
+    base = (Path(__file__).resolve().parent.parent / "targets" / "rpi5.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(base.replace('boards = ["raspberry pi 5"]', 'board = "raspberry pi 5"'))
+    with pytest.raises(TargetError, match=r"unknown \[match\] field\(s\) \['board'\]"):
+        load_target(path)

@@ -27,16 +27,12 @@ from edgeembed import __version__
 from edgeembed.archive import MANIFEST_SHA256
 from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging, sha256_file
 from edgeembed.errors import EdgeEmbedError
+from edgeembed.formats import FORMATS, RUNTIMES
 from edgeembed.profiles import TargetProfile, load_target
 
 # What pip installs on the device for each runtime, beyond edgeembed's own dependencies.
-RUNTIME_REQUIREMENTS: dict[str, tuple[str, ...]] = {
-    "litert": ("ai-edge-litert",),
-    "tflite-runtime": ("tflite-runtime", "numpy<2"),
-    "openvino": ("openvino",),
-    "onnxruntime": ("onnxruntime",),
-}
-FORMAT_RUNTIMES = {"tflite": ("litert", "tflite-runtime"), "openvino": ("openvino",), "onnx": ("onnxruntime",)}
+RUNTIME_REQUIREMENTS = {name: runtime.requirements for name, runtime in RUNTIMES.items()}
+FORMAT_RUNTIMES = {name: fmt.runtimes for name, fmt in FORMATS.items()}
 PACKAGE_JSON = "package.json"
 SERVICE_NAME = "edgeembed.service"
 
