@@ -25,9 +25,11 @@ from edgeembed.profiles import load_target
 
 FAKE_DOWNLOAD = '''
 def fake_download(plan, wheel, wheelhouse):
-    import time
+    import time, zipfile
     for name in ("numpy-2.2.6-cp311-cp311-manylinux_2_17_aarch64.whl", "ai_edge_litert-2.3.0-cp311-cp311-manylinux_2_27_aarch64.whl"):
-        (wheelhouse / name).write_bytes(name.encode() * 2000)
+        project, version = name.split("-")[:2]
+        with zipfile.ZipFile(wheelhouse / name, "w") as archive:
+            archive.writestr(f"{project}-{version}.dist-info/METADATA", f"Name: {project}\\nVersion: {version}\\n\\n" + "x" * 4000)
         time.sleep(0.2)
 '''
 
@@ -160,3 +162,36 @@ def test_without_the_server_there_is_no_unit_and_no_serve_extra(tiny_bundles, tm
     requested.clear()
     packaging.download_wheels(plan, tmp_path / "edgeembed-0.1.0-py3-none-any.whl", tmp_path)
     assert any(arg.startswith("edgeembed[serve] @ ") for arg in requested[0])
+
+
+def _wheel(folder, name, version, requires=()):
+    import zipfile
+
+    path = folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        lines = [f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+        archive.writestr(f"{name.replace('-', '_')}-{version}.dist-info/METADATA", "\n".join(lines) + "\n\nbody\n")
+    return path
+
+
+def test_the_device_wheelhouse_keeps_only_what_embedding_imports(tmp_path):
+    from edgeembed.host.wheel_pruning import prune_wheelhouse
+
+    _wheel(tmp_path, "edgeembed", "0.1.0", ["numpy", "tokenizers", "typer", "uvicorn; extra == 'serve'", "torch; extra == 'convert'"])
+    _wheel(tmp_path, "numpy", "2.2.6")
+    _wheel(tmp_path, "tokenizers", "0.23.3", ["huggingface-hub>=0.16,<2.0"])
+    _wheel(tmp_path, "huggingface-hub", "1.0.0", ["hf-xet", "tqdm"])
+    _wheel(tmp_path, "hf-xet", "1.0.0")
+    _wheel(tmp_path, "tqdm", "4.70.1", ["colorama; platform_system == 'Windows'"])
+    _wheel(tmp_path, "colorama", "0.4.6")
+    _wheel(tmp_path, "typer", "0.29.2", ["click"])
+    _wheel(tmp_path, "click", "8.3.0")
+    _wheel(tmp_path, "uvicorn", "0.54.0", ["click", "uvloop; extra == 'standard'"])
+    _wheel(tmp_path, "uvloop", "0.21.0")
+    _wheel(tmp_path, "ai-edge-litert", "2.3.0", ["numpy", "tqdm"])
+    _wheel(tmp_path, "torch", "2.13.0")
+    removed = prune_wheelhouse(tmp_path, ["edgeembed[serve]", "ai-edge-litert"], "3.11", "aarch64")
+    kept = sorted(p.name.split("-")[0] for p in tmp_path.glob("*.whl"))
+    assert kept == ["ai_edge_litert", "click", "edgeembed", "numpy", "tokenizers", "tqdm", "typer", "uvicorn"]
+    assert "huggingface_hub-1.0.0-py3-none-any.whl" in removed and "from_pretrained" in removed["huggingface_hub-1.0.0-py3-none-any.whl"]
+    assert {"hf_xet-1.0.0-py3-none-any.whl", "colorama-0.4.6-py3-none-any.whl", "uvloop-0.21.0-py3-none-any.whl", "torch-2.13.0-py3-none-any.whl"} <= set(removed)

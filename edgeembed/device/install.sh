@@ -25,8 +25,11 @@ version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 say "creating $PREFIX/venv"
 "$PYTHON" -m venv "$PREFIX/venv"
 say "installing from ./wheelhouse (offline, pinned, sha256-checked)"
+# --no-deps: requirements.txt is the complete, pruned set (package.json lists what was left out)
 "$PREFIX/venv/bin/python" -m pip install -q --no-index --find-links "$HERE/wheelhouse" \
-    --require-hashes --no-compile -r "$HERE/requirements.txt"
+    --require-hashes --no-compile --no-deps -r "$HERE/requirements.txt"
+# Embedding needs no installer: pip and setuptools go (python -m ensurepip brings pip back).
+"$PREFIX/venv/bin/python" -m pip uninstall -q -y pip setuptools >/dev/null 2>&1 || true
 
 say "verifying the bundle"
 "$PREFIX/venv/bin/edgeembed" info "$HERE/bundle" >/dev/null

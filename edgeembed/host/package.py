@@ -28,6 +28,7 @@ from edgeembed.archive import MANIFEST_SHA256
 from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging, sha256_file
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.formats import FORMATS, RUNTIMES
+from edgeembed.host.wheel_pruning import prune_wheelhouse
 from edgeembed.profiles import TargetProfile, load_target
 
 # What pip installs on the device for each runtime, beyond edgeembed's own dependencies.
@@ -118,13 +119,17 @@ def download_wheels(plan: PackagePlan, edgeembed_wheel: Path, wheelhouse: Path) 
     """Resolve edgeembed's and the runtime's dependencies for the device's platform."""
     abi = "cp" + plan.python.replace(".", "")
     platform_args = [arg for tag in plan.platforms for arg in ("--platform", tag)]
-    extras = "[serve]" if plan.server else ""
-    requirements = [f"edgeembed{extras} @ {edgeembed_wheel.resolve().as_uri()}", *plan.requirements]
+    requirements = [f"{device_roots(plan)[0]} @ {edgeembed_wheel.resolve().as_uri()}", *plan.requirements]
     _pip(
         "download", "--only-binary=:all:", "--python-version", plan.python, "--implementation", "cp",
         "--abi", abi, "--abi", "abi3", "--abi", "none", *platform_args, "-d", str(wheelhouse),
         *requirements,
     )
+
+
+def device_roots(plan: PackagePlan) -> list[str]:
+    """What the device installs: edgeembed (with the server when asked) and the runtime."""
+    return ["edgeembed[serve]" if plan.server else "edgeembed", *plan.requirements]
 
 
 def _pip(*args: str) -> None:
@@ -181,6 +186,7 @@ def package_bundle(
         wheel = build_edgeembed_wheel(root / "wheelhouse", edgeembed_wheel)
         step(f"Downloading wheels for {plan.arch} / Python {plan.python} / glibc <= {plan.glibc}")
         download_wheels(plan, wheel, root / "wheelhouse")
+        left_out = prune_wheelhouse(root / "wheelhouse", device_roots(plan), plan.python, plan.arch)
         step("Writing installer, sample and manifest")
         shutil.copytree(bundle.path, root / "bundle")
         (root / "samples").mkdir()
@@ -193,7 +199,7 @@ def package_bundle(
         _write_executable(root / "install.sh", installer)
         if systemd:
             (root / SERVICE_NAME).write_text(_template(SERVICE_NAME))
-        _write_package_json(root, plan, bundle, systemd)
+        _write_package_json(root, plan, bundle, systemd, left_out)
         _write_manifest(root)
         step("Writing the archive")
         _write_archive(root, archive)
@@ -205,7 +211,7 @@ def _write_executable(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def _write_package_json(root: Path, plan: PackagePlan, bundle: Bundle, systemd: bool) -> None:
+def _write_package_json(root: Path, plan: PackagePlan, bundle: Bundle, systemd: bool, left_out: dict[str, str]) -> None:
     wheels = sorted(p.name for p in (root / "wheelhouse").glob("*.whl"))
     info = {
         "edgeembed_version": __version__,
@@ -218,6 +224,7 @@ def _write_package_json(root: Path, plan: PackagePlan, bundle: Bundle, systemd: 
         "wheels": wheels,
         "wheelhouse_bytes": sum(p.stat().st_size for p in (root / "wheelhouse").glob("*.whl")),
         "systemd_unit": SERVICE_NAME if systemd else None,
+        "left_out": left_out,
     }
     (root / PACKAGE_JSON).write_text(json.dumps(info, indent=2) + "\n")
 
