@@ -10,7 +10,7 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging, sha256_file
@@ -22,6 +22,13 @@ MANIFEST_SHA256 = "MANIFEST.sha256"
 def pack_bundle(bundle_dir: str | os.PathLike[str], archive: str | os.PathLike[str]) -> Path:
     """Verify ``bundle_dir`` and write it as ``archive`` (temp file, then rename)."""
     bundle = Bundle.load(bundle_dir)
+    names = sorted({"edgeembed.json", *bundle.manifest.files})
+    return write_tar_atomically(archive, [(bundle.path / name, f"{bundle.path.name}/{name}") for name in names])
+
+
+def write_tar_atomically(archive: str | os.PathLike[str], members: Iterable[tuple[Path, str]]) -> Path:
+    """A ``.tar.gz`` of ``(path, name in the archive)`` pairs, written beside ``archive`` and
+    renamed into place: a reader never sees half an archive."""
     target = Path(archive).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(target.parent)
@@ -29,8 +36,8 @@ def pack_bundle(bundle_dir: str | os.PathLike[str], archive: str | os.PathLike[s
     os.close(handle)
     try:
         with tarfile.open(temp, "w:gz") as tar:
-            for name in sorted({"edgeembed.json", *bundle.manifest.files}):
-                tar.add(bundle.path / name, arcname=f"{bundle.path.name}/{name}", recursive=False)
+            for path, name in members:
+                tar.add(path, arcname=name, recursive=False)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

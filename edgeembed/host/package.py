@@ -17,15 +17,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 from edgeembed import __version__
-from edgeembed.archive import MANIFEST_SHA256
-from edgeembed.bundle import STAGING_PREFIX, Bundle, remove_stale_staging, sha256_file
+from edgeembed.archive import MANIFEST_SHA256, write_tar_atomically
+from edgeembed.bundle import Bundle, sha256_file
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.formats import FORMATS, RUNTIMES
 from edgeembed.host.wheel_pruning import prune_wheelhouse
@@ -239,15 +238,5 @@ def _write_manifest(root: Path) -> None:
 
 
 def _write_archive(root: Path, archive: Path) -> None:
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(archive.parent)
-    handle, temp = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", suffix=".tar.gz", dir=archive.parent)
-    os.close(handle)
-    try:
-        with tarfile.open(temp, "w:gz") as tar:
-            for path in sorted(root.rglob("*")):
-                tar.add(path, arcname=f"{root.name}/{path.relative_to(root).as_posix()}", recursive=False)
-        os.replace(temp, archive)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    paths = sorted(root.rglob("*"))
+    write_tar_atomically(archive, [(path, f"{root.name}/{path.relative_to(root).as_posix()}") for path in paths])

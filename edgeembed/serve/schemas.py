@@ -36,10 +36,7 @@ class EmbedRequest:
 
 def parse_openai(body: Any, max_inputs: int) -> EmbedRequest:
     """``{"input": str | [str], "model"?, "encoding_format"?, "dimensions"?, "user"?}``."""
-    body = _object(body)
-    if "input" not in body:
-        raise RequestError(400, "missing field 'input' (a string or a list of strings)", "input")
-    texts = _texts(body["input"], "input", max_inputs)
+    body, texts = _body_and_texts(body, "input", max_inputs)
     model = _optional(body, "model", str)
     encoding_format = _optional(body, "encoding_format", str) or "float"
     if encoding_format not in ENCODING_FORMATS:
@@ -52,10 +49,7 @@ def parse_openai(body: Any, max_inputs: int) -> EmbedRequest:
 
 def parse_tei(body: Any, max_inputs: int) -> EmbedRequest:
     """``{"inputs": str | [str], "normalize"?: bool, "truncate"?: bool}`` as text-embeddings-inference."""
-    body = _object(body)
-    if "inputs" not in body:
-        raise RequestError(400, "missing field 'inputs' (a string or a list of strings)", "inputs")
-    texts = _texts(body["inputs"], "inputs", max_inputs)
+    body, texts = _body_and_texts(body, "inputs", max_inputs)
     direction = _optional(body, "truncation_direction", str)
     if direction not in (None, "right", "Right"):
         raise RequestError(400, f"truncation_direction {direction!r} is not supported; texts are truncated on the right", "truncation_direction")
@@ -63,10 +57,12 @@ def parse_tei(body: Any, max_inputs: int) -> EmbedRequest:
     return EmbedRequest(texts, normalize=True if normalize is None else normalize, truncate=_optional(body, "truncate", bool))
 
 
-def _object(body: Any) -> dict[str, Any]:
+def _body_and_texts(body: Any, field: str, max_inputs: int) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(body, dict):
         raise RequestError(400, f"the request body must be a JSON object, got {_kind(body)}")
-    return body
+    if field not in body:
+        raise RequestError(400, f"missing field '{field}' (a string or a list of strings)", field)
+    return body, _texts(body[field], field, max_inputs)
 
 
 def _texts(value: Any, name: str, max_inputs: int) -> list[str]:
