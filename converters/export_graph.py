@@ -12,6 +12,7 @@ hand, and the conversion is verified against the original model afterwards.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,7 +28,28 @@ MASK_BIAS = 30.0
 # keys, which score 20+ higher than a query's own tokens in some heads, leaked into its vector.
 PACKED_MASK_BIAS = 10000.0
 
-SUPPORTED_MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the static re-expression needs to know about a BERT-family ``model_type``."""
+
+    positions_after_padding: bool  # RoBERTa numbers positions from padding_idx + 1
+
+
+# model_type -> export facts: the families the BERT-family re-expression covers.
+ARCHITECTURES: dict[str, Architecture] = {
+    "bert": Architecture(positions_after_padding=False),
+    "roberta": Architecture(positions_after_padding=True),
+    "xlm-roberta": Architecture(positions_after_padding=True),
+    "camembert": Architecture(positions_after_padding=True),
+}
+SUPPORTED_MODEL_TYPES = tuple(ARCHITECTURES)
+
+
+def position_offset(config) -> int:
+    """Index of the first position embedding a text uses."""
+    return int(config.pad_token_id) + 1 if ARCHITECTURES[config.model_type].positions_after_padding else 0
 
 
 class ResidualLayerNorm(nn.Module):
@@ -109,7 +131,7 @@ class BertFamilyEncoder(nn.Module):
         self.word_embeddings = embeddings.word_embeddings.weight
         self.embedding_norm = ResidualLayerNorm(embeddings.LayerNorm)
         # RoBERTa numbers positions from padding_idx + 1; right padding keeps that contiguous.
-        offset = 0 if config.model_type == "bert" else int(config.pad_token_id) + 1
+        offset = position_offset(config)
         positions = embeddings.position_embeddings.weight[offset : offset + seq_length]
         token_type = embeddings.token_type_embeddings.weight[0]
         self.register_buffer("position_and_type", (positions + token_type).detach().clone())
@@ -187,7 +209,7 @@ def is_bert_family(model: nn.Module) -> bool:
 
 def _check_positions(model: nn.Module, seq_length: int) -> None:
     config = model.config
-    offset = 0 if config.model_type == "bert" else int(config.pad_token_id) + 1
+    offset = position_offset(config)
     max_positions = int(config.max_position_embeddings)
     if seq_length + offset > max_positions:
         raise ConversionError(

@@ -4,20 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from edgeembed.bundle import INPUT_ROLES, Signature
-from edgeembed.converters import tflite_quantize
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, build_packed_module, is_bert_family
 from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.tflite_inspect import tensor_census
+from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
 from edgeembed.errors import ConversionError
 
-MODEL_FILE = "model.tflite"
 # Batched signatures get at most this many tokens per invoke: throughput without large arenas.
 TOKENS_PER_INVOKE = 512
 PACK_ROW_LENGTH = 48
@@ -88,20 +84,6 @@ def export_float_model(
             ) from error
 
 
-def read_signatures(path: Path, plan: list[tuple[str, int, int]]) -> tuple[Signature, ...]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    listing = Interpreter(model_path=str(path)).get_signature_list()
-    signatures = []
-    for name, bucket, batch in plan:
-        entry = listing.get(name)
-        if entry is None or len(entry["outputs"]) != 1:
-            raise ConversionError(f"converted model lacks a single-output signature {name}")
-        inputs = {key: key for key in entry["inputs"] if key in INPUT_ROLES}
-        signatures.append(Signature(name, bucket, batch, inputs, entry["outputs"][0]))
-    return tuple(signatures)
-
-
 def convert_tflite(
     source: SourceModel,
     spec: ConversionSpec,
@@ -116,7 +98,7 @@ def convert_tflite(
     # float and dynamic-range models; int8-full keeps one text per signature call.
     packed = is_bert_family(source.model) and spec.quantization != "int8-full"
     plan = signature_plan(
-        spec.seq_buckets, spec.target.batch_size, batched=spec.quantization != "int8-full", packed=packed
+        spec.seq_buckets, spec.batch_size, batched=spec.quantization != "int8-full", packed=packed
     )
     export_float_model(source, plan, float_path, packed)
     signatures = read_signatures(float_path, plan)
@@ -127,66 +109,3 @@ def convert_tflite(
         "versions": versions("litert-torch", "ai-edge-quantizer", "ai-edge-litert", "torch", "transformers"),
     }
     return quantize_tflite_route(float_path, spec, calibration, signatures, workdir, measure, step, converter)
-
-
-def quantize_tflite_route(
-    float_path: Path,
-    spec: ConversionSpec,
-    calibration: CalibrationSet | None,
-    signatures: tuple[Signature, ...],
-    workdir: Path,
-    measure: Measure,
-    step: Step,
-    converter: dict[str, Any],
-    ladder: tuple[tflite_quantize.Rung, ...] = tflite_quantize.INT8_LADDER,
-) -> RouteResult:
-    """The back half every TFLite route shares: the FP32 ``.tflite`` -> the requested mode
-    (fp16 / int8-dynamic directly, int8-full by calibrating once and climbing ``ladder``)."""
-    details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
-    if spec.quantization == "fp32":
-        model = float_path.read_bytes()
-    elif spec.quantization == "fp16":
-        step("Quantizing (fp16)")
-        with quiet():
-            model = tflite_quantize.quantize_simple(float_path, spec.quantization)
-    elif spec.quantization == "int8-dynamic":
-        step("Quantizing (int8-dynamic, INT8 embedding table)")
-        if calibration is None:
-            raise ConversionError("int8-dynamic needs calibration samples for the embedding table")
-        with quiet():
-            model = tflite_quantize.quantize_dynamic(float_path, calibration, signatures)
-    else:
-        assert calibration is not None
-        total = sum(len(v) for v in calibration.samples.values())
-        advance = step(f"Calibrating on {total} samples", total)
-        with quiet():
-            calibration_result = tflite_quantize.calibrate(float_path, calibration, signatures, advance)
-        with quiet():
-            result = tflite_quantize.climb_int8_ladder(
-                float_path,
-                calibration_result,
-                lambda candidate: _measure_bytes(workdir, candidate, signatures, measure),
-                spec.target.min_mean_cosine,
-                fallback=spec.fallback,
-                on_rung=lambda name: step(f"INT8 recipe {name}"),
-                ladder=ladder,
-            )
-        model = result.model
-        details["int8_recipe"] = {
-            "chosen": result.chosen.name,
-            "reason": result.chosen.reason,
-            "tried": result.tried,
-            "calibration_samples_per_bucket": calibration.counts(),
-        }
-    model_path = workdir / MODEL_FILE
-    model_path.write_bytes(model)
-    float_path.unlink()
-    details.update(tensor_census(model))
-    return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)
-
-
-def _measure_bytes(
-    workdir: Path, model: bytes, signatures: tuple[Signature, ...], measure: Measure
-) -> dict[str, float]:
-    (workdir / MODEL_FILE).write_bytes(model)
-    return measure((MODEL_FILE,), signatures)

@@ -192,7 +192,7 @@ def convert_onnx(
     exported = export_encoder_onnx(source, spec.max_seq_length, workdir / "exported.onnx")
     float_path = optimize_basic(exported, workdir / "float32.onnx")
     exported.unlink()
-    signatures = dynamic_signatures(spec.seq_buckets, spec.target.batch_size, INPUTS, OUTPUT)
+    signatures = dynamic_signatures(spec.seq_buckets, spec.batch_size, INPUTS, OUTPUT)
     converter = {
         "route": "onnx",
         "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
@@ -225,11 +225,12 @@ def _climb(float_path, model_path, spec, calibration, measure, step, signatures)
         if spec.quantization == "int8-dynamic":
             quantize_dynamic_int8(float_path, model_path, excluded[name])
         else:
-            assert calibration is not None
+            if calibration is None:
+                raise ConversionError("int8-full needs calibration samples")
             quantize_static_int8(float_path, model_path, calibration, excluded[name])
         return model_path.read_bytes(), measure((MODEL_FILE,), signatures)
 
-    result = climb(rungs, try_rung, spec.target.min_mean_cosine, spec.fallback)
+    result = climb(rungs, try_rung, spec.min_mean_cosine, spec.fallback)
     model_path.write_bytes(result.candidate)
     return {
         **result.report(),

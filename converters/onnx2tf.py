@@ -18,7 +18,7 @@ from typing import Any
 from edgeembed.converters import tflite_quantize
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
-from edgeembed.converters.litert_torch import quantize_tflite_route, read_signatures
+from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
 from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel

@@ -118,9 +118,9 @@ def save_variant(
     model, spec: ConversionSpec, workdir: Path, fp16: bool
 ) -> tuple[dict[str, Path], tuple[Signature, ...]]:
     """Dynamic: one IR. Static (NPU): one IR per bucket, ``[1, bucket]`` inputs."""
-    if not spec.target.static_shapes:
+    if not spec.static_shapes:
         files = save_ir(model, workdir, "model", fp16)
-        return files, dynamic_signatures(spec.seq_buckets, spec.target.batch_size, INPUTS, OUTPUT)
+        return files, dynamic_signatures(spec.seq_buckets, spec.batch_size, INPUTS, OUTPUT)
     files: dict[str, Path] = {}
     signatures = []
     for bucket in spec.seq_buckets:
@@ -162,7 +162,7 @@ def convert_openvino(
     converter = {
         "route": "openvino",
         "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
-        "static_shapes": spec.target.static_shapes,
+        "static_shapes": spec.static_shapes,
         "versions": versions("openvino", "nncf", "torch", "transformers"),
     }
     details: dict[str, Any] = {"float32_size_bytes": sum(p.stat().st_size for p in float_files.values())}
@@ -174,7 +174,8 @@ def convert_openvino(
         step(f"Compressing weights ({quantization}, NNCF)")
         final = compress_weights(model, quantization, source_hidden_size(source))
     else:
-        assert calibration is not None
+        if calibration is None:
+            raise ConversionError(f"{quantization} needs calibration samples")
         final, details["int8_recipe"] = _climb(model, calibration, spec, workdir, measure, step)
     files, signatures = save_variant(final, spec, workdir, fp16)
     for path in float_files.values():
@@ -194,7 +195,7 @@ def _climb(model, calibration, spec, workdir, measure, step) -> tuple[Any, dict[
         files, signatures = save_variant(candidate, spec, workdir, fp16=False)
         return candidate, measure(tuple(files), signatures)
 
-    result = climb(list(ignored), try_rung, spec.target.min_mean_cosine, spec.fallback)
+    result = climb(list(ignored), try_rung, spec.min_mean_cosine, spec.fallback)
     return result.candidate, {**result.report(), "calibration_samples_per_bucket": calibration.counts()}
 
 

@@ -219,11 +219,11 @@ def _manifest(
         target=spec.target.name,
         runtime={
             "threads": spec.target.threads,
-            "batch_size": spec.target.batch_size,
+            "batch_size": spec.batch_size,
             "token_cache": spec.target.token_cache,
             "embedding_cache": spec.target.embedding_cache,
-            "device": spec.target.device,
-            "performance_hint": spec.target.performance_hint,
+            "device": spec.device,
+            "performance_hint": spec.performance_hint,
         },
     )
 
@@ -269,8 +269,8 @@ def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[st
         "fp32_spearman": fp32,
         "converted_spearman": ours,
         "drop": round(fp32 - ours, 2),
-        "max_drop": spec.target.max_sts_drop,
-        "passed": fp32 - ours <= spec.target.max_sts_drop,
+        "max_drop": spec.max_sts_drop,
+        "passed": fp32 - ours <= spec.max_sts_drop,
         "cosine_to_fp32": cosine_summary(reference, converted),
     }
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from edgeembed.bundle import Signature
+from edgeembed.errors import ConversionError, EdgeEmbedError
 
 # measure(model_files, signatures) -> {"mean_cosine": ..., "min_cosine": ..., ...}
 Measure = Callable[[tuple[str, ...], tuple[Signature, ...]], dict[str, float]]
@@ -54,10 +55,11 @@ class Climb(Generic[Candidate]):
     candidate: Candidate
     passed: bool
     tried: list[dict[str, Any]]
+    reason: str = ""
 
     def report(self) -> dict[str, Any]:
-        reason = "first recipe to meet the target's mean cosine" if self.passed else "best measured; below target"
-        return {"chosen": self.chosen, "reason": reason, "tried": self.tried}
+        why = "first recipe to meet the target's mean cosine" if self.passed else "best measured; below target"
+        return {"chosen": self.chosen, "reason": f"{self.reason} ({why})" if self.reason else why, "tried": self.tried}
 
 
 def climb(
@@ -65,20 +67,33 @@ def climb(
     try_rung: Callable[[str], tuple[Candidate, dict[str, float]]],
     min_mean_cosine: float,
     fallback: bool = True,
+    reasons: dict[str, str] | None = None,
 ) -> Climb[Candidate]:
-    """Try rungs in order; stop at the first whose held-out mean cosine meets the target (or
-    after the first without ``fallback``); keep the best measured."""
+    """The one INT8 ladder of every route: try rungs in order, stop at the first whose held-out
+    mean cosine meets the target (or after the first without ``fallback``), keep the best
+    measured. A rung whose model cannot run (an ``EdgeEmbedError``) is recorded and skipped."""
     tried: list[dict[str, Any]] = []
     best: tuple[str, Candidate, float] | None = None
-    for name in rungs:
-        candidate, fidelity = try_rung(name)
-        tried.append({"recipe": name, **fidelity})
+    for name in rungs if fallback else rungs[:1]:
+        try:
+            candidate, fidelity = try_rung(name)
+        except EdgeEmbedError as error:  # e.g. an INT8 kernel refusing its inputs
+            tried.append({"recipe": name, "error": str(error).splitlines()[0], "passed": False})
+            continue
+        passed = fidelity["mean_cosine"] >= min_mean_cosine
+        tried.append({"recipe": name, **fidelity, "passed": passed})
         if best is None or fidelity["mean_cosine"] > best[2]:
             best = (name, candidate, fidelity["mean_cosine"])
-        if fidelity["mean_cosine"] >= min_mean_cosine or not fallback:
+        if passed:
+            best = (name, candidate, fidelity["mean_cosine"])
             break
-    assert best is not None, "no rungs to try"
-    return Climb(best[0], best[1], best[2] >= min_mean_cosine, tried)
+    if best is None:
+        raise ConversionError(
+            "no INT8 recipe produced a runnable model: "
+            + "; ".join(f"{t['recipe']}: {t.get('error')}" for t in tried)
+            + ". Try --quantization int8-dynamic or fp16."
+        )
+    return Climb(best[0], best[1], best[2] >= min_mean_cosine, tried, (reasons or {}).get(best[0], ""))
 
 
 def versions(*packages: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from edgeembed.bundle import sha256_files
 from edgeembed.converters.quiet import quiet
 from edgeembed.errors import ConversionError
 
@@ -141,12 +142,7 @@ def _hash_weight_files(folder: Path) -> str | None:
     files = [folder / n for n in _WEIGHT_FILES if (folder / n).is_file()]
     if not files:
         return None
-    digest = hashlib.sha256()
-    for path in files:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return sha256_files(files)
 
 
 def module_weights_sha256(model: Any) -> str:

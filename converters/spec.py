@@ -35,9 +35,34 @@ class ConversionSpec:
         if len(self.holdout_texts) < 4:
             raise ConversionError("verification needs at least 4 held-out texts")
 
+    # Every field a route reads, so routes never reach into the profile themselves.
     @property
     def format(self) -> str:
         return self.target.format
+
+    @property
+    def device(self) -> str:
+        return self.target.device
+
+    @property
+    def batch_size(self) -> int:
+        return self.target.batch_size
+
+    @property
+    def static_shapes(self) -> bool:
+        return self.target.static_shapes
+
+    @property
+    def performance_hint(self) -> str:
+        return self.target.performance_hint
+
+    @property
+    def min_mean_cosine(self) -> float:
+        return self.target.min_mean_cosine
+
+    @property
+    def max_sts_drop(self) -> float:
+        return self.target.max_sts_drop
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:

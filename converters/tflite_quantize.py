@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 from edgeembed.bundle import Signature
 from edgeembed.packing import single_text_rows
 from edgeembed.converters.calibration import CalibrationSet
-from edgeembed.errors import ConversionError, EdgeEmbedError
+from edgeembed.converters.route import Climb, climb
 
 
 @dataclass(frozen=True)
@@ -198,14 +198,6 @@ def quantize_simple(float_model: Path, quantization: str) -> bytes:
     return bytes(result.quantized_model)
 
 
-@dataclass
-class LadderResult:
-    chosen: Rung
-    model: bytes
-    fidelity: dict[str, float]
-    tried: list[dict[str, Any]] = field(default_factory=list)
-
-
 def climb_int8_ladder(
     float_model: Path,
     calibration_result: Any,
@@ -214,36 +206,15 @@ def climb_int8_ladder(
     fallback: bool = True,
     on_rung: Callable[[str], None] | None = None,
     ladder: tuple[Rung, ...] = INT8_LADDER,
-) -> LadderResult:
-    """Quantize rung by rung until the held-out mean cosine reaches ``min_mean_cosine``.
+) -> Climb[bytes]:
+    """The route ladder (``converters.route.climb``) over TFLite rungs quantized from one
+    calibration; without ``fallback`` only the first rung is tried."""
+    rungs = {rung.name: rung for rung in ladder}
 
-    Without ``fallback`` only the first rung is tried. If no rung passes, the best one is kept
-    (the caller decides whether that is an error).
-    """
-    best: LadderResult | None = None
-    tried: list[dict[str, Any]] = []
-    for rung in ladder if fallback else ladder[:1]:
+    def try_rung(name: str) -> tuple[bytes, dict[str, float]]:
         if on_rung:
-            on_rung(rung.name)
-        model = quantize_rung(float_model, rung, calibration_result)
-        try:
-            fidelity = measure(model)
-        except EdgeEmbedError as error:  # e.g. an INT8 kernel refusing its inputs
-            tried.append({"recipe": rung.name, "error": str(error).splitlines()[0], "passed": False})
-            continue
-        passed = fidelity["mean_cosine"] >= min_mean_cosine
-        tried.append({"recipe": rung.name, **fidelity, "passed": passed, "size_bytes": len(model)})
-        if best is None or fidelity["mean_cosine"] > best.fidelity["mean_cosine"]:
-            best = LadderResult(rung, model, fidelity)
-        if passed:
-            best = LadderResult(rung, model, fidelity)
-            break
-    if best is None:
-        raise ConversionError(
-            "no INT8 recipe produced a runnable model: "
-            + "; ".join(f"{t['recipe']}: {t.get('error')}" for t in tried)
-            + ". Try --quantization int8-dynamic or fp16."
-        )
-    best.tried = tried
-    return best
+            on_rung(name)
+        model = quantize_rung(float_model, rungs[name], calibration_result)
+        return model, {**measure(model), "size_bytes": len(model)}
 
+    return climb(list(rungs), try_rung, min_mean_cosine, fallback, {name: rung.reason for name, rung in rungs.items()})

@@ -77,7 +77,7 @@ class Manifest:
     output_kind: str = "token_embeddings"
     target: str = "x86-64"
     prompts: dict[str, str] = field(default_factory=dict)
-    runtime: dict[str, int] = field(default_factory=dict)  # threads, batch_size, cache sizes
+    runtime: dict[str, int | str] = field(default_factory=dict)  # threads, batch_size, cache sizes, device, hint
     files: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     digest: str = ""  # sha256 of every other field (canonical JSON): catches edits to this file
@@ -171,10 +171,16 @@ def _check_file_name(name: object) -> None:
 
 
 def sha256_file(path: Path) -> str:
+    return sha256_files([path])
+
+
+def sha256_files(paths) -> str:
+    """One sha256 over the files' bytes in order, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 

@@ -7,15 +7,15 @@ class EdgeEmbedError(Exception):
     """Base class of every error edgeembed raises on purpose."""
 
 
-class BundleError(EdgeEmbedError):
+class BundleError(EdgeEmbedError, ValueError):
     """A bundle is missing, incomplete, damaged, tampered with or of an unknown version."""
 
 
-class ConversionError(EdgeEmbedError):
+class ConversionError(EdgeEmbedError, RuntimeError):
     """A model could not be loaded, exported, quantized or verified."""
 
 
-class TargetError(EdgeEmbedError):
+class TargetError(EdgeEmbedError, ValueError):
     """A target profile is unknown or invalid."""
 
 

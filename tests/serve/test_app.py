@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -81,11 +82,12 @@ def test_repeated_texts_come_from_the_cache(client):
         ("/v1/embeddings", b'{"input": ["unterminated', 400, "not valid JSON"),
         ("/v1/embeddings", b"", 400, "empty"),
         ("/v1/embeddings", b"[1, 2]", 400, "JSON object"),
-        ("/v1/embeddings", b"[" * 50000, 400, "nests too deeply"),
+        # depends on the process's recursion limit (some libraries raise it): either way a 400
+        ("/v1/embeddings", b"[" * 50000, 400, "nests too deeply|not valid JSON"),
         ("/v1/embeddings", {"model": "x"}, 400, "missing field 'input'"),
         ("/v1/embeddings", {"input": 42}, 400, "'input' must be a string or a list"),
         ("/v1/embeddings", {"input": []}, 400, "empty list"),
-        ("/v1/embeddings", {"input": ["ok", None]}, 400, "'input[1]' must be a string"),
+        ("/v1/embeddings", {"input": ["ok", None]}, 400, r"'input\[1\]' must be a string"),
         ("/v1/embeddings", {"input": [[101, 2023]]}, 400, "token-id input is not supported"),
         ("/v1/embeddings", {"input": "x", "encoding_format": "int8"}, 400, "encoding_format"),
         ("/v1/embeddings", {"input": "x", "dimensions": 7}, 400, "dimensions=7 is not available"),
@@ -105,7 +107,7 @@ def test_bad_requests_get_a_json_error_and_the_server_carries_on(client, route, 
     assert response.status_code == status, response.text
     error = response.json()["error"]
     text = error if isinstance(error, str) else error["message"]
-    assert message in text and "Traceback" not in response.text
+    assert re.search(message, text) and "Traceback" not in response.text
     assert client.post("/v1/embeddings", json={"input": "still serving"}).status_code == 200
 
 
