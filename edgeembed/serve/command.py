@@ -4,39 +4,37 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
-from edgeembed.choices import Device
+from edgeembed.cli_options import BundleArgument, DeviceOption, JsonFlag, RoundsOption, ThreadsOption
 from edgeembed.errors import EdgeEmbedError
 
 API_KEY_ENV = "EDGEEMBED_API_KEY"
 
 
 def serve_command(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the server to the network."),
-    port: int = typer.Option(8080, help="TCP port."),
-    api_key: Optional[str] = typer.Option(
-        None, envvar=API_KEY_ENV, show_envvar=True, help="Require 'Authorization: Bearer KEY' (prefer the env var or --api-key-file)."
-    ),
-    api_key_file: Optional[Path] = typer.Option(None, help="Read the key from this file (mode 0600 or 0400)."),
-    max_batch: int = typer.Option(64, help="Texts per model batch."),
-    max_batch_tokens: int = typer.Option(16384, help="Tokens per model batch."),
-    max_wait_ms: float = typer.Option(2.0, help="Longest a request waits for others to join its batch."),
-    max_queue: int = typer.Option(2048, help="Texts waiting for the model; beyond: 503 with Retry-After."),
-    max_inputs: int = typer.Option(2048, help="Texts per request; beyond: 413."),
-    max_body_mb: float = typer.Option(2.0, help="Request body limit in MiB; beyond: 413."),
-    auto_truncate: bool = typer.Option(True, help="Truncate texts over the token limit (and report it); off: 413."),
-    max_input_chars: Optional[int] = typer.Option(None, help="Characters per text; beyond: 413 (default max(20000, 16 x token limit))."),
-    model_name: Optional[str] = typer.Option(None, help="Model name in responses (default: the bundle's source)."),
-    threads: Optional[int] = typer.Option(None, help="Runtime threads (default: the bundle's, capped at the cores)."),
-    device: Optional[Device] = typer.Option(None, help="Run on this device (default: the bundle's)."),
-    cache_size: Optional[int] = typer.Option(None, help="Embedding-cache entries (default: the bundle's; 0 = off)."),
-    max_connections: int = typer.Option(512, help="Open connections; beyond: 503 at once."),
-    graceful_timeout: float = typer.Option(30.0, help="Seconds SIGTERM waits for accepted requests."),
-    log_level: str = typer.Option("info", help="uvicorn log level: critical, error, warning, info, debug."),
+    bundle: BundleArgument,
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    api_key: Annotated[Optional[str], typer.Option(envvar=API_KEY_ENV, show_envvar=True, help="Require 'Authorization: Bearer KEY' (prefer the env var or --api-key-file).")] = None,
+    api_key_file: Annotated[Optional[Path], typer.Option(help="Read the key from this file (mode 0600 or 0400).")] = None,
+    max_batch: Annotated[int, typer.Option(help="Texts per model batch.")] = 64,
+    max_batch_tokens: Annotated[int, typer.Option(help="Tokens per model batch.")] = 16384,
+    max_wait_ms: Annotated[float, typer.Option(help="Longest a request waits for others to join its batch.")] = 2.0,
+    max_queue: Annotated[int, typer.Option(help="Texts waiting for the model; beyond: 503 with Retry-After.")] = 2048,
+    max_inputs: Annotated[int, typer.Option(help="Texts per request; beyond: 413.")] = 2048,
+    max_body_mb: Annotated[float, typer.Option(help="Request body limit in MiB; beyond: 413.")] = 2.0,
+    auto_truncate: Annotated[bool, typer.Option(help="Truncate texts over the token limit (and report it); off: 413.")] = True,
+    max_input_chars: Annotated[Optional[int], typer.Option(help="Characters per text; beyond: 413 (default max(20000, 16 x token limit)).")] = None,
+    model_name: Annotated[Optional[str], typer.Option(help="Model name in responses (default: the bundle's source).")] = None,
+    threads: ThreadsOption = None,
+    device: DeviceOption = None,
+    cache_size: Annotated[Optional[int], typer.Option(help="Embedding-cache entries (default: the bundle's; 0 = off).")] = None,
+    max_connections: Annotated[int, typer.Option(help="Open connections; beyond: 503 at once.")] = 512,
+    graceful_timeout: Annotated[float, typer.Option(help="Seconds SIGTERM waits for accepted requests.")] = 30.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a bundle over HTTP: OpenAI /v1/embeddings, TEI /embed, /health, /info, /metrics."""
     from edgeembed.cli import fail
@@ -61,14 +59,12 @@ def serve_command(
 
 
 def bench_serve_command(
-    bundle: Path = typer.Argument(..., help="Bundle directory."),
-    clients: int = typer.Option(32, help="Concurrent clients in the concurrent rounds."),
-    requests: int = typer.Option(400, help="Single-sentence requests per round."),
-    rounds: int = typer.Option(3, help="Interleaved rounds of each mode."),
-    server_option: Optional[List[str]] = typer.Option(
-        None, "--server-option", help="Extra 'edgeembed serve' option, e.g. --server-option=--max-wait-ms=5."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    bundle: BundleArgument,
+    clients: Annotated[int, typer.Option(help="Concurrent clients in the concurrent rounds.")] = 32,
+    requests: Annotated[int, typer.Option(help="Single-sentence requests per round.")] = 400,
+    rounds: RoundsOption = 3,
+    server_option: Annotated[Optional[List[str]], typer.Option("--server-option", help="Extra 'edgeembed serve' option, e.g. --server-option=--max-wait-ms=5.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Measure the batching gain of 'edgeembed serve' on 127.0.0.1 (fresh server, bounded)."""
     from edgeembed.cli import console, errors, fail
