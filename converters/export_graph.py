@@ -224,6 +224,13 @@ def build_packed_module(model: nn.Module, max_seq_length: int) -> nn.Module:
     return PackedBertEncoder(model, max_seq_length).eval()
 
 
+def forward_input_names(module: nn.Module) -> list[str]:
+    """The export module's own input names, in order (never a tracer's numbering)."""
+    import inspect
+
+    return [name for name in inspect.signature(module.forward).parameters if name != "self"]
+
+
 def build_export_module(model: nn.Module, seq_length: int, dynamic: bool = False) -> nn.Module:
     """The module to export: for one static sequence length, or (``dynamic``) up to it."""
     if is_bert_family(model):

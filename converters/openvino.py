@@ -17,7 +17,7 @@ import numpy as np
 
 from edgeembed.bundle import TOKENIZER_NAME, Signature
 from edgeembed.converters.calibration import CalibrationSet
-from edgeembed.converters.export_graph import build_export_module, is_bert_family
+from edgeembed.converters.export_graph import build_export_module, forward_input_names, is_bert_family
 from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import Measure, RouteResult, Step, climb, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
@@ -59,10 +59,16 @@ def export_ir_model(source: SourceModel, spec: ConversionSpec, workdir: Path):
         except Exception as error:  # noqa: BLE001 - surface any frontend failure with its log
             tail = "\n".join(log.getvalue().splitlines()[-15:])
             raise ConversionError(f"openvino.convert_model failed ({type(error).__name__}: {error}).\n{tail}") from error
-    if [i.get_any_name() for i in model.inputs] != list(INPUTS) or len(model.outputs) != 1:
+    # Inputs are named from the export module's forward signature, in order: the tracer numbers
+    # them for some families (MPNet came out as '8', '13').
+    names = forward_input_names(module)
+    if names != list(INPUTS) or len(model.inputs) != len(names) or len(model.outputs) != 1:
         raise ConversionError(
-            f"expected inputs {list(INPUTS)} and one output, got {[i.get_any_name() for i in model.inputs]}"
+            f"{source.name}: OpenVINO traced {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+            f"expected {list(INPUTS)} and one output"
         )
+    for port, name in zip(model.inputs, names):
+        port.get_tensor().set_names({name})
     model.outputs[0].get_tensor().set_names({OUTPUT})
     model.reshape({name: [-1, -1] for name in INPUTS})
     return model

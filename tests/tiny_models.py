@@ -42,17 +42,19 @@ def build_tokenizer_json(fixed_padding: int | None = 32) -> str:
     return tokenizer.to_str()
 
 
-def write_tiny_model(folder: Path, seed: int = 0, normalize: bool = True) -> Path:
+def write_tiny_model(folder: Path, seed: int = 0, normalize: bool = True, family: str = "bert") -> Path:
+    """A tiny random sentence-transformers folder; ``family`` is "bert" or "mpnet"."""
     import torch
-    from transformers import BertConfig, BertModel
+    import transformers
 
     torch.manual_seed(seed)
     vocab_size = len(SPECIAL) + len(WORDS) + 2
-    config = BertConfig(
+    config_class, model_class = {"bert": ("BertConfig", "BertModel"), "mpnet": ("MPNetConfig", "MPNetModel")}[family]
+    config = getattr(transformers, config_class)(
         vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, max_position_embeddings=64, pad_token_id=0,
+        intermediate_size=64, max_position_embeddings=80 if family == "mpnet" else 64, pad_token_id=0,
     )
-    BertModel(config).eval().save_pretrained(folder)
+    getattr(transformers, model_class)(config).eval().save_pretrained(folder)
     (folder / "tokenizer.json").write_text(build_tokenizer_json())
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},

@@ -187,3 +187,22 @@ def test_dynamic_bundle_on_an_npu_is_refused_with_the_fix(route_bundles, monkeyp
     monkeypatch.setattr(backend, "resolve_device", lambda requested, available: "NPU")
     with pytest.raises(BundleError, match="NPU compiles static shapes only.*--target intel-npu"):
         Embedder.load(out, device="NPU")
+
+
+@pytest.mark.parametrize("fmt, quantization, floor", [
+    ("openvino", "fp32", 0.999), ("openvino", "int8-full", 0.98), ("onnx", "fp32", 0.999), ("onnx", "int8-full", 0.98),
+])
+def test_mpnet_follows_pytorch_on_openvino_and_onnx(tmp_path_factory, fmt, quantization, floor):
+    """MPNet's tracer numbers its inputs ('8', '13'); routes name them from the forward signature."""
+    from tiny_models import write_tiny_model
+
+    root = tmp_path_factory.mktemp(f"mpnet-{fmt}-{quantization}")
+    model = write_tiny_model(root / "model", family="mpnet")
+    out = root / "bundle"
+    convert(model, out=out, target=write_target(root, quantization), format=fmt, quantization=quantization)
+    source = load_source(model)
+    tokenizer = BucketTokenizer(model / "tokenizer.json", 16, (8, 16))
+    expected = reference_embeddings(source.model, tokenizer, SENTENCES, "mean", False)
+    ours = Embedder.load(out, embedding_cache_size=0).encode(SENTENCES)
+    cosines = np.sum(ours * expected, axis=1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosines.mean() >= floor, cosines
