@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,13 +98,17 @@ def convert(
     format: str | None = None,
     device: str | None = None,
     converter: str | None = None,
+    prompts: Mapping[str, str] | None = None,
+    default_prompt_name: str | None = None,
     step: Step | None = None,
 ) -> ConversionResult:
     """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``.
 
     ``format``, ``device`` and ``quantization`` override the target profile's; ``converter``
     picks the TFLite converter (``litert-torch``, ``onnx2tf`` or ``auto``: litert-torch, then
-    onnx2tf if litert-torch fails on the model).
+    onnx2tf if litert-torch fails on the model). ``prompts`` add to (or replace) the model's own
+    named prompts; ``default_prompt_name`` picks the one ``encode`` uses when none is named.
+    Verification and STS run on the raw texts, like the FP32 reference.
     """
     step = step or _silent_step
     out_path = Path(out)
@@ -119,6 +124,7 @@ def convert(
     started = time.perf_counter()
     step("Loading model")
     source = load_source(model, tokenizer)
+    named_prompts, default_prompt = _bundle_prompts(source, prompts, default_prompt_name)
     timings["load_s"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="edgeembed-convert-") as work:
         workdir = Path(work)
@@ -158,8 +164,22 @@ def convert(
             raise ConversionError("conversion below the target's thresholds (--strict): " + "; ".join(failures))
         step("Writing bundle")
         files = {TOKENIZER_NAME: workdir / TOKENIZER_NAME, **result.model_files}
+        manifest = dataclasses.replace(manifest, prompts=named_prompts, default_prompt_name=default_prompt)
         bundle = write_bundle(out_path, manifest, files, report, overwrite=overwrite)
     return ConversionResult(bundle, report)
+
+
+def _bundle_prompts(
+    source: SourceModel, prompts: Mapping[str, str] | None, default_prompt_name: str | None
+) -> tuple[dict[str, str], str]:
+    """The model's own prompts with the caller's added; the default must be one of them."""
+    named = {**source.prompts, **dict(prompts or {})}
+    if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in named.items()):
+        raise ConversionError("prompts must map non-empty names to texts (--prompt name=text)")
+    default = source.default_prompt_name if default_prompt_name is None else default_prompt_name
+    if default and default not in named:
+        raise ConversionError(f"default prompt {default!r} is not one of the prompts {sorted(named)}")
+    return named, default
 
 
 def _run_route(source, spec, workdir, calibration_set, measure, step):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,6 +36,8 @@ class SourceModel:
     embedding_dim: int = 0
     layout: str = "module"
     path: str | None = None  # the model folder, when loaded from one
+    prompts: dict[str, str] = field(default_factory=dict)  # config_sentence_transformers.json
+    default_prompt_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,25 @@ def _load_sentence_transformers(folder: Path, name: str) -> SourceModel:
     source = _load_hf_folder(transformer_dir, name)
     source.pooling, source.normalize, source.layout = pooling, normalize, "sentence-transformers"
     source.path = str(folder.resolve())
+    source.prompts, source.default_prompt_name = _prompts(folder / "config_sentence_transformers.json")
     return source
+
+
+def _prompts(config_path: Path) -> tuple[dict[str, str], str]:
+    """``prompts`` and ``default_prompt_name`` of a sentence-transformers folder."""
+    if not config_path.is_file():
+        return {}, ""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ConversionError(f"{config_path}: invalid JSON ({error})") from None
+    prompts = config.get("prompts") or {}
+    if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
+        raise ConversionError(f"{config_path}: 'prompts' must map names to texts")
+    default = config.get("default_prompt_name") or ""
+    if default and default not in prompts:
+        raise ConversionError(f"{config_path}: default_prompt_name {default!r} is not one of {sorted(prompts)}")
+    return dict(prompts), default
 
 
 def _pooling_mode(config_path: Path) -> str:

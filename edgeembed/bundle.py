@@ -29,6 +29,8 @@ POOLING_MODES = ("mean", "cls", "last")
 # Signature input roles. Packed signatures take position_ids and segment_ids instead of an
 # attention mask: several texts share a row, each attending only to its own segment.
 INPUT_ROLES = ("input_ids", "attention_mask", "position_ids", "segment_ids")
+# Fields added within schema 1: left out of the digest while empty, so older bundles verify.
+ADDED_OPTIONAL_FIELDS = ("default_prompt_name",)
 _FIX = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
 
 
@@ -76,7 +78,8 @@ class Manifest:
     embedding_dim: int
     output_kind: str = "token_embeddings"
     target: str = "x86-64"
-    prompts: dict[str, str] = field(default_factory=dict)
+    prompts: dict[str, str] = field(default_factory=dict)  # name -> text put before each input
+    default_prompt_name: str = ""  # the prompt encode() uses when none is named ("" = none)
     runtime: dict[str, int | str] = field(default_factory=dict)  # threads, batch_size, cache sizes, device, hint
     files: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -96,6 +99,13 @@ class Manifest:
             raise BundleError(f"manifest: embedding_dim {self.embedding_dim} out of range")
         if not self.signatures:
             raise BundleError("manifest: no signatures")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.prompts.items()):
+            raise BundleError("manifest: prompts must map names to strings")
+        if self.default_prompt_name and self.default_prompt_name not in self.prompts:
+            raise BundleError(
+                f"manifest: default_prompt_name {self.default_prompt_name!r} is not one of the prompts "
+                f"{sorted(self.prompts)}"
+            )
         for name in (*self.model_files, *self.files):
             _check_file_name(name)
         for signature in self.signatures:
@@ -115,7 +125,10 @@ class Manifest:
         return data
 
     def content_digest(self) -> str:
-        content = {k: v for k, v in self.to_dict().items() if k not in ("digest", "seq_buckets")}
+        content = {
+            k: v for k, v in self.to_dict().items()
+            if k not in ("digest", "seq_buckets") and not (k in ADDED_OPTIONAL_FIELDS and not v)
+        }
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -148,8 +161,8 @@ class Manifest:
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "source": dict, "format": str, "quantization": str, "converter": dict,
     "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
-    "output_kind": str, "target": str, "prompts": dict, "runtime": dict, "files": dict,
-    "digest": str,
+    "output_kind": str, "target": str, "prompts": dict, "default_prompt_name": str, "runtime": dict,
+    "files": dict, "digest": str,
 }
 
 

@@ -62,13 +62,17 @@ def convert(
     overwrite: OverwriteFlag = False,
     strict: Annotated[bool, typer.Option(help="Fail (write nothing) below the target's thresholds.")] = False,
     fallback: Annotated[bool, typer.Option(help="Let int8-full keep sensitive ops in higher precision when fidelity demands.")] = True,
+    prompt: Annotated[Optional[List[str]], typer.Option(help="Add a named prompt, NAME=TEXT (repeatable), e.g. query='query: '.")] = None,
+    default_prompt: Annotated[Optional[str], typer.Option(help="The prompt encode() uses when none is named.")] = None,
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
+    from edgeembed.cli_inputs import named_prompts
     from edgeembed.converters import convert as run_conversion
     from edgeembed.profiles import load_target
     from edgeembed.report import print_conversion_report
 
     try:
+        prompts = named_prompts(prompt or [])
         if target:
             load_target(target)  # a typo in --target is reported before the toolchain is needed
         with _steps() as step:
@@ -77,7 +81,7 @@ def convert(
                 format=fmt.value if fmt else None, device=device.value if device else None,
                 converter=converter.value, calibration=calibration, eval_file=eval_file,
                 max_seq_length=max_seq_length, strict=strict, fallback=fallback, overwrite=overwrite,
-                step=step,
+                prompts=prompts, default_prompt_name=default_prompt, step=step,
             )
     except EdgeEmbedError as error:
         fail(error)
@@ -136,6 +140,8 @@ def embed(
     threads: ThreadsOption = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Texts per batch (default: the bundle's profile).")] = None,
     device: DeviceOption = None,
+    prompt_name: Annotated[Optional[str], typer.Option(help="Put this named prompt of the bundle before each text.")] = None,
+    prompt: Annotated[Optional[str], typer.Option(help="Put this text before each text.")] = None,
 ) -> None:
     """Embed texts with a bundle (no torch, no tensorflow)."""
     import numpy as np
@@ -149,7 +155,9 @@ def embed(
         npy_path = npy_target(npy) if npy is not None else None
         texts = texts or stdin_texts()
         embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
-        vectors = embedder.encode(texts, batch_size=batch_size, normalize_embeddings=normalize)
+        vectors = embedder.encode(
+            texts, batch_size=batch_size, normalize_embeddings=normalize, prompt_name=prompt_name, prompt=prompt
+        )
         if npy_path is not None:
             atomic_write(npy_path, lambda stream: np.save(stream, vectors))
     except (EdgeEmbedError, TypeError, OSError) as error:

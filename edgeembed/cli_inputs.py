@@ -25,3 +25,14 @@ def stdin_texts() -> list[str]:
     if not lines:
         raise InputError("no texts: stdin was empty; give texts as arguments or one per line")
     return lines
+
+
+def named_prompts(pairs: list[str]) -> dict[str, str]:
+    """``--prompt NAME=TEXT`` values as a mapping (the text may contain "=" and spaces)."""
+    prompts = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--prompt {pair!r}: write NAME=TEXT, e.g. --prompt 'query=query: '")
+        prompts[name.strip()] = text
+    return prompts

@@ -14,6 +14,7 @@ from edgeembed.bundle import Bundle
 from edgeembed.cache import EmbeddingCache
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
+from edgeembed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
 from edgeembed.errors import InputError
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
 from edgeembed.tuning import load_tuned
@@ -123,15 +124,21 @@ class Embedder:
         batch_size: int | None = None,
         normalize_embeddings: bool | None = None,
         show_progress_bar: bool = False,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
     ) -> np.ndarray:
         """Embeddings as float32 ``[n, dim]`` in input order; a single string gives ``[dim]``.
 
         ``batch_size=None`` uses the target profile's. ``normalize_embeddings=None`` follows the
-        bundle (the model's Normalize module). Empty or whitespace-only strings are embedded as
-        the tokenizer encodes them (special tokens only). Texts over ``max_seq_length`` tokens
-        are truncated; the count is logged and kept in ``last_truncated``.
+        bundle (the model's Normalize module). ``prompt`` (a text) or ``prompt_name`` (one of
+        :attr:`prompts`) goes in front of every input; without either, the bundle's default
+        prompt does. Empty or whitespace-only strings are embedded as the tokenizer encodes them
+        (special tokens only). Texts over ``max_seq_length`` tokens are truncated; the count is
+        logged and kept in ``last_truncated``.
         """
         texts, single = validate_texts(sentences)
+        manifest = self.bundle.manifest
+        texts = with_prompt(texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt))
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         normalize = self.bundle.manifest.normalize if normalize_embeddings is None else bool(
             normalize_embeddings
@@ -161,6 +168,23 @@ class Embedder:
             result[index] = hits[index] if index in hits else computed[position[text]]
         return result
 
+    def encode_query(self, sentences: str | Sequence[str], **options) -> np.ndarray:
+        """:meth:`encode` with the bundle's "query" prompt, if it has one (as sentence-transformers)."""
+        if "prompt" not in options and "prompt_name" not in options:
+            options["prompt_name"] = first_prompt_name(self.prompts, QUERY_PROMPT_NAMES)
+        return self.encode(sentences, **options)
+
+    def encode_document(self, sentences: str | Sequence[str], **options) -> np.ndarray:
+        """:meth:`encode` with the bundle's "document" (or "passage", "corpus") prompt, if any."""
+        if "prompt" not in options and "prompt_name" not in options:
+            options["prompt_name"] = first_prompt_name(self.prompts, DOCUMENT_PROMPT_NAMES)
+        return self.encode(sentences, **options)
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        """The bundle's named prompts (from the model's sentence-transformers config or --prompt)."""
+        return dict(self.bundle.manifest.prompts)
+
     def iter_encode(
         self,
         sentences: Iterable[str],
@@ -168,6 +192,8 @@ class Embedder:
         normalize_embeddings: bool | None = None,
         chunk_size: int = CHUNK_SIZE,
         show_progress_bar: bool = False,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
     ) -> Iterator[np.ndarray]:
         """Embed a stream (any iterable, e.g. a file's lines) in memory bounded by ``chunk_size``.
 
@@ -179,7 +205,7 @@ class Embedder:
         with _progress(None, show_progress_bar) as advance:
             while chunk := list(islice(iterator, chunk_size)):
                 try:
-                    vectors = self.encode(chunk, batch_size, normalize_embeddings)
+                    vectors = self.encode(chunk, batch_size, normalize_embeddings, prompt_name=prompt_name, prompt=prompt)
                 except TypeError as error:
                     raise TypeError(_shift_index(str(error), offset)) from None
                 offset += len(chunk)

@@ -40,7 +40,10 @@ def write_tokenizer(path: Path) -> Path:
     return path
 
 
-def write_fake_bundle(out: Path, packed: bool = False, max_seq_length: int = 16, seed: int = 0) -> Path:
+def write_fake_bundle(
+    out: Path, packed: bool = False, max_seq_length: int = 16, seed: int = 0,
+    prompts: dict[str, str] | None = None, default_prompt_name: str = "",
+) -> Path:
     """A verified bundle (hashes, digest, report) whose model runs in :class:`NumpyBackend`."""
     work = out.parent / f".{out.name}-parts"
     work.mkdir(parents=True, exist_ok=True)
@@ -62,6 +65,7 @@ def write_fake_bundle(out: Path, packed: bool = False, max_seq_length: int = 16,
         max_seq_length=max_seq_length, signatures=tuple(signatures), model_files=("model.npz",),
         pooling="mean", normalize=True, embedding_dim=DIM, target="x86-64",
         runtime={"threads": 1, "batch_size": 4, "token_cache": 256, "embedding_cache": 64},
+        prompts=dict(prompts or {}), default_prompt_name=default_prompt_name,
     )
     report = {
         "quantization": "fp32", "target": "x86-64",

@@ -32,6 +32,7 @@ class EmbedRequest:
     encoding_format: str = "float"
     dimensions: int | None = None
     model: str | None = None
+    prompt_name: str | None = None
 
 
 def parse_openai(body: Any, max_inputs: int) -> EmbedRequest:
@@ -48,13 +49,16 @@ def parse_openai(body: Any, max_inputs: int) -> EmbedRequest:
 
 
 def parse_tei(body: Any, max_inputs: int) -> EmbedRequest:
-    """``{"inputs": str | [str], "normalize"?: bool, "truncate"?: bool}`` as text-embeddings-inference."""
+    """``{"inputs": str | [str], "normalize"?, "truncate"?, "prompt_name"?}`` as text-embeddings-inference."""
     body, texts = _body_and_texts(body, "inputs", max_inputs)
     direction = _optional(body, "truncation_direction", str)
     if direction not in (None, "right", "Right"):
         raise RequestError(400, f"truncation_direction {direction!r} is not supported; texts are truncated on the right", "truncation_direction")
     normalize = _optional(body, "normalize", bool)
-    return EmbedRequest(texts, normalize=True if normalize is None else normalize, truncate=_optional(body, "truncate", bool))
+    return EmbedRequest(
+        texts, normalize=True if normalize is None else normalize, truncate=_optional(body, "truncate", bool),
+        prompt_name=_optional(body, "prompt_name", str),
+    )
 
 
 def _body_and_texts(body: Any, field: str, max_inputs: int) -> tuple[dict[str, Any], list[str]]:

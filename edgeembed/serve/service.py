@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeembed.embedder import Embedder
+from edgeembed.errors import InputError
 from edgeembed.pooling import l2_normalize
+from edgeembed.prompts import resolve_prompt, with_prompt
 from edgeembed.serve.batcher import Arrival, DynamicBatcher
 from edgeembed.serve.metrics import ServeMetrics
 from edgeembed.serve.schemas import EmbedRequest, RequestError
@@ -78,7 +80,7 @@ class EmbeddingService:
         ``arrival`` (from ``batcher.arriving()``) tells the batcher when this request has queued.
         """
         with self.batcher.arriving() if arrival is None else contextlib.nullcontext(arrival) as arrival:
-            texts = request.texts
+            texts = self._prompted(request)
             self._check_chars(texts)
             if len(texts) <= INLINE_TOKENIZE:
                 tokenized = self.embedder.tokenizer.encode(texts)
@@ -110,6 +112,15 @@ class EmbeddingService:
         self.metrics.truncated.inc(len(over))
         self.metrics.input_tokens.inc(sum(lengths))
         return Embedded(l2_normalize(vectors) if normalize else vectors, sum(lengths), len(over), len(hits))
+
+    def _prompted(self, request: EmbedRequest) -> list[str]:
+        """The texts with the requested (or the bundle's default) prompt in front."""
+        manifest = self.embedder.bundle.manifest
+        try:
+            prompt = resolve_prompt(manifest.prompts, manifest.default_prompt_name, request.prompt_name)
+        except InputError as error:
+            raise RequestError(400, str(error), "prompt_name") from None
+        return with_prompt(request.texts, prompt)
 
     def _check_chars(self, texts: list[str]) -> None:
         limit = self.settings.input_char_limit(self.embedder.max_seq_length)

@@ -77,3 +77,23 @@ def test_weight_quantized_modes_stay_close_to_fp32(tiny_model_dir, tmp_path, qua
     assert result.report["sizes_bytes"]["model"] < result.report["sizes_bytes"]["float32_model"]
     vectors = Embedder.load(result.bundle.path).encode(SENTENCES)
     assert np.isfinite(vectors).all()
+
+
+def test_prompts_come_from_the_model_folder_and_the_caller(tiny_model_dir, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": None})
+    )
+    target = write_target(tmp_path, "fp32")
+    bundle = convert(model, out=tmp_path / "b", target=target, prompts={"title": "title: "}, default_prompt_name="query")
+    manifest = bundle.bundle.manifest
+    assert manifest.prompts == {"query": "query: ", "passage": "passage: ", "title": "title: "}
+    assert manifest.default_prompt_name == "query"
+    assert bundle.report["fidelity"]["mean_cosine"] > 0.999  # verified on raw texts, like the reference
+    embedder = Embedder.load(tmp_path / "b", embedding_cache_size=0)
+    assert np.allclose(embedder.encode("a dog"), embedder.encode("query: a dog", prompt=""), atol=1e-6)
+    with pytest.raises(ConversionError, match="default prompt 'doc' is not one of the prompts"):
+        convert(model, out=tmp_path / "c", target=target, default_prompt_name="doc")
