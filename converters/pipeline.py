@@ -24,6 +24,7 @@ from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embedder import Embedder
 from edgeembed.errors import ConversionError, MissingDependencyError
+from edgeembed.precision import embedding_ranges
 from edgeembed.similarity import cosine_summary, sts_spearman
 from edgeembed.profiles import TargetProfile, load_target
 from edgeembed.texts import builtin_texts, read_sts, read_texts
@@ -100,6 +101,7 @@ def convert(
     converter: str | None = None,
     prompts: Mapping[str, str] | None = None,
     default_prompt_name: str | None = None,
+    truncate_dim: int | None = None,
     step: Step | None = None,
 ) -> ConversionResult:
     """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``.
@@ -165,8 +167,22 @@ def convert(
         step("Writing bundle")
         files = {TOKENIZER_NAME: workdir / TOKENIZER_NAME, **result.model_files}
         manifest = dataclasses.replace(manifest, prompts=named_prompts, default_prompt_name=default_prompt)
+        manifest = _with_output_defaults(workdir, manifest, truncate_dim, spec.calibration_texts)
         bundle = write_bundle(out_path, manifest, files, report, overwrite=overwrite)
     return ConversionResult(bundle, report)
+
+
+def _with_output_defaults(
+    workdir: Path, manifest: Manifest, truncate_dim: int | None, calibration_texts: Sequence[str]
+) -> Manifest:
+    """The default width (``--truncate-dim``) and the per-dimension ranges int8/uint8 outputs
+    use, measured on the calibration texts as ``encode`` returns them by default."""
+    if truncate_dim is not None and not 1 <= truncate_dim <= manifest.embedding_dim:
+        raise ConversionError(f"--truncate-dim must be within 1..{manifest.embedding_dim}, got {truncate_dim}")
+    manifest = dataclasses.replace(manifest, truncate_dim=truncate_dim or 0)
+    embedder = Embedder(Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0)
+    vectors = embedder.encode(list(calibration_texts), prompt="")
+    return dataclasses.replace(manifest, embedding_ranges=embedding_ranges(vectors))
 
 
 def _bundle_prompts(

@@ -30,7 +30,7 @@ POOLING_MODES = ("mean", "cls", "last")
 # attention mask: several texts share a row, each attending only to its own segment.
 INPUT_ROLES = ("input_ids", "attention_mask", "position_ids", "segment_ids")
 # Fields added within schema 1: left out of the digest while empty, so older bundles verify.
-ADDED_OPTIONAL_FIELDS = ("default_prompt_name",)
+ADDED_OPTIONAL_FIELDS = ("default_prompt_name", "truncate_dim", "embedding_ranges")
 _FIX = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
 
 
@@ -80,6 +80,8 @@ class Manifest:
     target: str = "x86-64"
     prompts: dict[str, str] = field(default_factory=dict)  # name -> text put before each input
     default_prompt_name: str = ""  # the prompt encode() uses when none is named ("" = none)
+    truncate_dim: int = 0  # Matryoshka: encode() keeps the first N dimensions by default (0 = all)
+    embedding_ranges: dict[str, list[float]] = field(default_factory=dict)  # per-dim min/max, int8 outputs
     runtime: dict[str, int | str] = field(default_factory=dict)  # threads, batch_size, cache sizes, device, hint
     files: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -101,6 +103,12 @@ class Manifest:
             raise BundleError("manifest: no signatures")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.prompts.items()):
             raise BundleError("manifest: prompts must map names to strings")
+        if not 0 <= self.truncate_dim <= self.embedding_dim:
+            raise BundleError(f"manifest: truncate_dim {self.truncate_dim} outside 0..{self.embedding_dim}")
+        ranges = self.embedding_ranges
+        width = self.truncate_dim or self.embedding_dim
+        if ranges and not (set(ranges) == {"min", "max"} and all(len(ranges[k]) == width for k in ranges)):
+            raise BundleError(f"manifest: embedding_ranges must hold 'min' and 'max' of {width} values")
         if self.default_prompt_name and self.default_prompt_name not in self.prompts:
             raise BundleError(
                 f"manifest: default_prompt_name {self.default_prompt_name!r} is not one of the prompts "
@@ -162,7 +170,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "source": dict, "format": str, "quantization": str, "converter": dict,
     "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
     "output_kind": str, "target": str, "prompts": dict, "default_prompt_name": str, "runtime": dict,
-    "files": dict, "digest": str,
+    "files": dict, "digest": str, "truncate_dim": int, "embedding_ranges": dict,
 }
 
 

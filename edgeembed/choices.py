@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import Enum
 
 from edgeembed.formats import DEVICES, FORMATS, QUANTIZATIONS
+from edgeembed.precision import PRECISIONS
 
 
 def _choices(name: str, values) -> type[Enum]:
@@ -17,3 +18,4 @@ Quantization = _choices("Quantization", QUANTIZATIONS)
 Format = _choices("Format", FORMATS)
 Device = _choices("Device", DEVICES)
 Converter = _choices("Converter", ("auto", "litert-torch", "onnx2tf"))
+Precision = _choices("Precision", PRECISIONS)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from edgeembed.choices import Converter, Device, Format, Quantization
+from edgeembed.choices import Converter, Device, Format, Precision, Quantization
 from edgeembed.cli_options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, RoundsOption, SourceModelOption, TextsFileOption, ThreadsOption
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.serve.command import bench_serve_command, serve_command
@@ -64,6 +64,7 @@ def convert(
     fallback: Annotated[bool, typer.Option(help="Let int8-full keep sensitive ops in higher precision when fidelity demands.")] = True,
     prompt: Annotated[Optional[List[str]], typer.Option(help="Add a named prompt, NAME=TEXT (repeatable), e.g. query='query: '.")] = None,
     default_prompt: Annotated[Optional[str], typer.Option(help="The prompt encode() uses when none is named.")] = None,
+    truncate_dim: Annotated[Optional[int], typer.Option(help="Matryoshka models: encode() keeps the first N dimensions by default.")] = None,
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
     from edgeembed.cli_inputs import named_prompts
@@ -81,7 +82,7 @@ def convert(
                 format=fmt.value if fmt else None, device=device.value if device else None,
                 converter=converter.value, calibration=calibration, eval_file=eval_file,
                 max_seq_length=max_seq_length, strict=strict, fallback=fallback, overwrite=overwrite,
-                prompts=prompts, default_prompt_name=default_prompt, step=step,
+                prompts=prompts, default_prompt_name=default_prompt, truncate_dim=truncate_dim, step=step,
             )
     except EdgeEmbedError as error:
         fail(error)
@@ -142,6 +143,8 @@ def embed(
     device: DeviceOption = None,
     prompt_name: Annotated[Optional[str], typer.Option(help="Put this named prompt of the bundle before each text.")] = None,
     prompt: Annotated[Optional[str], typer.Option(help="Put this text before each text.")] = None,
+    truncate_dim: Annotated[Optional[int], typer.Option(help="Keep the first N dimensions (Matryoshka models).")] = None,
+    precision: Annotated[Precision, typer.Option(help="Output codes: float32, int8, uint8, binary, ubinary.")] = Precision.float32,
 ) -> None:
     """Embed texts with a bundle (no torch, no tensorflow)."""
     import numpy as np
@@ -156,7 +159,8 @@ def embed(
         texts = texts or stdin_texts()
         embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
         vectors = embedder.encode(
-            texts, batch_size=batch_size, normalize_embeddings=normalize, prompt_name=prompt_name, prompt=prompt
+            texts, batch_size=batch_size, normalize_embeddings=normalize, prompt_name=prompt_name, prompt=prompt,
+            truncate_dim=truncate_dim, precision=precision.value,
         )
         if npy_path is not None:
             atomic_write(npy_path, lambda stream: np.save(stream, vectors))
@@ -165,9 +169,14 @@ def embed(
     if npy_path is not None:
         errors.print(f"saved {vectors.shape[0]} x {vectors.shape[1]} float32 to {npy_path}", markup=False)
     if as_json:
-        print(json.dumps({"texts": texts, "embeddings": vectors.round(6).tolist()}))
+        values = vectors.round(6) if vectors.dtype == np.float32 else vectors
+        print(json.dumps({"texts": texts, "embeddings": values.tolist()}))
     if embedder.last_truncated:
         errors.print(f"note: {embedder.last_truncated} text(s) truncated to {embedder.max_seq_length} tokens")
+    if precision.value != "float32" and not similarity:
+        if not (as_json or npy):
+            console.print(f"{vectors.shape[0]} x {vectors.shape[1]} {vectors.dtype} codes ({precision.value}); --json or --npy writes them")
+        return
     if similarity or not (as_json or npy):
         from edgeembed.report import print_similarity
 

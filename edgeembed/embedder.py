@@ -14,6 +14,7 @@ from edgeembed.bundle import Bundle
 from edgeembed.cache import EmbeddingCache
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
+from edgeembed.precision import quantize
 from edgeembed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
 from edgeembed.errors import InputError
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
@@ -104,8 +105,8 @@ class Embedder:
         return self.bundle.manifest.max_seq_length
 
     def get_sentence_embedding_dimension(self) -> int:
-        """sentence-transformers spelling of :attr:`embedding_dim`."""
-        return self.embedding_dim
+        """The width ``encode`` returns by default (the bundle's truncate_dim, else the model's)."""
+        return self._output_dim(None)
 
     def cache_info(self) -> dict[str, dict[str, int]]:
         """Hits, misses and sizes of the token cache and the embedding cache."""
@@ -126,6 +127,8 @@ class Embedder:
         show_progress_bar: bool = False,
         prompt_name: str | None = None,
         prompt: str | None = None,
+        truncate_dim: int | None = None,
+        precision: str = "float32",
     ) -> np.ndarray:
         """Embeddings as float32 ``[n, dim]`` in input order; a single string gives ``[dim]``.
 
@@ -134,15 +137,44 @@ class Embedder:
         :attr:`prompts`) goes in front of every input; without either, the bundle's default
         prompt does. Empty or whitespace-only strings are embedded as the tokenizer encodes them
         (special tokens only). Texts over ``max_seq_length`` tokens are truncated; the count is
-        logged and kept in ``last_truncated``.
+        logged and kept in ``last_truncated``. ``truncate_dim`` keeps the first N dimensions
+        (Matryoshka models; None = the bundle's default), normalizing after the cut as
+        sentence-transformers does. ``precision`` "int8", "uint8", "binary" or "ubinary" returns
+        compact codes (:mod:`edgeembed.precision`).
         """
         texts, single = validate_texts(sentences)
         manifest = self.bundle.manifest
         texts = with_prompt(texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt))
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
-        normalize = self.bundle.manifest.normalize if normalize_embeddings is None else bool(
-            normalize_embeddings
-        )
+        normalize = manifest.normalize if normalize_embeddings is None else bool(normalize_embeddings)
+        dim = self._output_dim(truncate_dim)
+        if dim == self.embedding_dim:
+            vectors = self._encode_float(texts, single, batch_size, normalize, show_progress_bar)
+        else:  # cut the raw vectors, then normalize: what the model's Normalize module would do
+            full = self._encode_float(texts, single, batch_size, False, show_progress_bar)
+            vectors = np.ascontiguousarray(full[..., :dim])
+            vectors = l2_normalize(vectors) if normalize else vectors
+        if precision == "float32":
+            return vectors
+        if precision in ("int8", "uint8") and (normalize != manifest.normalize or dim != self._output_dim(None)):
+            raise InputError(
+                f"precision {precision!r} uses ranges calibrated on this bundle's default outputs "
+                f"(normalize_embeddings={manifest.normalize}, truncate_dim={self._output_dim(None)}); "
+                "keep those, or use precision 'binary'/'ubinary'"
+            )
+        return quantize(vectors, precision, manifest.embedding_ranges)
+
+    def _output_dim(self, truncate_dim: int | None) -> int:
+        if truncate_dim is None:
+            return self.bundle.manifest.truncate_dim or self.embedding_dim
+        if isinstance(truncate_dim, bool) or not isinstance(truncate_dim, (int, np.integer)) or not 1 <= truncate_dim <= self.embedding_dim:
+            raise InputError(f"truncate_dim must be an integer in 1..{self.embedding_dim}, got {truncate_dim!r}")
+        return int(truncate_dim)
+
+    def _encode_float(
+        self, texts: list[str], single: bool, batch_size: int, normalize: bool, show_progress_bar: bool
+    ) -> np.ndarray:
+        """Full-width float32 vectors, from the embedding cache where it knows them."""
         cache = self.embedding_cache if self.embedding_cache.maxsize else None
         hits: dict[int, np.ndarray] = {}
         if cache is not None:

@@ -43,6 +43,7 @@ def write_tokenizer(path: Path) -> Path:
 def write_fake_bundle(
     out: Path, packed: bool = False, max_seq_length: int = 16, seed: int = 0,
     prompts: dict[str, str] | None = None, default_prompt_name: str = "",
+    truncate_dim: int = 0, embedding_ranges: dict | None = None,
 ) -> Path:
     """A verified bundle (hashes, digest, report) whose model runs in :class:`NumpyBackend`."""
     work = out.parent / f".{out.name}-parts"
@@ -66,6 +67,7 @@ def write_fake_bundle(
         pooling="mean", normalize=True, embedding_dim=DIM, target="x86-64",
         runtime={"threads": 1, "batch_size": 4, "token_cache": 256, "embedding_cache": 64},
         prompts=dict(prompts or {}), default_prompt_name=default_prompt_name,
+        truncate_dim=truncate_dim, embedding_ranges=dict(embedding_ranges or {}),
     )
     report = {
         "quantization": "fp32", "target": "x86-64",

@@ -87,9 +87,9 @@ class _Routes:
             body = await read_json(request, self.settings.max_body_bytes)
             parsed = parse(body, self.settings.max_inputs)
             dim = self.service.embedder.embedding_dim
-            if parsed.dimensions not in (None, dim):
+            if parsed.dimensions is not None and parsed.dimensions > dim:
                 raise RequestError(
-                    400, f"dimensions={parsed.dimensions} is not available: this model gives {dim}-dimensional vectors",
+                    400, f"dimensions={parsed.dimensions} is not available: this model gives at most {dim}",
                     "dimensions",
                 )
             return parsed, await self.service.embed(parsed, arrival)
@@ -141,7 +141,8 @@ def server_info(service: EmbeddingService) -> dict:
         fidelity["sts_spearman"] = {key: sts.get(key) for key in ("fp32_spearman", "converted_spearman", "drop", "pairs")}
     return {
         "model": service.model_name,
-        "dimensions": manifest.embedding_dim,
+        "dimensions": embedder.get_sentence_embedding_dimension(),
+        "max_dimensions": manifest.embedding_dim,
         "max_input_tokens": manifest.max_seq_length,
         "format": manifest.format,
         "quantization": manifest.quantization,

@@ -106,7 +106,11 @@ class EmbeddingService:
                 for index, text in enumerate(texts):
                     if index not in hits:
                         vectors[index] = row_of[text]
-        normalize = self.embedder.bundle.manifest.normalize if request.normalize is None else request.normalize
+        manifest = self.embedder.bundle.manifest
+        normalize = manifest.normalize if request.normalize is None else request.normalize
+        width = request.dimensions or manifest.truncate_dim or self.embedder.embedding_dim
+        if width < vectors.shape[1]:  # Matryoshka cut of the raw vectors, normalized after it
+            vectors = np.ascontiguousarray(vectors[:, :width])
         self.metrics.cache_hits.inc(len(hits))
         self.metrics.cache_misses.inc(len(texts) - len(hits))
         self.metrics.truncated.inc(len(over))

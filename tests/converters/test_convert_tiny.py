@@ -97,3 +97,15 @@ def test_prompts_come_from_the_model_folder_and_the_caller(tiny_model_dir, tmp_p
     assert np.allclose(embedder.encode("a dog"), embedder.encode("query: a dog", prompt=""), atol=1e-6)
     with pytest.raises(ConversionError, match="default prompt 'doc' is not one of the prompts"):
         convert(model, out=tmp_path / "c", target=target, default_prompt_name="doc")
+
+
+def test_truncate_dim_and_int8_ranges_are_stored_at_conversion(tiny_model_dir, tmp_path):
+    target = write_target(tmp_path, "fp32")
+    result = convert(tiny_model_dir, out=tmp_path / "b", target=target, truncate_dim=16)
+    manifest = result.bundle.manifest
+    assert manifest.truncate_dim == 16 and len(manifest.embedding_ranges["min"]) == 16
+    embedder = Embedder.load(tmp_path / "b", embedding_cache_size=0)
+    codes = embedder.encode(SENTENCES, precision="int8")
+    assert codes.shape == (len(SENTENCES), 16) and codes.dtype == np.int8
+    with pytest.raises(ConversionError, match="--truncate-dim must be within 1..32"):
+        convert(tiny_model_dir, out=tmp_path / "c", target=target, truncate_dim=64)

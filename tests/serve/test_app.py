@@ -90,7 +90,7 @@ def test_repeated_texts_come_from_the_cache(client):
         ("/v1/embeddings", {"input": ["ok", None]}, 400, r"'input\[1\]' must be a string"),
         ("/v1/embeddings", {"input": [[101, 2023]]}, 400, "token-id input is not supported"),
         ("/v1/embeddings", {"input": "x", "encoding_format": "int8"}, 400, "encoding_format"),
-        ("/v1/embeddings", {"input": "x", "dimensions": 7}, 400, "dimensions=7 is not available"),
+        ("/v1/embeddings", {"input": "x", "dimensions": 64}, 400, "dimensions=64 is not available"),
         ("/v1/embeddings", {"input": "x", "dimensions": True}, 400, "'dimensions' must be int"),
         ("/v1/embeddings", {"input": ["t"] * 101}, 413, "at most 100 per request"),
         ("/embed", {"inputs": "word " * 2000, "truncate": False}, 413, "longer than the model's limit"),
@@ -109,6 +109,13 @@ def test_bad_requests_get_a_json_error_and_the_server_carries_on(client, route, 
     text = error if isinstance(error, str) else error["message"]
     assert re.search(message, text) and "Traceback" not in response.text
     assert client.post("/v1/embeddings", json={"input": "still serving"}).status_code == 200
+
+
+def test_dimensions_cut_and_renormalize_like_truncate_dim(client, fake_bundle):
+    body = client.post("/v1/embeddings", json={"input": TEXTS[:2], "dimensions": 16}).json()
+    vectors = np.array([item["embedding"] for item in body["data"]], dtype=np.float32)
+    expected = Embedder.load(fake_bundle, embedding_cache_size=0).encode(TEXTS[:2], truncate_dim=16)
+    assert vectors.shape == (2, 16) and np.allclose(vectors, expected, atol=1e-6)
 
 
 def test_unknown_routes_and_methods_answer_json(client):
@@ -146,7 +153,7 @@ def test_bearer_key_guards_every_route_but_health(embedder):
 
 def test_info_metrics_and_models(client, embedder):
     info = client.get("/info").json()
-    assert info["dimensions"] == embedder.embedding_dim and info["quantization"] == "fp32"
+    assert info["dimensions"] == info["max_dimensions"] == embedder.embedding_dim and info["quantization"] == "fp32"
     assert info["fidelity_vs_fp32"]["mean_cosine"] > 0.99 and info["batching"]["max_inputs"] == 100
     client.post("/v1/embeddings", json={"input": ["one", "two"]})
     metrics = client.get("/metrics")
