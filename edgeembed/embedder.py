@@ -144,10 +144,11 @@ class Embedder:
         """
         texts, single = validate_texts(sentences)
         manifest = self.bundle.manifest
-        texts = with_prompt(texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt))
+        if prompt is not None or prompt_name is not None or manifest.default_prompt_name:
+            texts = with_prompt(texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt))
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         normalize = manifest.normalize if normalize_embeddings is None else bool(normalize_embeddings)
-        dim = self._output_dim(truncate_dim)
+        dim = self.embedding_dim if truncate_dim is None and not manifest.truncate_dim else self._output_dim(truncate_dim)
         if dim == self.embedding_dim:
             vectors = self._encode_float(texts, single, batch_size, normalize, show_progress_bar)
         else:  # cut the raw vectors, then normalize: what the model's Normalize module would do
