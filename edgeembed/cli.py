@@ -202,14 +202,21 @@ def eval_command(
     sts: Annotated[Path, typer.Option(help="STS CSV: sentence1,sentence2,score.")],
     model: SourceModelOption = None,
     threads: ThreadsOption = None,
+    dims: Annotated[Optional[str], typer.Option(help="Also score these widths, e.g. 384,256,128.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="Also score these codes, e.g. float32,int8,binary.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed."""
+    """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed;
+    with --dims/--precision, STS and retrieval (recall@1, MRR@10) per width and code."""
+    from edgeembed.cli_inputs import comma_list
     from edgeembed.host.evaluate import evaluate_bundle
+    from edgeembed.precision import PRECISIONS
     from edgeembed.report import print_evaluation
 
     try:
-        result = evaluate_bundle(bundle, sts, model=model, threads=threads)
+        widths = [int(w) for w in comma_list(dims, "--dims", str.isdigit)] if dims else None
+        precisions = comma_list(precision, "--precision", PRECISIONS.__contains__) if precision else None
+        result = evaluate_bundle(bundle, sts, model=model, threads=threads, widths=widths, precisions=precisions)
     except EdgeEmbedError as error:
         fail(error)
     if as_json:

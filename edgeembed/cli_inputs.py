@@ -36,3 +36,12 @@ def named_prompts(pairs: list[str]) -> dict[str, str]:
             raise InputError(f"--prompt {pair!r}: write NAME=TEXT, e.g. --prompt 'query=query: '")
         prompts[name.strip()] = text
     return prompts
+
+
+def comma_list(value: str, option: str, valid) -> list[str]:
+    """``a,b,c`` as a list; every item must pass ``valid``."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    bad = [item for item in items if not valid(item)]
+    if bad or not items:
+        raise InputError(f"{option} {value!r}: {', '.join(bad) or 'nothing'} is not valid")
+    return items

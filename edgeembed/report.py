@@ -114,6 +114,23 @@ def print_evaluation(console: Console, result: dict[str, Any]) -> None:
     else:
         table.add_row("FP32 source", result["fp32"])
     console.print(table)
+    if result.get("outputs"):
+        print_output_grid(console, result["outputs"])
+
+
+def print_output_grid(console: Console, rows: list[dict[str, Any]]) -> None:
+    """STS and retrieval per output width and code (the FP32 model cut to the same width beside)."""
+    queries = next((r["queries"] for r in rows if "queries" in r), 0)
+    table = Table(title=f"Outputs: STS Spearman x100, retrieval over the STS file ({queries} queries)", box=None)
+    for column in ("width", "codes", "bytes", "STS", "R@1", "MRR@10", "FP32 STS", "FP32 R@1"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        fp32 = row.get("fp32") or {}
+        ours = ("skipped", "", "") if "skipped" in row else (
+            f"{row['sts_spearman']:.2f}", f"{row['recall_at_1']:.3f}", f"{row['mrr_at_10']:.3f}")
+        table.add_row(str(row["width"]), row["precision"], str(row.get("bytes_per_vector", "")), *ours,
+                      f"{fp32['sts_spearman']:.2f}" if fp32 else "", f"{fp32['recall_at_1']:.3f}" if fp32 else "")
+    console.print(table)
 
 
 def print_bench(console: Console, result: dict[str, Any]) -> None:

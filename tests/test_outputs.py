@@ -90,3 +90,28 @@ def test_cli_embed_writes_codes(fake_bundle):
     assert np.array(codes).shape == (2, 4)
     table = CliRunner().invoke(app, ["embed", str(fake_bundle), "a dog", "--precision", "binary"])
     assert table.exit_code == 0 and "1 x 4 int8 codes (binary)" in table.output
+
+
+def test_eval_scores_every_width_and_code(fake_bundle, tmp_path, monkeypatch):
+    import importlib.util
+
+    from edgeembed.host.evaluate import evaluate_bundle
+
+    find_spec = importlib.util.find_spec  # a hand-built bundle has no FP32 source to compare with
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+
+    rows = [("a dog runs in the park", "a dog runs", 4.5), ("the cat sleeps", "a cat sleeps on the sofa", 4.2),
+            ("rain is expected tomorrow", "it will rain", 4.0), ("hello world", "the train leaves at eight", 0.5),
+            ("a man is playing guitar", "someone plays music", 3.8), ("how do i reset my router", "water the plants", 0.2)]
+    sts = tmp_path / "sts.csv"
+    sts.write_text("sentence1,sentence2,score\n" + "".join(f"{a},{b},{s}\n" for a, b, s in rows))
+    result = evaluate_bundle(fake_bundle, sts, widths=[32, 16], precisions=["float32", "int8", "binary"])
+    grid = {(r["width"], r["precision"]): r for r in result["outputs"]}
+    assert abs(grid[(32, "float32")]["sts_spearman"] - result["bundle_spearman"]) < 0.01
+    assert grid[(32, "float32")]["queries"] == 3 and 0 <= grid[(16, "binary")]["recall_at_1"] <= 1
+    assert grid[(32, "binary")]["bytes_per_vector"] == 4 and grid[(16, "float32")]["bytes_per_vector"] == 64
+    assert "skipped" in grid[(16, "int8")] and "no int8 ranges" in grid[(32, "int8")]["skipped"]
+    cli = CliRunner().invoke(app, ["eval", str(fake_bundle), "--sts", str(sts), "--dims", "32,16", "--precision", "float32,binary"])
+    assert cli.exit_code == 0 and "R@1" in cli.output
+    bad = CliRunner().invoke(app, ["eval", str(fake_bundle), "--sts", str(sts), "--precision", "int3"])
+    assert bad.exit_code == 1 and "--precision 'int3': int3 is not valid" in bad.output

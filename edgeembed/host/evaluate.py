@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeembed.host.output_grid import output_grid
 from edgeembed.similarity import cosine_summary, sts_spearman
 
 
-def evaluate_bundle(bundle_path, sts_file, model=None, threads: int | None = None) -> dict:
+def evaluate_bundle(
+    bundle_path, sts_file, model=None, threads: int | None = None,
+    widths: list[int] | None = None, precisions: list[str] | None = None,
+) -> dict:
     """STS Spearman x100 of a bundle and, when the convert extra is installed, of its FP32 source
-    with the cosine between the two. ``model`` overrides where the source is looked for."""
+    with the cosine between the two. ``model`` overrides where the source is looked for. With
+    ``widths`` and/or ``precisions``, also the STS and retrieval scores of every combination
+    (:mod:`edgeembed.host.output_grid`)."""
     import importlib.util
 
     from edgeembed.embedder import Embedder
@@ -29,8 +35,13 @@ def evaluate_bundle(bundle_path, sts_file, model=None, threads: int | None = Non
         "bundle_spearman": sts_spearman(ours[first], ours[second], gold),
         "truncated_texts": embedder.total_truncated,
     }
+    grid = widths is not None or precisions is not None
+    widths = widths or [embedder.get_sentence_embedding_dimension()]
+    precisions = precisions or ["float32"]
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
         result["fp32"] = "skipped: install edgeembed[convert] to compare with the FP32 model"
+        if grid:
+            result["outputs"] = output_grid(embedder, texts, first, second, gold, widths, precisions)
         return result
     from edgeembed.converters.reference import reference_embeddings
     from edgeembed.converters.sources import source_for_bundle
@@ -42,4 +53,6 @@ def evaluate_bundle(bundle_path, sts_file, model=None, threads: int | None = Non
     )
     result["fp32_spearman"] = sts_spearman(reference[first], reference[second], gold)
     result["cosine_to_fp32"] = cosine_summary(reference, ours)
+    if grid:
+        result["outputs"] = output_grid(embedder, texts, first, second, gold, widths, precisions, reference)
     return result
