@@ -8,6 +8,8 @@ import logging
 import os
 from collections.abc import Iterator
 
+from edgeembed.native_log import drop_native_noise
+
 
 @contextlib.contextmanager
 def quiet() -> Iterator[io.StringIO]:
@@ -20,8 +22,8 @@ def quiet() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     previous = root.level
     root.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    try:  # Python-level output to the sink; native (absl, oneDNN, torch's own logger) filtered on fd 2
+        with drop_native_noise(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             yield sink
     finally:
         root.setLevel(previous)

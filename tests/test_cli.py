@@ -115,3 +115,18 @@ def test_runtime_log_noise_is_silenced_unless_verbose(tiny_bundles):
     loud = subprocess.run([*command[:3], "-v", *command[3:]], capture_output=True, text=True, timeout=300)
     assert quiet.returncode == loud.returncode == 0
     assert "XNNPACK delegate" not in quiet.stderr and "XNNPACK delegate" in loud.stderr
+
+
+def test_convert_prints_steps_not_toolchain_noise_when_piped(tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from tiny_models import write_target
+
+    command = [sys.executable, "-m", "edgeembed.cli", "convert", str(tiny_model_dir), "--out", str(tmp_path / "b"),
+               "--target", str(write_target(tmp_path, "fp32"))]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "- Loading model" in done.stderr and "verdict: passed" in done.stdout
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "Enum subclass", "XNNPACK delegate"):
+        assert noise not in done.stderr + done.stdout
