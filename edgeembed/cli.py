@@ -68,6 +68,7 @@ def convert(
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
     from edgeembed.cli_inputs import named_prompts
+    from edgeembed.cli_progress import ConversionSteps
     from edgeembed.converters import convert as run_conversion
     from edgeembed.profiles import load_target
     from edgeembed.report import print_conversion_report
@@ -76,7 +77,7 @@ def convert(
         prompts = named_prompts(prompt or [])
         if target:
             load_target(target)  # a typo in --target is reported before the toolchain is needed
-        with _steps() as step:
+        with ConversionSteps(errors) as step:
             result = run_conversion(
                 model, out=out, target=target, quantization=quantization.value if quantization else None,
                 format=fmt.value if fmt else None, device=device.value if device else None,
@@ -87,47 +88,6 @@ def convert(
     except EdgeEmbedError as error:
         fail(error)
     print_conversion_report(console, result.report, result.bundle.path)
-
-
-class _steps:
-    """A rich progress display showing the current conversion step and elapsed time; when
-    stderr is not a terminal (logs, CI), one plain line per step and no spinner."""
-
-    def __enter__(self):
-        self._progress = self._task = None
-        if not errors.is_terminal:
-            return _plain_step
-        from rich.progress import (
-            BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
-        )
-
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=errors, transient=False,
-        )
-        self._progress.start()
-        self._task = None
-
-        def step(message: str, total: int | None = None):
-            if self._task is not None:
-                self._progress.update(self._task, completed=self._progress.tasks[-1].total)
-            self._task = self._progress.add_task(message, total=total or 1)
-            task = self._task
-            return lambda n: self._progress.advance(task, n)
-
-        return step
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is None:
-            return
-        if self._task is not None and exc[0] is None:
-            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
-        self._progress.stop()
-
-
-def _plain_step(message: str, total: int | None = None):
-    errors.print(f"- {message}", markup=False, highlight=False)
-    return lambda n: None
 
 
 @app.command()
@@ -145,6 +105,7 @@ def embed(
     prompt: Annotated[Optional[str], typer.Option(help="Put this text before each text.")] = None,
     truncate_dim: Annotated[Optional[int], typer.Option(help="Keep the first N dimensions (Matryoshka models).")] = None,
     precision: Annotated[Precision, typer.Option(help="Output codes: float32, int8, uint8, binary, ubinary.")] = Precision.float32,
+    workers: Annotated[int, typer.Option(help="Embed in this many processes (multi-core boards).")] = 1,
 ) -> None:
     """Embed texts with a bundle (no torch, no tensorflow)."""
     import numpy as np
@@ -160,7 +121,7 @@ def embed(
         embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
         vectors = embedder.encode(
             texts, batch_size=batch_size, normalize_embeddings=normalize, prompt_name=prompt_name, prompt=prompt,
-            truncate_dim=truncate_dim, precision=precision.value,
+            truncate_dim=truncate_dim, precision=precision.value, workers=workers,
         )
         if npy_path is not None:
             atomic_write(npy_path, lambda stream: np.save(stream, vectors))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 
 from edgeembed.bundle import Bundle
 from edgeembed.cache import EmbeddingCache
+from edgeembed.parallel import WorkerPool, check_workers
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.precision import quantize
@@ -60,6 +62,8 @@ class Embedder:
         self.threads = threads if threads is not None else min(defaults.get("threads", cores), cores)
         self.batch_size = int(defaults.get("batch_size", 32))
         device = device or str(defaults.get("device", "CPU"))
+        self._device = device
+        self._pool: WorkerPool | None = None
         self.backend = backend_for(bundle, backend)(
             bundle, device=device, threads=self.threads, **(backend_options or {})
         )
@@ -129,6 +133,7 @@ class Embedder:
         prompt: str | None = None,
         truncate_dim: int | None = None,
         precision: str = "float32",
+        workers: int = 1,
     ) -> np.ndarray:
         """Embeddings as float32 ``[n, dim]`` in input order; a single string gives ``[dim]``.
 
@@ -140,9 +145,15 @@ class Embedder:
         logged and kept in ``last_truncated``. ``truncate_dim`` keeps the first N dimensions
         (Matryoshka models; None = the bundle's default), normalizing after the cut as
         sentence-transformers does. ``precision`` "int8", "uint8", "binary" or "ubinary" returns
-        compact codes (:mod:`edgeembed.precision`).
+        compact codes (:mod:`edgeembed.precision`). ``workers=N`` embeds in N processes, each
+        with this embedder's threads divided among them (:mod:`edgeembed.parallel`).
         """
         texts, single = validate_texts(sentences)
+        if check_workers(workers) > 1 and len(texts) > 1:
+            return self._encode_in_processes(
+                texts, workers, batch_size=batch_size, normalize_embeddings=normalize_embeddings,
+                prompt_name=prompt_name, prompt=prompt, truncate_dim=truncate_dim, precision=precision,
+            )
         manifest = self.bundle.manifest
         if prompt is not None or prompt_name is not None or manifest.default_prompt_name:
             texts = with_prompt(texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt))
@@ -164,6 +175,20 @@ class Embedder:
                 "keep those, or use precision 'binary'/'ubinary'"
             )
         return quantize(vectors, precision, manifest.embedding_ranges)
+
+    def _encode_in_processes(self, texts: list[str], workers: int, **options) -> np.ndarray:
+        if self._pool is None or self._pool.workers != workers:
+            self.close()
+            load_options = {"embedding_cache_size": 0, "tuned": False, "device": self._device}
+            self._pool = WorkerPool(self.bundle.path, workers, max(1, self.threads // workers), load_options)
+            self._pool_finalizer = weakref.finalize(self, self._pool.close)
+        return self._pool.encode(texts, options)
+
+    def close(self) -> None:
+        """Stop the worker processes of ``encode(..., workers=N)``, if any (also done at exit)."""
+        if self._pool is not None:
+            self._pool_finalizer()
+            self._pool = None
 
     def _output_dim(self, truncate_dim: int | None) -> int:
         if truncate_dim is None:

@@ -58,3 +58,23 @@ def test_embedding_imports_no_torch_tensorflow_or_jax(tiny_bundles):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_workers_embed_in_processes_exactly_as_one(tiny_bundles):
+    embedder = Embedder.load(tiny_bundles["fp32"], embedding_cache_size=0)
+    texts = [f"{text} {i}" for i, text in enumerate(SENTENCES * 60)]
+    try:
+        parallel = embedder.encode(texts, workers=2)
+        pool = embedder._pool
+        again = embedder.encode(texts[:300], workers=2, truncate_dim=16)
+        assert embedder._pool is pool  # the processes are reused, not spawned per call
+    finally:
+        embedder.close()
+    assert embedder._pool is None
+    assert parallel.shape == (len(texts), 32) and np.allclose(parallel, embedder.encode(texts), atol=1e-5)
+    assert np.allclose(again, embedder.encode(texts[:300], truncate_dim=16), atol=1e-5)
+
+
+def test_workers_must_be_a_positive_integer(fake_bundle):
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        Embedder.load(fake_bundle).encode(["a", "b"], workers=0)
