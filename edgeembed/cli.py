@@ -144,6 +144,36 @@ def embed(
         print_similarity(console, texts, vectors)
 
 
+@app.command(name="embed-corpus")
+def embed_corpus_command(
+    bundle: BundleArgument,
+    source: Annotated[Path, typer.Argument(help="Text (a passage per line), JSON Lines (text, id) or Parquet.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the shards and corpus.json.")],
+    workers: Annotated[int, typer.Option(help="Embedding processes (multi-core boards).")] = 1,
+    shard_size: Annotated[int, typer.Option(help="Rows per shard; finished shards survive a kill.")] = 10_000,
+    fmt: Annotated[str, typer.Option("--format", help="parquet (id, text_sha256, vector) or npy.")] = "parquet",
+    threads: ThreadsOption = None,
+) -> None:
+    """Embed a corpus into resumable shards (a rerun keeps every finished shard)."""
+    from rich.progress import Progress
+
+    from edgeembed.corpus import embed_corpus
+    from edgeembed.embedder import Embedder
+
+    try:
+        embedder = Embedder.load(bundle, threads=threads, embedding_cache_size=0)
+        with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
+            task = progress.add_task("Embedding", total=None)
+            result = embed_corpus(embedder, source, out, shard_size, fmt, workers, lambda n: progress.advance(task, n))
+    except EdgeEmbedError as error:
+        fail(error)
+    finally:
+        if "embedder" in locals():
+            embedder.close()
+    console.print(f"{result.rows} rows, {result.shards} shards ({result.kept} kept from an earlier run), "
+                  f"{result.dim}-d vectors in {result.out}", markup=False)
+
+
 @app.command()
 def info(bundle: BundleArgument) -> None:
     """Verify a bundle's hashes and show its manifest and conversion report."""

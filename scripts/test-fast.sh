@@ -11,5 +11,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
-"$VENV/bin/python" -m pip install -q -e ".[serve,langchain,llama-index]" "pytest>=8" "hypothesis>=6.100" "httpx>=0.27"
+"$VENV/bin/python" -m pip install -q -e ".[serve,langchain,llama-index,corpus]" "pytest>=8" "hypothesis>=6.100" "httpx>=0.27"
 "$VENV/bin/python" -m pytest -m "not convert and not slow and not routes" "$@"

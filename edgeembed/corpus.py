@@ -1,0 +1,171 @@
+"""``edgeembed embed-corpus``: embed a large text collection into shards, resumably.
+
+Input: a text file (one passage per line, id = line number), JSON Lines (``text`` and optional
+``id`` per line) or Parquet (``text`` and optional ``id`` columns; the ``corpus`` extra). Output:
+a folder of shards of ``shard_size`` rows, each written atomically as Parquet (``id``,
+``text_sha256``, ``vector``) or ``.npy`` (+ ``.ids.json``), and ``corpus.json`` describing the
+run. A shard that exists is never recomputed, so a killed run picks up where it stopped;
+a folder written for another bundle, input or shard size is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from edgeembed.atomic import atomic_write
+from edgeembed.errors import InputError, MissingDependencyError
+
+RUN_FILE = "corpus.json"
+FORMATS = ("parquet", "npy")
+
+
+@dataclass(frozen=True)
+class CorpusResult:
+    out: Path
+    rows: int
+    shards: int
+    kept: int  # shards found finished from an earlier run
+    dim: int
+
+
+def read_corpus(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+    """``(id, text)`` pairs in file order."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"corpus {source} not found")
+    if source.suffix == ".parquet":
+        yield from _read_parquet(source)
+        return
+    with open(source, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if source.suffix in (".jsonl", ".ndjson"):
+                yield _json_line(line, number, source)
+            else:
+                yield str(number), line.rstrip("\n")
+
+
+def _json_line(line: str, number: int, source: Path) -> tuple[str, str]:
+    try:
+        record = json.loads(line)
+    except ValueError as error:
+        raise InputError(f"{source}:{number}: not JSON ({error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise InputError(f"{source}:{number}: each line needs a string field 'text'")
+    return str(record.get("id", number)), record["text"]
+
+
+def _read_parquet(source: Path) -> Iterator[tuple[str, str]]:
+    parquet = _pyarrow_parquet()
+    table = parquet.ParquetFile(source)
+    if "text" not in table.schema.names:
+        raise InputError(f"{source}: needs a 'text' column, has {table.schema.names}")
+    row = 0
+    columns = ["text", *(["id"] if "id" in table.schema.names else [])]
+    for batch in table.iter_batches(columns=columns):
+        data = batch.to_pydict()
+        ids = data.get("id") or range(row + 1, row + 1 + len(data["text"]))
+        for identifier, text in zip(ids, data["text"]):
+            yield str(identifier), "" if text is None else str(text)
+        row += len(data["text"])
+
+
+def _pyarrow_parquet():
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:
+        raise MissingDependencyError('Parquet needs pyarrow: pip install "edgeembed[corpus]"') from None
+    return parquet
+
+
+def embed_corpus(
+    embedder, source: str | os.PathLike[str], out: str | os.PathLike[str], shard_size: int = 10_000,
+    fmt: str = "parquet", workers: int = 1, progress: Callable[[int], None] = lambda rows: None,
+) -> CorpusResult:
+    """Embed ``source`` with ``embedder`` into shards under ``out``; finished shards are kept."""
+    if fmt not in FORMATS:
+        raise InputError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
+        raise InputError(f"shard_size must be a positive integer, got {shard_size!r}")
+    if fmt == "parquet":
+        _pyarrow_parquet()
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = _claim_run(folder, embedder, Path(source), shard_size, fmt)
+    rows = shards = kept = 0
+    pairs = read_corpus(source)
+    while chunk := list(islice(pairs, shard_size)):
+        path = folder / f"shard-{shards:05d}.{fmt}"
+        if path.is_file():
+            kept += 1
+        else:
+            ids, texts = [p[0] for p in chunk], [p[1] for p in chunk]
+            vectors = embedder.encode_document(texts, workers=workers)  # passages: the document prompt
+            _write_shard(path, fmt, ids, texts, vectors)
+        rows, shards = rows + len(chunk), shards + 1
+        progress(len(chunk))
+    run.update(rows=rows, shards=shards, complete=True)
+    atomic_write(folder / RUN_FILE, lambda stream: stream.write(json.dumps(run, indent=2).encode()))
+    return CorpusResult(folder, rows, shards, kept, embedder.get_sentence_embedding_dimension())
+
+
+def _claim_run(folder: Path, embedder, source: Path, shard_size: int, fmt: str) -> dict:
+    stat = source.stat()
+    run = {
+        "bundle_digest": embedder.bundle.manifest.digest, "input": str(source.resolve()),
+        "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns, "shard_size": shard_size, "format": fmt,
+    }
+    existing = folder / RUN_FILE
+    if existing.is_file():
+        earlier = json.loads(existing.read_text())
+        differs = [key for key in run if earlier.get(key) != run[key]]
+        if differs:
+            raise InputError(
+                f"{folder} holds shards of another run ({', '.join(differs)} differ); choose another --out "
+                "or delete it"
+            )
+    elif any(folder.iterdir()):
+        raise InputError(f"{folder} is not empty and holds no {RUN_FILE}; choose another --out")
+    atomic_write(existing, lambda stream: stream.write(json.dumps(run, indent=2).encode()))
+    return run
+
+
+def _write_shard(path: Path, fmt: str, ids: list[str], texts: list[str], vectors: np.ndarray) -> None:
+    hashes = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for text in texts]
+    if fmt == "npy":
+        atomic_write(path.with_suffix(".ids.json"), lambda s: s.write(json.dumps({"id": ids, "text_sha256": hashes}).encode()))
+        atomic_write(path, lambda stream: np.save(stream, vectors))
+        return
+    import pyarrow as pa
+
+    parquet = _pyarrow_parquet()
+    table = pa.table({
+        "id": pa.array(ids, pa.string()),
+        "text_sha256": pa.array(hashes, pa.string()),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1]),
+    })
+    atomic_write(path, lambda stream: parquet.write_table(table, stream))
+
+
+def load_corpus_vectors(out: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
+    """All ids and vectors of a finished run, in input order."""
+    folder = Path(out)
+    run = json.loads((folder / RUN_FILE).read_text())
+    ids, parts = [], []
+    for number in range(run["shards"]):
+        path = folder / f"shard-{number:05d}.{run['format']}"
+        if run["format"] == "npy":
+            ids += json.loads(path.with_suffix(".ids.json").read_text())["id"]
+            parts.append(np.load(path))
+        else:
+            table = _pyarrow_parquet().read_table(path)
+            ids += table.column("id").to_pylist()
+            parts.append(np.asarray(table.column("vector").combine_chunks().flatten()).reshape(table.num_rows, -1))
+    return ids, np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
