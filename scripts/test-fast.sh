@@ -6,10 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EDGEEMBED_FAST_VENV:-.venv-fast}"
-PYTHON="${PYTHON:-python3}"
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-fi
+source scripts/lib/venv.sh
+ensure_venv "$VENV"
 "$VENV/bin/python" -m pip install -q -e ".[serve,langchain,llama-index,corpus]" "pytest>=8" "hypothesis>=6.100" "httpx>=0.27"
 "$VENV/bin/python" -m pytest -m "not convert and not slow and not routes" "$@"
