@@ -150,7 +150,8 @@ class EmbeddingService:
 
     def _run_model(self, texts: list[str]) -> np.ndarray:
         """Raw pooled vectors (the embedder caches them under the un-normalized key)."""
-        return self.embedder.encode(texts, normalize_embeddings=False)
+        # The texts carry their prompt already, and the service cuts the width per request.
+        return self.embedder.encode(texts, normalize_embeddings=False, prompt="", truncate_dim=self.embedder.embedding_dim)
 
 
 def _model_name(embedder: Embedder) -> str:

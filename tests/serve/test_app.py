@@ -178,3 +178,17 @@ def test_settings_are_validated():
         ServeSettings(max_inputs=10, max_queue=5)
     with pytest.raises(ValueError, match="max_batch must be a positive integer"):
         ServeSettings(max_batch=0)
+
+
+def test_a_bundle_default_prompt_and_width_apply_once(tmp_path, fake_runtime):
+    from fakes import write_fake_bundle
+
+    bundle = write_fake_bundle(tmp_path / "b", prompts={"query": "query: "}, default_prompt_name="query", truncate_dim=16)
+    embedder = Embedder.load(bundle)
+    with TestClient(create_app(embedder)) as client:
+        body = client.post("/v1/embeddings", json={"input": TEXTS[:2]}).json()
+        again = client.post("/v1/embeddings", json={"input": TEXTS[:2]}).json()  # now from the cache
+    expected = Embedder.load(bundle, embedding_cache_size=0).encode(TEXTS[:2])
+    for answer in (body, again):
+        vectors = np.array([item["embedding"] for item in answer["data"]], dtype=np.float32)
+        assert vectors.shape == (2, 16) and np.allclose(vectors, expected, atol=1e-6)
