@@ -252,6 +252,8 @@ class Embedder:
         show_progress_bar: bool = False,
         prompt_name: str | None = None,
         prompt: str | None = None,
+        truncate_dim: int | None = None,
+        precision: str = "float32",
     ) -> Iterator[np.ndarray]:
         """Embed a stream (any iterable, e.g. a file's lines) in memory bounded by ``chunk_size``.
 
@@ -263,7 +265,10 @@ class Embedder:
         with _progress(None, show_progress_bar) as advance:
             while chunk := list(islice(iterator, chunk_size)):
                 try:
-                    vectors = self.encode(chunk, batch_size, normalize_embeddings, prompt_name=prompt_name, prompt=prompt)
+                    vectors = self.encode(
+                        chunk, batch_size, normalize_embeddings, prompt_name=prompt_name, prompt=prompt,
+                        truncate_dim=truncate_dim, precision=precision,
+                    )
                 except TypeError as error:
                     raise TypeError(_shift_index(str(error), offset)) from None
                 offset += len(chunk)
