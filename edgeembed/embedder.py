@@ -149,7 +149,7 @@ class Embedder:
         with this embedder's threads divided among them (:mod:`edgeembed.parallel`).
         """
         texts, single = validate_texts(sentences)
-        if check_workers(workers) > 1 and len(texts) > 1:
+        if workers != 1 and check_workers(workers) > 1 and len(texts) > 1:
             return self._encode_in_processes(
                 texts, workers, batch_size=batch_size, normalize_embeddings=normalize_embeddings,
                 prompt_name=prompt_name, prompt=prompt, truncate_dim=truncate_dim, precision=precision,
