@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 
 NOISE = (
@@ -20,6 +21,9 @@ NOISE = (
     b"is an Enum subclass and is now natively supported by torch.compile",
 )
 VERBOSE_ENV = "EDGEEMBED_VERBOSE"
+# fd 2 is one per process: threads take turns (two interleaved swaps could leave stderr pointing
+# at a deleted temp file); re-entrant, as one thread may filter inside another filter.
+_REDIRECTING = threading.RLock()
 
 
 def verbose() -> bool:
@@ -32,12 +36,12 @@ def drop_native_noise(noise: tuple[bytes, ...] = NOISE) -> Iterator[None]:
     if verbose():
         yield
         return
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to filter
-        yield
-        return
-    with tempfile.TemporaryFile() as capture:
+    with _REDIRECTING, tempfile.TemporaryFile() as capture:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to filter
+            yield
+            return
         sys.stderr.flush()
         os.dup2(capture.fileno(), 2)
         try:
