@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from edgeembed import __version__
-from edgeembed.bundle import TOKENIZER_NAME, Bundle, Manifest, Signature, write_bundle
+from edgeembed.bundle import PROJECTION_NAME, TOKENIZER_NAME, Bundle, Manifest, Signature, write_bundle
 from edgeembed.converters import require_route, resolve_route, route_name
 from edgeembed.converters.calibration import build_calibration_set
+from edgeembed.converters.projection_fit import add_projection, check_pca_dim, projected_embeddings, similarity_agreement
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, Step
 from edgeembed.converters.sources import SourceModel, load_source
@@ -102,6 +103,7 @@ def convert(
     prompts: Mapping[str, str] | None = None,
     default_prompt_name: str | None = None,
     truncate_dim: int | None = None,
+    pca_dim: int | None = None,
     step: Step | None = None,
 ) -> ConversionResult:
     """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``.
@@ -110,6 +112,8 @@ def convert(
     picks the TFLite converter (``litert-torch``, ``onnx2tf`` or ``auto``: litert-torch, then
     onnx2tf if litert-torch fails on the model). ``prompts`` add to (or replace) the model's own
     named prompts; ``default_prompt_name`` picks the one ``encode`` uses when none is named.
+    ``pca_dim`` fits a PCA to that width on the calibration texts, stored in the bundle and
+    applied by ``encode``; ``truncate_dim`` sets the default width ``encode`` returns.
     Verification and STS run on the raw texts, like the FP32 reference.
     """
     step = step or _silent_step
@@ -137,6 +141,7 @@ def convert(
             source.model, tokenizer_, spec.holdout_texts, source.pooling, source.normalize
         )
         dim = reference.shape[1]
+        check_pca_dim(pca_dim, dim, len(spec.calibration_texts))
         measure = _measurer(
             workdir,
             lambda files, sigs: _manifest(source, spec, dim, sigs, {}, files),
@@ -157,16 +162,27 @@ def convert(
         mark = time.perf_counter()
         _place_in_workdir(workdir, result.model_files)
         fidelity = measure(model_files, manifest.signatures)
-        sts_report = _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) if sts else None
+        projected, projection = manifest, None
+        if pca_dim is not None:
+            step(f"Fitting PCA to {pca_dim} dimensions")
+            projected, projection = add_projection(workdir, manifest, pca_dim, spec.calibration_texts)
+            holdout = projected_embeddings(workdir, projected, spec.holdout_texts)
+            projection["holdout_similarity"] = similarity_agreement(reference, holdout)
+        sts_report = _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) if sts else None
+        if projection is not None and sts_report is not None:
+            projection["sts"] = sts_report.pop("at_projection")
         timings["verify_s"] = time.perf_counter() - mark
         model_bytes = sum(path.stat().st_size for path in result.model_files.values())
         report = _report(source, spec, result, fidelity, sts_report, timings, model_bytes)
+        report["projection"] = projection
         failures = report["verdict"]["failures"]
         if failures and spec.strict:
             raise ConversionError("conversion below the target's thresholds (--strict): " + "; ".join(failures))
         step("Writing bundle")
         files = {TOKENIZER_NAME: workdir / TOKENIZER_NAME, **result.model_files}
-        manifest = dataclasses.replace(manifest, prompts=named_prompts, default_prompt_name=default_prompt)
+        if projection is not None:
+            files[PROJECTION_NAME] = workdir / PROJECTION_NAME
+        manifest = dataclasses.replace(projected, prompts=named_prompts, default_prompt_name=default_prompt)
         manifest = _with_output_defaults(workdir, manifest, truncate_dim, spec.calibration_texts)
         bundle = write_bundle(out_path, manifest, files, report, overwrite=overwrite)
     return ConversionResult(bundle, report)
@@ -177,8 +193,8 @@ def _with_output_defaults(
 ) -> Manifest:
     """The default width (``--truncate-dim``) and the per-dimension ranges int8/uint8 outputs
     use, measured on the calibration texts as ``encode`` returns them by default."""
-    if truncate_dim is not None and not 1 <= truncate_dim <= manifest.embedding_dim:
-        raise ConversionError(f"--truncate-dim must be within 1..{manifest.embedding_dim}, got {truncate_dim}")
+    if truncate_dim is not None and not 1 <= truncate_dim <= manifest.output_dim:
+        raise ConversionError(f"--truncate-dim must be within 1..{manifest.output_dim}, got {truncate_dim}")
     manifest = dataclasses.replace(manifest, truncate_dim=truncate_dim or 0)
     embedder = Embedder(Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0)
     vectors = embedder.encode(list(calibration_texts), prompt="")
@@ -286,7 +302,9 @@ def _measurer(
     return measure
 
 
-def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[str, Any]:
+def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) -> dict[str, Any]:
+    """STS of the converted model at full width against FP32 (the verdict's figure), and at
+    the PCA width when the bundle has one (``at_projection``, not part of the verdict)."""
     texts = list(dict.fromkeys((*sts.first, *sts.second)))
     position = {text: i for i, text in enumerate(texts)}
     reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize)
@@ -299,6 +317,12 @@ def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[st
     gold = np.array(sts.scores)
     fp32 = sts_spearman(reference[first], reference[second], gold)
     ours = sts_spearman(converted[first], converted[second], gold)
+    at_projection = None
+    if projected.projection_dim:
+        reduced = projected_embeddings(workdir, projected, texts)
+        value = sts_spearman(reduced[first], reduced[second], gold)
+        at_projection = {"dim": projected.projection_dim, "spearman": value, "fp32_full_dim_spearman": fp32,
+                         "drop": round(fp32 - value, 2)}
     return {
         "file": str(eval_file),
         "pairs": len(gold),
@@ -308,6 +332,7 @@ def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file) -> dict[st
         "max_drop": spec.max_sts_drop,
         "passed": fp32 - ours <= spec.max_sts_drop,
         "cosine_to_fp32": cosine_summary(reference, converted),
+        **({"at_projection": at_projection} if at_projection else {}),
     }
 
 

@@ -24,13 +24,14 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "edgeembed.json"
 REPORT_NAME = "report.json"
 TOKENIZER_NAME = "tokenizer.json"
+PROJECTION_NAME = "projection.npy"  # PCA: [embedding_dim + 1, projection_dim] float32, bias last
 FORMATS = tuple(FORMAT_TABLE)
 POOLING_MODES = ("mean", "cls", "last")
 # Signature input roles. Packed signatures take position_ids and segment_ids instead of an
 # attention mask: several texts share a row, each attending only to its own segment.
 INPUT_ROLES = ("input_ids", "attention_mask", "position_ids", "segment_ids")
 # Fields added within schema 1: left out of the digest while empty, so older bundles verify.
-ADDED_OPTIONAL_FIELDS = ("default_prompt_name", "truncate_dim", "embedding_ranges")
+ADDED_OPTIONAL_FIELDS = ("default_prompt_name", "truncate_dim", "embedding_ranges", "projection_dim")
 _FIX = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
 
 
@@ -80,6 +81,7 @@ class Manifest:
     target: str = "x86-64"
     prompts: dict[str, str] = field(default_factory=dict)  # name -> text put before each input
     default_prompt_name: str = ""  # the prompt encode() uses when none is named ("" = none)
+    projection_dim: int = 0  # PCA fitted at conversion: encode() projects to N dims (0 = none)
     truncate_dim: int = 0  # Matryoshka: encode() keeps the first N dimensions by default (0 = all)
     embedding_ranges: dict[str, list[float]] = field(default_factory=dict)  # per-dim min/max, int8 outputs
     runtime: dict[str, int | str] = field(default_factory=dict)  # threads, batch_size, cache sizes, device, hint
@@ -103,10 +105,14 @@ class Manifest:
             raise BundleError("manifest: no signatures")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.prompts.items()):
             raise BundleError("manifest: prompts must map names to strings")
-        if not 0 <= self.truncate_dim <= self.embedding_dim:
-            raise BundleError(f"manifest: truncate_dim {self.truncate_dim} outside 0..{self.embedding_dim}")
+        if not 0 <= self.projection_dim <= self.embedding_dim:
+            raise BundleError(f"manifest: projection_dim {self.projection_dim} outside 0..{self.embedding_dim}")
+        if self.projection_dim and self.files and PROJECTION_NAME not in self.files:
+            raise BundleError(f"manifest: projection_dim is set but {PROJECTION_NAME} is not among the files")
+        if not 0 <= self.truncate_dim <= self.output_dim:
+            raise BundleError(f"manifest: truncate_dim {self.truncate_dim} outside 0..{self.output_dim}")
         ranges = self.embedding_ranges
-        width = self.truncate_dim or self.embedding_dim
+        width = self.truncate_dim or self.output_dim
         if ranges and not (set(ranges) == {"min", "max"} and all(len(ranges[k]) == width for k in ranges)):
             raise BundleError(f"manifest: embedding_ranges must hold 'min' and 'max' of {width} values")
         if self.default_prompt_name and self.default_prompt_name not in self.prompts:
@@ -126,6 +132,11 @@ class Manifest:
     @property
     def seq_buckets(self) -> tuple[int, ...]:
         return tuple(sorted({s.seq_length for s in self.signatures}))
+
+    @property
+    def output_dim(self) -> int:
+        """The width of the vectors ``encode`` computes: the PCA's if the bundle has one."""
+        return self.projection_dim or self.embedding_dim
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -171,6 +182,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
     "output_kind": str, "target": str, "prompts": dict, "default_prompt_name": str, "runtime": dict,
     "files": dict, "digest": str, "truncate_dim": int, "embedding_ranges": dict,
+    "projection_dim": int,
 }
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from edgeembed.choices import Converter, Device, Format, Precision, Quantization
-from edgeembed.cli_options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, RoundsOption, SourceModelOption, TextsFileOption, ThreadsOption
+from edgeembed.cli_options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
+from edgeembed.cli_measure import bench_command, eval_command, tune_command
+from edgeembed.cli_output import console, errors, fail
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.serve.command import bench_serve_command, serve_command
 
@@ -26,8 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -38,12 +36,6 @@ def _options(
         from edgeembed.native_log import VERBOSE_ENV
 
         os.environ[VERBOSE_ENV] = "1"
-
-
-def fail(error: Exception) -> None:
-    """Print ``error: message`` as plain text (brackets in messages survive) and exit 1."""
-    errors.print(Text.assemble(("error:", "bold red"), f" {error}"), highlight=False)
-    raise typer.Exit(code=1)
 
 
 @app.command()
@@ -65,6 +57,7 @@ def convert(
     prompt: Annotated[Optional[List[str]], typer.Option(help="Add a named prompt, NAME=TEXT (repeatable), e.g. query='query: '.")] = None,
     default_prompt: Annotated[Optional[str], typer.Option(help="The prompt encode() uses when none is named.")] = None,
     truncate_dim: Annotated[Optional[int], typer.Option(help="Matryoshka models: encode() keeps the first N dimensions by default.")] = None,
+    pca_dim: Annotated[Optional[int], typer.Option(help="Fit a PCA to N dimensions on the calibration texts; encode() applies it.")] = None,
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
     from edgeembed.cli_inputs import named_prompts
@@ -83,7 +76,8 @@ def convert(
                 format=fmt.value if fmt else None, device=device.value if device else None,
                 converter=converter.value, calibration=calibration, eval_file=eval_file,
                 max_seq_length=max_seq_length, strict=strict, fallback=fallback, overwrite=overwrite,
-                prompts=prompts, default_prompt_name=default_prompt, truncate_dim=truncate_dim, step=step,
+                prompts=prompts, default_prompt_name=default_prompt, truncate_dim=truncate_dim, pca_dim=pca_dim,
+                step=step,
             )
     except EdgeEmbedError as error:
         fail(error)
@@ -187,89 +181,9 @@ def info(bundle: BundleArgument) -> None:
     print_bundle_info(console, loaded)
 
 
-@app.command(name="eval")
-def eval_command(
-    bundle: BundleArgument,
-    sts: Annotated[Path, typer.Option(help="STS CSV: sentence1,sentence2,score.")],
-    model: SourceModelOption = None,
-    threads: ThreadsOption = None,
-    dims: Annotated[Optional[str], typer.Option(help="Also score these widths, e.g. 384,256,128.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="Also score these codes, e.g. float32,int8,binary.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed;
-    with --dims/--precision, STS and retrieval (recall@1, MRR@10) per width and code."""
-    from edgeembed.cli_inputs import comma_list
-    from edgeembed.host.evaluate import evaluate_bundle
-    from edgeembed.precision import PRECISIONS
-    from edgeembed.report import print_evaluation
-
-    try:
-        widths = [int(w) for w in comma_list(dims, "--dims", str.isdigit)] if dims else None
-        precisions = comma_list(precision, "--precision", PRECISIONS.__contains__) if precision else None
-        result = evaluate_bundle(bundle, sts, model=model, threads=threads, widths=widths, precisions=precisions)
-    except EdgeEmbedError as error:
-        fail(error)
-    if as_json:
-        print(json.dumps(result))
-    else:
-        print_evaluation(console, result)
-
-
-@app.command()
-def bench(
-    bundle: BundleArgument,
-    baseline: Annotated[str, typer.Option(help="Comma-separated: torch, onnxruntime; '' for none.")] = "torch,onnxruntime",
-    texts: TextsFileOption = None,
-    threads: Annotated[int, typer.Option(help="Threads for every pipeline.")] = 2,
-    rounds: RoundsOption = 3,
-    model: SourceModelOption = None,
-    as_json: JsonFlag = False,
-    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG chart (needs edgeembed[plot]).")] = None,
-) -> None:
-    """Speed, cold start, memory and size of a bundle against PyTorch and ONNX Runtime, in one run."""
-    from edgeembed.host.bench import plot_bench, run_bench
-    from edgeembed.report import print_bench
-
-    baselines = [name.strip() for name in baseline.split(",") if name.strip()]
-    try:
-        result = run_bench(bundle, baselines, texts, threads=threads, rounds=max(1, rounds),
-                           model=model, progress=lambda m: errors.print(f"[dim]{m}[/]"))
-        if plot:
-            plot_bench(result, plot)
-    except EdgeEmbedError as error:
-        fail(error)
-    if as_json:
-        print(json.dumps(result))
-    else:
-        print_bench(console, result)
-
-
-@app.command()
-def tune(
-    bundle: BundleArgument,
-    texts: TextsFileOption = None,
-    threads: Annotated[str, typer.Option(help="Comma-separated thread counts to try (default 1, 2, 4 ... cores).")] = "",
-    goal: Annotated[str, typer.Option(help="latency (one text per call) or throughput (bulk).")] = "latency",
-    rounds: RoundsOption = 3,
-    reset: Annotated[bool, typer.Option("--reset", help="Forget this bundle's tuned settings.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Time threads and batch sizes on this machine; Embedder.load then uses the fastest."""
-    from edgeembed import tuning
-    from edgeembed.report import print_tune
-    from edgeembed.texts import bench_texts, read_texts
-
-    try:
-        if reset:
-            console.print("forgot tuned settings" if tuning.reset(bundle) else "no tuned settings to forget")
-            return
-        counts = [int(t) for t in threads.split(",") if t.strip()] if threads else None
-        result = tuning.tune(bundle, read_texts(texts) if texts else bench_texts(), counts, goal=goal,
-                             rounds=rounds, progress=lambda m: errors.print(f"[dim]{m}[/]"))
-    except (EdgeEmbedError, ValueError) as error:
-        fail(error)
-    print(json.dumps(result)) if as_json else print_tune(console, result)
+app.command(name="eval")(eval_command)
+app.command(name="bench")(bench_command)
+app.command(name="tune")(tune_command)
 
 
 @app.command()

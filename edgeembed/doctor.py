@@ -163,7 +163,7 @@ def check_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
     manifest = embedder.bundle.manifest
     return {
         "path": str(path),
-        "ok": bool(vector.shape == (manifest.embedding_dim,) and np.isfinite(vector).all()),
+        "ok": bool(vector.shape == (embedder.get_sentence_embedding_dimension(),) and np.isfinite(vector).all()),
         "format": manifest.format,
         "quantization": manifest.quantization,
         "target": manifest.target,

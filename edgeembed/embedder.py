@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeembed.bundle import Bundle
+from edgeembed.bundle import PROJECTION_NAME, Bundle
 from edgeembed.cache import EmbeddingCache
 from edgeembed.parallel import WorkerPool, check_workers
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.precision import quantize
+from edgeembed.projection import load_projection
 from edgeembed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
 from edgeembed.errors import InputError
 from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
@@ -76,11 +77,14 @@ class Embedder:
         # Every model file counts: an OpenVINO .xml can be identical across different weights.
         model_hash = ":".join(manifest.files.get(name, "") for name in manifest.model_files)
         model_hash = model_hash.strip(":") or manifest.source.get("weights_sha256", "")
+        if manifest.projection_dim:
+            model_hash += ":pca:" + manifest.files.get(PROJECTION_NAME, str(manifest.projection_dim))
         self.embedding_cache = EmbeddingCache(
             defaults.get("embedding_cache", 1024) if embedding_cache_size is None else embedding_cache_size,
             fingerprint=f"{model_hash}:{manifest.quantization}",
             path=cache_path,
         )
+        self.projection = load_projection(bundle)  # PCA fitted at conversion (--pca-dim), or None
         self.last_truncated = 0
         self.total_truncated = 0
         # Packed bundles put several texts in one row; batch_size then does not shape the calls.
@@ -102,7 +106,8 @@ class Embedder:
 
     @property
     def embedding_dim(self) -> int:
-        return self.bundle.manifest.embedding_dim
+        """The full width of the vectors this bundle computes (its PCA's, if it has one)."""
+        return self.bundle.manifest.output_dim
 
     @property
     def max_seq_length(self) -> int:
@@ -291,6 +296,8 @@ class Embedder:
                     else self._bucket_batches(tokenized, batch_size)
                 )
                 for indices, vectors in batches:
+                    if self.projection is not None:
+                        vectors = self.projection(vectors)
                     result[start + indices] = l2_normalize(vectors) if normalize else vectors
                     advance(len(indices))
         if self.last_truncated:

@@ -32,6 +32,9 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
         table.add_row(f"STS Spearman FP32 ({sts['pairs']} pairs)", f"{sts['fp32_spearman']:.2f}", "")
         table.add_row("STS Spearman converted", f"{sts['converted_spearman']:.2f}",
                       f"drop <= {sts['max_drop']}")
+    projection = report.get("projection")
+    if projection:
+        _projection_rows(table, projection)
     sizes = report["sizes_bytes"]
     table.add_row("model size", _mb(sizes["model"]), "")
     table.add_row("FP32 model size", _mb(sizes.get("float32_model")), "")
@@ -57,6 +60,18 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
                       "--calibration text; --strict turns this into an error")
 
 
+def _projection_rows(table: Table, projection: dict[str, Any]) -> None:
+    """The PCA's cost against the full-width FP32 model (no bar: the width is the user's choice)."""
+    dim = projection["dim"]
+    table.add_row(f"PCA {projection['from_dim']} -> {dim}: variance kept",
+                  f"{projection['explained_variance']:.3f}", f"fit on {projection['fitted_on_texts']} texts")
+    agreement = projection["holdout_similarity"]
+    table.add_row(f"PCA {dim}: pairwise-cosine Spearman vs FP32", f"{agreement['spearman_vs_fp32']:.4f}", "")
+    if projection.get("sts"):
+        table.add_row(f"STS Spearman at PCA {dim}", f"{projection['sts']['spearman']:.2f}",
+                      f"drop {projection['sts']['drop']:.2f}")
+
+
 def print_similarity(console: Console, texts: list[str], vectors: np.ndarray) -> None:
     unit = l2_normalize(vectors)
     matrix = unit @ unit.T
@@ -79,7 +94,9 @@ def print_bundle_info(console: Console, bundle: Bundle) -> None:
         "source": manifest.source.get("name", "?"),
         "format / quantization": f"{manifest.format} / {manifest.quantization}",
         "target": manifest.target,
-        "embedding dim": str(manifest.embedding_dim),
+        "embedding dim": str(manifest.embedding_dim)
+        + (f" -> PCA {manifest.projection_dim}" if manifest.projection_dim else "")
+        + (f" (encode default {manifest.truncate_dim})" if manifest.truncate_dim else ""),
         "pooling / normalize": f"{manifest.pooling} / {manifest.normalize}",
         "max_seq_length / buckets": f"{manifest.max_seq_length} / {list(manifest.seq_buckets)}",
         "converter": f"{manifest.converter.get('route')} ({manifest.converter.get('graph', '')})",

@@ -43,7 +43,7 @@ def write_tokenizer(path: Path) -> Path:
 def write_fake_bundle(
     out: Path, packed: bool = False, max_seq_length: int = 16, seed: int = 0,
     prompts: dict[str, str] | None = None, default_prompt_name: str = "",
-    truncate_dim: int = 0, embedding_ranges: dict | None = None,
+    truncate_dim: int = 0, embedding_ranges: dict | None = None, projection: np.ndarray | None = None,
 ) -> Path:
     """A verified bundle (hashes, digest, report) whose model runs in :class:`NumpyBackend`."""
     work = out.parent / f".{out.name}-parts"
@@ -68,6 +68,7 @@ def write_fake_bundle(
         runtime={"threads": 1, "batch_size": 4, "token_cache": 256, "embedding_cache": 64},
         prompts=dict(prompts or {}), default_prompt_name=default_prompt_name,
         truncate_dim=truncate_dim, embedding_ranges=dict(embedding_ranges or {}),
+        projection_dim=0 if projection is None else int(projection.shape[1]),
     )
     report = {
         "quantization": "fp32", "target": "x86-64",
@@ -75,7 +76,11 @@ def write_fake_bundle(
                      "held_out_texts": "none: a hand-built test bundle is its own reference"},
         "verdict": {"passed": True, "failures": []},
     }
-    write_bundle(out, manifest, {"model.npz": model, "tokenizer.json": tokenizer}, report, overwrite=True)
+    files = {"model.npz": model, "tokenizer.json": tokenizer}
+    if projection is not None:
+        np.save(work / "projection.npy", projection, allow_pickle=False)
+        files["projection.npy"] = work / "projection.npy"
+    write_bundle(out, manifest, files, report, overwrite=True)
     return out
 
 

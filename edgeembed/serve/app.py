@@ -142,7 +142,7 @@ def server_info(service: EmbeddingService) -> dict:
     return {
         "model": service.model_name,
         "dimensions": embedder.get_sentence_embedding_dimension(),
-        "max_dimensions": manifest.embedding_dim,
+        "max_dimensions": embedder.embedding_dim,
         "max_input_tokens": manifest.max_seq_length,
         "format": manifest.format,
         "quantization": manifest.quantization,

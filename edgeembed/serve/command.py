@@ -37,7 +37,7 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a bundle over HTTP: OpenAI /v1/embeddings, TEI /embed, /health, /info, /metrics."""
-    from edgeembed.cli import fail
+    from edgeembed.cli_output import fail
     from edgeembed.serve.server import run_server
     from edgeembed.serve.settings import MiB, ServeSettings, read_api_key_file
 
@@ -67,7 +67,7 @@ def bench_serve_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Measure the batching gain of 'edgeembed serve' on 127.0.0.1 (fresh server, bounded)."""
-    from edgeembed.cli import console, errors, fail
+    from edgeembed.cli_output import console, errors, fail
     from edgeembed.serve.loadtest import load_test
     from edgeembed.texts import builtin_texts
 

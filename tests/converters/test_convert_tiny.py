@@ -109,3 +109,28 @@ def test_truncate_dim_and_int8_ranges_are_stored_at_conversion(tiny_model_dir, t
     assert codes.shape == (len(SENTENCES), 16) and codes.dtype == np.int8
     with pytest.raises(ConversionError, match="--truncate-dim must be within 1..32"):
         convert(tiny_model_dir, out=tmp_path / "c", target=target, truncate_dim=64)
+
+
+def test_pca_dim_through_the_cli_fits_stores_and_reports(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from edgeembed.cli import app
+
+    sts = tmp_path / "sts.csv"
+    pairs = [(SENTENCES[i], SENTENCES[(i + 1) % len(SENTENCES)], float(i % 5)) for i in range(len(SENTENCES))]
+    sts.write_text("sentence1,sentence2,score\n" + "".join(f'"{a}","{b}",{s}\n' for a, b, s in pairs))
+    args = ["convert", str(tiny_model_dir), "--out", str(tmp_path / "b"), "--target", str(write_target(tmp_path, "fp32")),
+            "--pca-dim", "8", "--truncate-dim", "4", "--eval", str(sts)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    projection = report["projection"]
+    assert projection["dim"] == 8 and projection["from_dim"] == 32 and projection["fitted_on_texts"] > 8
+    assert 0 < projection["explained_variance"] <= 1 and projection["holdout_similarity"]["pairs"] > 100
+    assert projection["sts"]["dim"] == 8 and "at_projection" not in report["sts"]
+    embedder = Embedder.load(tmp_path / "b", embedding_cache_size=0)
+    assert embedder.bundle.manifest.projection_dim == 8 and embedder.encode(SENTENCES).shape == (len(SENTENCES), 4)
+    wide = embedder.encode(SENTENCES, truncate_dim=8)
+    assert wide.shape == (len(SENTENCES), 8) and np.allclose(np.linalg.norm(wide, axis=1), 1.0, atol=1e-5)
+    failed = CliRunner().invoke(app, [*args[:3], str(tmp_path / "c"), *args[4:6], "--pca-dim", "32"])
+    assert failed.exit_code == 1 and "--pca-dim must be within 1..31" in failed.output

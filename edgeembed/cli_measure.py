@@ -1,0 +1,95 @@
+"""``edgeembed eval``, ``bench`` and ``tune``: commands that measure a bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgeembed.cli_options import BundleArgument, JsonFlag, RoundsOption, SourceModelOption, TextsFileOption, ThreadsOption
+from edgeembed.cli_output import console, errors, fail
+from edgeembed.errors import EdgeEmbedError
+
+
+def eval_command(
+    bundle: BundleArgument,
+    sts: Annotated[Path, typer.Option(help="STS CSV: sentence1,sentence2,score.")],
+    model: SourceModelOption = None,
+    threads: ThreadsOption = None,
+    dims: Annotated[Optional[str], typer.Option(help="Also score these widths, e.g. 384,256,128.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="Also score these codes, e.g. float32,int8,binary.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed;
+    with --dims/--precision, STS and retrieval (recall@1, MRR@10) per width and code."""
+    from edgeembed.cli_inputs import comma_list
+    from edgeembed.host.evaluate import evaluate_bundle
+    from edgeembed.precision import PRECISIONS
+    from edgeembed.report import print_evaluation
+
+    try:
+        widths = [int(w) for w in comma_list(dims, "--dims", str.isdigit)] if dims else None
+        precisions = comma_list(precision, "--precision", PRECISIONS.__contains__) if precision else None
+        result = evaluate_bundle(bundle, sts, model=model, threads=threads, widths=widths, precisions=precisions)
+    except EdgeEmbedError as error:
+        fail(error)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_evaluation(console, result)
+
+
+def bench_command(
+    bundle: BundleArgument,
+    baseline: Annotated[str, typer.Option(help="Comma-separated: torch, onnxruntime; '' for none.")] = "torch,onnxruntime",
+    texts: TextsFileOption = None,
+    threads: Annotated[int, typer.Option(help="Threads for every pipeline.")] = 2,
+    rounds: RoundsOption = 3,
+    model: SourceModelOption = None,
+    as_json: JsonFlag = False,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG chart (needs edgeembed[plot]).")] = None,
+) -> None:
+    """Speed, cold start, memory and size of a bundle against PyTorch and ONNX Runtime, in one run."""
+    from edgeembed.host.bench import plot_bench, run_bench
+    from edgeembed.report import print_bench
+
+    baselines = [name.strip() for name in baseline.split(",") if name.strip()]
+    try:
+        result = run_bench(bundle, baselines, texts, threads=threads, rounds=max(1, rounds),
+                           model=model, progress=lambda m: errors.print(f"[dim]{m}[/]"))
+        if plot:
+            plot_bench(result, plot)
+    except EdgeEmbedError as error:
+        fail(error)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print_bench(console, result)
+
+
+def tune_command(
+    bundle: BundleArgument,
+    texts: TextsFileOption = None,
+    threads: Annotated[str, typer.Option(help="Comma-separated thread counts to try (default 1, 2, 4 ... cores).")] = "",
+    goal: Annotated[str, typer.Option(help="latency (one text per call) or throughput (bulk).")] = "latency",
+    rounds: RoundsOption = 3,
+    reset: Annotated[bool, typer.Option("--reset", help="Forget this bundle's tuned settings.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Time threads and batch sizes on this machine; Embedder.load then uses the fastest."""
+    from edgeembed import tuning
+    from edgeembed.report import print_tune
+    from edgeembed.texts import bench_texts, read_texts
+
+    try:
+        if reset:
+            console.print("forgot tuned settings" if tuning.reset(bundle) else "no tuned settings to forget")
+            return
+        counts = [int(t) for t in threads.split(",") if t.strip()] if threads else None
+        result = tuning.tune(bundle, read_texts(texts) if texts else bench_texts(), counts, goal=goal,
+                             rounds=rounds, progress=lambda m: errors.print(f"[dim]{m}[/]"))
+    except (EdgeEmbedError, ValueError) as error:
+        fail(error)
+    print(json.dumps(result)) if as_json else print_tune(console, result)
