@@ -143,10 +143,11 @@ def embed_corpus_command(
     bundle: BundleArgument,
     source: Annotated[Path, typer.Argument(help="Text (a passage per line), JSON Lines (text, id) or Parquet.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the shards and corpus.json.")],
-    workers: Annotated[int, typer.Option(help="Embedding processes (multi-core boards).")] = 1,
+    workers: Annotated[int, typer.Option(help="Embedding processes (multi-core boards); with --ray, Ray actors (1 = one per CPU).")] = 1,
     shard_size: Annotated[int, typer.Option(help="Rows per shard; finished shards survive a kill.")] = 10_000,
     fmt: Annotated[str, typer.Option("--format", help="parquet (id, text_sha256, vector) or npy.")] = "parquet",
     threads: ThreadsOption = None,
+    ray: Annotated[Optional[str], typer.Option("--ray", help="Embed on Ray: 'local' starts one here; 'auto' or ray://HOST:10001 joins a cluster.")] = None,
 ) -> None:
     """Embed a corpus into resumable shards (a rerun keeps every finished shard)."""
     from rich.progress import Progress
@@ -158,7 +159,7 @@ def embed_corpus_command(
         embedder = Embedder.load(bundle, threads=threads, embedding_cache_size=0)
         with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
             task = progress.add_task("Embedding", total=None)
-            result = embed_corpus(embedder, source, out, shard_size, fmt, workers, lambda n: progress.advance(task, n))
+            result = embed_corpus(embedder, source, out, shard_size, fmt, workers, lambda n: progress.advance(task, n), ray)
     except EdgeEmbedError as error:
         fail(error)
     finally:

@@ -85,11 +85,42 @@ def _pyarrow_parquet():
     return parquet
 
 
+class LocalShards:
+    """Shards embedded in this process (``workers`` > 1: that many processes), one at a time."""
+
+    capacity = 1
+
+    def __init__(self, embedder, workers: int) -> None:
+        self.embedder, self.workers = embedder, workers
+        self._queue: list[tuple[int, list[str]]] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    def submit(self, number: int, texts: list[str]) -> None:
+        self._queue.append((number, texts))
+
+    def next_done(self) -> tuple[int, np.ndarray]:
+        number, texts = self._queue.pop(0)
+        return number, self.embedder.encode_document(texts, workers=self.workers)  # passages: document prompt
+
+    def close(self) -> None:
+        pass
+
+
 def embed_corpus(
     embedder, source: str | os.PathLike[str], out: str | os.PathLike[str], shard_size: int = 10_000,
     fmt: str = "parquet", workers: int = 1, progress: Callable[[int], None] = lambda rows: None,
+    ray_address: str | None = None,
 ) -> CorpusResult:
-    """Embed ``source`` with ``embedder`` into shards under ``out``; finished shards are kept."""
+    """Embed ``source`` with ``embedder`` into shards under ``out``; finished shards are kept.
+
+    ``ray_address`` ("local" starts Ray on this machine; "auto", "ray://host:10001" join a
+    cluster) embeds shards on Ray actors instead of this machine's processes: ``workers`` actors
+    (1 = one per CPU of the cluster), one thread each. The bundle travels through Ray's object
+    store, so workers need not see its path. Shards are written here as they finish.
+    """
     if fmt not in FORMATS:
         raise InputError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
@@ -100,20 +131,46 @@ def embed_corpus(
     folder.mkdir(parents=True, exist_ok=True)
     run = _claim_run(folder, embedder, Path(source), shard_size, fmt)
     rows = shards = kept = 0
-    pairs = read_corpus(source)
-    while chunk := list(islice(pairs, shard_size)):
-        path = folder / f"shard-{shards:05d}.{fmt}"
-        if path.is_file():
-            kept += 1
-        else:
-            ids, texts = [p[0] for p in chunk], [p[1] for p in chunk]
-            vectors = embedder.encode_document(texts, workers=workers)  # passages: the document prompt
-            _write_shard(path, fmt, ids, texts, vectors)
-        rows, shards = rows + len(chunk), shards + 1
-        progress(len(chunk))
+    runner = _runner(embedder, workers, ray_address)
+    pending: dict[int, tuple[list[str], list[str]]] = {}
+
+    def finish_one() -> None:
+        number, vectors = runner.next_done()
+        ids, texts = pending.pop(number)
+        _write_shard(_shard_path(folder, number, fmt), fmt, ids, texts, vectors)
+        progress(len(ids))
+
+    try:
+        pairs = read_corpus(source)
+        while chunk := list(islice(pairs, shard_size)):
+            if _shard_path(folder, shards, fmt).is_file():
+                kept += 1
+                progress(len(chunk))
+            else:
+                pending[shards] = ([p[0] for p in chunk], [p[1] for p in chunk])
+                runner.submit(shards, pending[shards][1])
+                while runner.in_flight >= runner.capacity:
+                    finish_one()
+            rows, shards = rows + len(chunk), shards + 1
+        while runner.in_flight:
+            finish_one()
+    finally:
+        runner.close()
     run.update(rows=rows, shards=shards, complete=True)
     atomic_write(folder / RUN_FILE, lambda stream: stream.write(json.dumps(run, indent=2).encode()))
     return CorpusResult(folder, rows, shards, kept, embedder.get_sentence_embedding_dimension())
+
+
+def _runner(embedder, workers: int, ray_address: str | None):
+    if ray_address is None:
+        return LocalShards(embedder, workers)
+    from edgeembed.integrations.ray import RayShardRunner
+
+    return RayShardRunner(embedder.bundle.path, ray_address, actors=None if workers == 1 else workers)
+
+
+def _shard_path(folder: Path, number: int, fmt: str) -> Path:
+    return folder / f"shard-{number:05d}.{fmt}"
 
 
 def _claim_run(folder: Path, embedder, source: Path, shard_size: int, fmt: str) -> dict:
@@ -160,7 +217,7 @@ def load_corpus_vectors(out: str | os.PathLike[str]) -> tuple[list[str], np.ndar
     run = json.loads((folder / RUN_FILE).read_text())
     ids, parts = [], []
     for number in range(run["shards"]):
-        path = folder / f"shard-{number:05d}.{run['format']}"
+        path = _shard_path(folder, number, run["format"])
         if run["format"] == "npy":
             ids += json.loads(path.with_suffix(".ids.json").read_text())["id"]
             parts.append(np.load(path))

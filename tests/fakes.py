@@ -109,3 +109,11 @@ class NumpyBackend:
     def run_packed(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         self.calls.append(inputs["input_ids"].shape)
         return self.table[inputs["input_ids"]] + self.positions[inputs["position_ids"]]
+
+
+def use_numpy_backend() -> None:
+    """Make "onnx" bundles run in :class:`NumpyBackend` in this process (Ray workers' setup hook)."""
+    from edgeembed import runtimes
+
+    runtimes.BACKENDS["numpy-fake"] = "fakes:NumpyBackend"
+    runtimes.FORMAT_DEFAULT_BACKEND["onnx"] = "numpy-fake"
