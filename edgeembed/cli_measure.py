@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -50,15 +50,16 @@ def bench_command(
     model: SourceModelOption = None,
     as_json: JsonFlag = False,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG chart (needs edgeembed[plot]).")] = None,
+    compare: Annotated[Optional[List[Path]], typer.Option(help="Another bundle to run in the same rounds (repeatable).")] = None,
 ) -> None:
-    """Speed, cold start, memory and size of a bundle against PyTorch and ONNX Runtime, in one run."""
+    """Speed, cold start, memory and size of a bundle against PyTorch, ONNX Runtime and other bundles, in one run."""
     from edgeembed.host.bench import plot_bench, run_bench
     from edgeembed.report import print_bench
 
     baselines = [name.strip() for name in baseline.split(",") if name.strip()]
     try:
         result = run_bench(bundle, baselines, texts, threads=threads, rounds=max(1, rounds),
-                           model=model, progress=lambda m: errors.print(f"[dim]{m}[/]"))
+                           model=model, progress=lambda m: errors.print(f"[dim]{m}[/]"), compare=compare or ())
         if plot:
             plot_bench(result, plot)
     except EdgeEmbedError as error:

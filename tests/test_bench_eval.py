@@ -38,6 +38,16 @@ def test_bench_cli_json_without_baselines(tiny_bundles):
     assert list(data["results"]) == ["edgeembed"] and data["ratios"] == {}
 
 
+def test_bench_compares_another_bundle_in_the_same_rounds(tiny_bundles):
+    result = runner.invoke(app, ["bench", str(tiny_bundles["fp32"]), "--baseline", "", "--compare",
+                                 str(tiny_bundles["int8-full"]), "--rounds", "1", "--threads", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert list(data["results"]) == ["edgeembed", "bundle int8-full"]
+    assert data["results"]["bundle int8-full"]["model_mb"] < data["results"]["edgeembed"]["model_mb"]
+    assert set(data["ratios"]) == {"edgeembed_vs_bundle int8-full"}
+
+
 def test_unknown_baseline_is_a_clear_error(tiny_bundles):
     result = runner.invoke(app, ["bench", str(tiny_bundles["fp32"]), "--baseline", "tensorrt"])
     assert result.exit_code == 1 and "unknown baseline" in result.output

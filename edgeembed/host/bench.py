@@ -123,8 +123,12 @@ def run_bench(
     model: str | None = None,
     min_seconds: float = 1.0,
     progress: Callable[[str], None] = lambda message: None,
+    compare: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
+    """Interleaved rounds of the bundle, the baselines and any ``compare`` bundles (each run as
+    edgeembed runs it, named by its folder), every pipeline in a fresh process per round."""
     bundle = Bundle.load(bundle_path)
+    others = {f"bundle {Path(path).name}": Bundle.load(path) for path in compare}
     texts = read_texts(texts_file) if texts_file else bench_texts()
     baseline_specs = _baseline_specs(bundle, baselines, model)
     with tempfile.TemporaryDirectory(prefix="edgeembed-bench-") as work:
@@ -135,6 +139,8 @@ def run_bench(
             "latency_calls": 100, "max_seq_length": bundle.manifest.max_seq_length,
         }
         specs = {"edgeembed": {"pipeline": "edgeembed", "bundle": str(bundle.path), **common}}
+        for name, other in others.items():
+            specs[name] = {"pipeline": "edgeembed", "bundle": str(other.path), **common}
         for name, extra in baseline_specs.items():
             specs[name] = {"pipeline": name, **common, **{k: v for k, v in extra.items() if k != "size"}}
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in specs}
@@ -142,8 +148,8 @@ def run_bench(
             for name, spec in specs.items():  # interleaved: every pipeline once per round
                 progress(f"round {round_index + 1}/{rounds}: {name}")
                 runs[name].append(_run_worker(spec, timeout=600))
-    model_bytes = sum(bundle.file(name).stat().st_size for name in bundle.manifest.model_files)
-    sizes = {"edgeembed": model_bytes, **{k: v["size"] for k, v in baseline_specs.items()}}
+    sizes = {"edgeembed": _model_bytes(bundle), **{k: v["size"] for k, v in baseline_specs.items()},
+             **{name: _model_bytes(other) for name, other in others.items()}}
     results = {name: {**_median(r), "model_mb": (sizes[name] or 0) / 1e6} for name, r in runs.items()}
     return {
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()},
@@ -155,6 +161,10 @@ def run_bench(
         "results": results,
         "ratios": _ratios(results),
     }
+
+
+def _model_bytes(bundle: Bundle) -> int:
+    return sum(bundle.file(name).stat().st_size for name in bundle.manifest.model_files)
 
 
 def _ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
