@@ -25,6 +25,7 @@ ROUTES: dict[str, str] = {
     "tflite/onnx2tf": "edgeembed.converters.onnx2tf:convert_tflite_onnx2tf",
     "openvino": "edgeembed.converters.openvino:convert_openvino",
     "onnx": "edgeembed.converters.onnx:convert_onnx",
+    "static": "edgeembed.converters.static:convert_static",
 }
 CONVERT_EXTRA_MODULES = ("torch", "transformers")
 # Per route: modules it needs and the pip extras that bring them (conversion + verification).
@@ -33,6 +34,7 @@ ROUTE_REQUIREMENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "tflite/onnx2tf": (("onnx", "onnx2tf", "tensorflow", "ai_edge_litert"), "convert,onnx2tf"),
     "openvino": (("openvino", "nncf"), "convert,openvino"),
     "onnx": (("onnx", "onnxruntime"), "convert,onnx"),
+    "static": (("model2vec", "skeletoken"), "convert,static"),
 }
 
 

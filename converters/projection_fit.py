@@ -18,8 +18,6 @@ import numpy as np
 from edgeembed.bundle import PROJECTION_NAME, Bundle, Manifest
 from edgeembed.embedder import Embedder
 from edgeembed.errors import ConversionError
-from edgeembed.pooling import l2_normalize
-from edgeembed.similarity import spearman
 
 
 def fit_pca(vectors: np.ndarray, dim: int) -> tuple[np.ndarray, float]:
@@ -67,18 +65,6 @@ def add_projection(
     fit = {"kind": "pca", "dim": dim, "from_dim": manifest.embedding_dim, "fitted_on_texts": len(vectors),
            "explained_variance": round(explained, 4)}
     return dataclasses.replace(manifest, projection_dim=dim), fit
-
-
-def similarity_agreement(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
-    """How pairwise cosines among the same texts agree: Spearman and mean absolute error."""
-    upper = np.triu_indices(len(reference), k=1)
-    expected = (l2_normalize(reference) @ l2_normalize(reference).T)[upper]
-    found = (l2_normalize(candidate) @ l2_normalize(candidate).T)[upper]
-    return {
-        "pairs": int(len(expected)),
-        "spearman_vs_fp32": round(spearman(expected, found), 4),
-        "mean_abs_cosine_error": round(float(np.abs(expected - found).mean()), 4),
-    }
 
 
 def projected_embeddings(workdir: Path, manifest: Manifest, texts: Sequence[str]) -> np.ndarray:

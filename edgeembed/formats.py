@@ -29,6 +29,7 @@ class Format:
     quantizations: tuple[str, ...]
     devices: tuple[str, ...]
     runtimes: tuple[str, ...]  # first = default
+    same_space: bool = True  # vectors comparable to the source model's (cosine fidelity applies)
 
 
 RUNTIMES: dict[str, Runtime] = {
@@ -38,6 +39,7 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("tflite-runtime", "tflite-runtime", "tflite_runtime.interpreter", "litert", ("tflite-runtime", "numpy<2")),
         Runtime("openvino", "openvino", "openvino", "openvino", ("openvino",)),
         Runtime("onnxruntime", "onnxruntime", "onnxruntime", "onnxruntime", ("onnxruntime",)),
+        Runtime("numpy", "numpy", "numpy", "static", ()),  # static tables: the floor is enough
     )
 }
 FORMATS: dict[str, Format] = {
@@ -47,6 +49,9 @@ FORMATS: dict[str, Format] = {
         Format("openvino", ("fp32", "fp16", "int8-full", "int8-weights", "int4-weights"), ("CPU", "GPU", "NPU", "AUTO"), ("openvino",)),
         # onnx GPU: TensorRT, else CUDA execution provider, else CPU
         Format("onnx", ("fp32", "fp16", "int8-dynamic", "int8-full"), ("CPU", "GPU"), ("onnxruntime",)),
+        # A distilled token table (model2vec): another vector space, so fidelity is measured by
+        # pairwise similarity and STS, not by cosine to the source model's vectors.
+        Format("static", ("fp16", "fp32"), ("CPU",), ("numpy",), same_space=False),
     )
 }
 QUANTIZATIONS = tuple(dict.fromkeys(q for fmt in FORMATS.values() for q in fmt.quantizations))

@@ -24,9 +24,13 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
     table.add_column("value", justify="right")
     table.add_column("required", justify="right")
     table.add_row("held-out texts", str(fidelity["sentences"]), "")
-    table.add_row("mean cosine", f"{fidelity['mean_cosine']:.4f}", f">= {fidelity['required_mean_cosine']}")
-    table.add_row("min cosine", f"{fidelity['min_cosine']:.4f}", f">= {fidelity['required_min_cosine']}")
-    table.add_row("5th percentile cosine", f"{fidelity['p5_cosine']:.4f}", "")
+    if "mean_cosine" in fidelity:
+        table.add_row("mean cosine", f"{fidelity['mean_cosine']:.4f}", f">= {fidelity['required_mean_cosine']}")
+        table.add_row("min cosine", f"{fidelity['min_cosine']:.4f}", f">= {fidelity['required_min_cosine']}")
+        table.add_row("5th percentile cosine", f"{fidelity['p5_cosine']:.4f}", "")
+    else:  # a distilled space: how pairwise similarities among the held-out texts agree
+        table.add_row("pairwise-cosine Spearman vs FP32", f"{fidelity['spearman_vs_fp32']:.4f}", fidelity.get("required", ""))
+        table.add_row("mean |cosine error| over pairs", f"{fidelity['mean_abs_cosine_error']:.4f}", "")
     sts = report.get("sts")
     if sts:
         table.add_row(f"STS Spearman FP32 ({sts['pairs']} pairs)", f"{sts['fp32_spearman']:.2f}", "")
@@ -106,7 +110,10 @@ def print_bundle_info(console: Console, bundle: Bundle) -> None:
     report = bundle.report()
     if report:
         fidelity = report.get("fidelity", {})
-        rows["mean / min cosine to FP32"] = f"{fidelity.get('mean_cosine')} / {fidelity.get('min_cosine')}"
+        if "mean_cosine" in fidelity:
+            rows["mean / min cosine to FP32"] = f"{fidelity.get('mean_cosine')} / {fidelity.get('min_cosine')}"
+        elif "spearman_vs_fp32" in fidelity:
+            rows["pairwise-cosine Spearman vs FP32"] = str(fidelity["spearman_vs_fp32"])
         if report.get("sts"):
             sts = report["sts"]
             rows["STS Spearman FP32 / bundle"] = f"{sts['fp32_spearman']} / {sts['converted_spearman']}"
@@ -127,7 +134,10 @@ def print_evaluation(console: Console, result: dict[str, Any]) -> None:
         table.add_row("FP32 source Spearman x100", f"{result['fp32_spearman']:.2f}")
         table.add_row("difference", f"{result['bundle_spearman'] - result['fp32_spearman']:+.2f}")
         cosine = result["cosine_to_fp32"]
-        table.add_row("mean / min cosine to FP32", f"{cosine['mean_cosine']:.4f} / {cosine['min_cosine']:.4f}")
+        if "mean_cosine" in cosine:
+            table.add_row("mean / min cosine to FP32", f"{cosine['mean_cosine']:.4f} / {cosine['min_cosine']:.4f}")
+        else:
+            table.add_row("pairwise-cosine Spearman vs FP32", f"{cosine['spearman_vs_fp32']:.4f}")
     else:
         table.add_row("FP32 source", result["fp32"])
     console.print(table)

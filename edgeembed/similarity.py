@@ -45,3 +45,23 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 def sts_spearman(first: np.ndarray, second: np.ndarray, gold: np.ndarray) -> float:
     """Spearman x100 between pair cosines and gold scores."""
     return round(100.0 * spearman(rowwise_cosine(first, second), np.asarray(gold)), 2)
+
+
+def similarity_agreement(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    """How pairwise cosines among the same texts agree: Spearman and mean absolute error. The
+    measure for vectors in another space (a PCA, a distilled static table)."""
+    upper = np.triu_indices(len(reference), k=1)
+    expected = (l2_normalize(reference) @ l2_normalize(reference).T)[upper]
+    found = (l2_normalize(candidate) @ l2_normalize(candidate).T)[upper]
+    return {
+        "pairs": int(len(expected)),
+        "spearman_vs_fp32": round(spearman(expected, found), 4),
+        "mean_abs_cosine_error": round(float(np.abs(expected - found).mean()), 4),
+    }
+
+
+def agreement_to_fp32(reference: np.ndarray, candidate: np.ndarray, same_space: bool) -> dict[str, float]:
+    """Cosine per text when the vectors share the source model's space, else pairwise agreement."""
+    if same_space:
+        return cosine_summary(reference, candidate)
+    return {"sentences": int(len(candidate)), "vector_space": "distilled", **similarity_agreement(reference, candidate)}

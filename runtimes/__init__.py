@@ -21,6 +21,7 @@ BACKENDS: dict[str, str] = {
     "litert": "edgeembed.runtimes.litert:LiteRTBackend",
     "openvino": "edgeembed.runtimes.openvino:OpenVINOBackend",
     "onnxruntime": "edgeembed.runtimes.onnxruntime:OnnxRuntimeBackend",
+    "static": "edgeembed.runtimes.static:StaticBackend",
 }
 FORMAT_DEFAULT_BACKEND: dict[str, str] = {name: default_backend(name) for name in FORMATS}  # from edgeembed.formats
 

@@ -10,7 +10,8 @@ import pytest
 from edgeembed import Embedder
 from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError, InputError
-from edgeembed.converters.projection_fit import check_pca_dim, fit_pca, similarity_agreement
+from edgeembed.converters.projection_fit import check_pca_dim, fit_pca
+from edgeembed.similarity import similarity_agreement
 from edgeembed.errors import ConversionError
 from fakes import DIM, write_fake_bundle
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
+from edgeembed.formats import FORMATS
 from edgeembed.host.output_grid import output_grid
-from edgeembed.similarity import cosine_summary, sts_spearman
+from edgeembed.similarity import agreement_to_fp32, sts_spearman
+from edgeembed.tokenize import BucketTokenizer
 
 
 def evaluate_bundle(
@@ -48,11 +53,19 @@ def evaluate_bundle(
 
     manifest = embedder.bundle.manifest
     source = source_for_bundle(manifest.source, model)
-    reference = reference_embeddings(
-        source.model, embedder.tokenizer, texts, manifest.pooling, manifest.normalize
-    )
+    same_space = FORMATS[manifest.format].same_space and not manifest.projection_dim
+    tokenizer = embedder.tokenizer if FORMATS[manifest.format].same_space else _source_tokenizer(source, manifest)
+    reference = reference_embeddings(source.model, tokenizer, texts, manifest.pooling, manifest.normalize)
     result["fp32_spearman"] = sts_spearman(reference[first], reference[second], gold)
-    result["cosine_to_fp32"] = cosine_summary(reference, ours)
+    result["cosine_to_fp32"] = agreement_to_fp32(reference, ours, same_space)
     if grid:
         result["outputs"] = output_grid(embedder, texts, first, second, gold, widths, precisions, reference)
     return result
+
+
+def _source_tokenizer(source, manifest) -> BucketTokenizer:
+    """The source model's own tokenizer (a static bundle ships model2vec's instead)."""
+    with tempfile.TemporaryDirectory(prefix="edgeembed-eval-") as folder:
+        path = Path(folder) / "tokenizer.json"
+        path.write_text(source.tokenizer_json, encoding="utf-8")
+        return BucketTokenizer(path, manifest.max_seq_length, manifest.seq_buckets)

@@ -135,7 +135,7 @@ def server_info(service: EmbeddingService) -> dict:
     sts = report.get("sts") or {}
     fidelity = {
         key: value for key, value in (report.get("fidelity") or {}).items()
-        if key in ("sentences", "mean_cosine", "min_cosine", "p5_cosine")
+        if key in ("sentences", "mean_cosine", "min_cosine", "p5_cosine", "spearman_vs_fp32")
     }
     if sts:
         fidelity["sts_spearman"] = {key: sts.get(key) for key in ("fp32_spearman", "converted_spearman", "drop", "pairs")}
