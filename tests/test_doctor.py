@@ -21,6 +21,8 @@ def test_profile_choice_follows_the_hardware():
     assert best_profile(facts(arch="aarch64", board="Raspberry Pi 4 Model B Rev 1.4"))[0] == "rpi4"
     assert best_profile(facts(arch="aarch64", board="NVIDIA Jetson AGX Orin Developer Kit"))[0] == "jetson-agx-orin"
     assert best_profile(facts(arch="aarch64", board="NVIDIA Jetson Orin Nano Developer Kit"))[0] == "jetson-orin-nano"
+    assert best_profile(facts(arch="aarch64", board="Raspberry Pi Zero 2 W Rev 1.0"))[0] == "rpi-zero2"
+    assert best_profile(facts(arch="aarch64", board="Raspberry Pi 3 Model B Plus Rev 1.3"))[0] == "rpi-zero2"
     assert best_profile(facts(arch="aarch64"))[0] == "arm64"
     intel = dict(cpu="Intel(R) Core(TM) Ultra 7 155H", runtimes={"openvino": "2026.4.1"})
     assert best_profile(facts(**intel))[0] == "intel-cpu"
@@ -32,7 +34,7 @@ def test_profile_choice_follows_the_hardware():
 def test_machine_facts_here():
     here = machine_facts()
     assert here.cores >= 1 and here.python.count(".") == 2
-    assert set(here.runtimes) == {"ai-edge-litert", "tflite-runtime", "openvino", "onnxruntime"}
+    assert set(here.runtimes) == {"ai-edge-litert", "tflite-runtime", "openvino", "onnxruntime", "numpy"}
 
 
 def test_bundle_check_reports_damage(fp32_bundle):
