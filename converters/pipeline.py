@@ -23,6 +23,7 @@ from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, Step
 from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
+from edgeembed.dense import dense_file
 from edgeembed.embedder import Embedder
 from edgeembed.errors import ConversionError, MissingDependencyError
 from edgeembed.precision import embedding_ranges
@@ -131,6 +132,9 @@ def convert(
     started = time.perf_counter()
     step("Loading model")
     source = load_source(model, tokenizer)
+    if source.max_seq_length and max_seq_length is None and source.max_seq_length < spec.max_seq_length:
+        # sentence-transformers truncates at the model's own limit: so does the bundle.
+        spec = dataclasses.replace(spec, target=spec.target.replace(max_seq_length=source.max_seq_length))
     named_prompts, default_prompt = _bundle_prompts(source, prompts, default_prompt_name)
     timings["load_s"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="edgeembed-convert-") as work:
@@ -139,10 +143,11 @@ def convert(
         tokenizer_ = BucketTokenizer(workdir / TOKENIZER_NAME, spec.max_seq_length, spec.seq_buckets)
         step("FP32 reference on held-out texts")
         reference = reference_embeddings(
-            source.model, tokenizer_, spec.holdout_texts, source.pooling, source.normalize
+            source.model, tokenizer_, spec.holdout_texts, source.pooling, source.normalize, dense=source.dense
         )
         dim = reference.shape[1]
         check_pca_dim(pca_dim, dim, len(spec.calibration_texts))
+        head_files = _write_dense(workdir, source, spec)  # before any measurement reads the bundle
         width = {"dim": dim}  # a route may change it: a static table has its own width
         measure = _measurer(
             workdir,
@@ -182,7 +187,7 @@ def convert(
         if failures and spec.strict:
             raise ConversionError("conversion below the target's thresholds (--strict): " + "; ".join(failures))
         step("Writing bundle")
-        files = {TOKENIZER_NAME: workdir / TOKENIZER_NAME, **result.model_files}
+        files = {TOKENIZER_NAME: workdir / TOKENIZER_NAME, **result.model_files, **head_files}
         if projection is not None:
             files[PROJECTION_NAME] = workdir / PROJECTION_NAME
         manifest = dataclasses.replace(projected, prompts=named_prompts, default_prompt_name=default_prompt)
@@ -238,6 +243,17 @@ def _run_route(source, spec, workdir, calibration_set, measure, step):
         return result
 
 
+def _write_dense(workdir: Path, source: SourceModel, spec: ConversionSpec) -> dict[str, Path]:
+    """The model's Dense layers as ``dense_<i>.npy`` (a static table distils the transformer alone)."""
+    if not source.dense or not FORMATS[spec.format].same_space:
+        return {}
+    files = {}
+    for index, (matrix, _) in enumerate(source.dense):
+        files[dense_file(index)] = workdir / dense_file(index)
+        np.save(files[dense_file(index)], matrix, allow_pickle=False)
+    return files
+
+
 def _place_in_workdir(workdir: Path, files: dict[str, Path]) -> None:
     """The verification bundle reads model files by name from the work directory."""
     for name, path in files.items():
@@ -271,6 +287,7 @@ def _manifest(
         pooling=source.pooling,
         normalize=source.normalize,
         embedding_dim=int(dim),
+        dense_activations=tuple(name for _, name in source.dense) if FORMATS[spec.format].same_space else (),
         target=spec.target.name,
         runtime={
             "threads": spec.target.threads,
@@ -311,7 +328,7 @@ def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected)
     the PCA width when the bundle has one (``at_projection``, not part of the verdict)."""
     texts = list(dict.fromkeys((*sts.first, *sts.second)))
     position = {text: i for i, text in enumerate(texts)}
-    reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize)
+    reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize, dense=source.dense)
     embedder = Embedder(
         Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0
     )

@@ -17,8 +17,10 @@ def reference_embeddings(
     pooling: str,
     normalize: bool,
     batch_size: int = 32,
+    dense: Sequence[tuple[np.ndarray, str]] = (),
 ) -> np.ndarray:
-    """Embed with the original FP32 module, the same tokenization and the same pooling."""
+    """Embed with the original FP32 module, the same tokenization and the same pooling, then
+    the model's Dense layers (``SourceModel.dense``) and its normalization."""
     import torch
 
     from edgeembed.converters.export_graph import GenericEncoder
@@ -39,4 +41,8 @@ def reference_embeddings(
     result = np.zeros((len(items), dim), dtype=np.float32)
     for indices, vectors in chunks:
         result[indices] = vectors
+    if dense:
+        from edgeembed.dense import DenseStack
+
+        result = DenseStack(list(dense))(result.astype(np.float64)).astype(np.float32)
     return l2_normalize(result) if normalize else result

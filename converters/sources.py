@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from edgeembed.bundle import sha256_files
 from edgeembed.converters.quiet import quiet
 from edgeembed.errors import ConversionError
@@ -38,6 +40,8 @@ class SourceModel:
     path: str | None = None  # the model folder, when loaded from one
     prompts: dict[str, str] = field(default_factory=dict)  # config_sentence_transformers.json
     default_prompt_name: str = ""
+    dense: tuple[tuple[np.ndarray, str], ...] = ()  # Dense modules after pooling: ([in + 1, out], activation)
+    max_seq_length: int = 0  # sentence_bert_config.json's (0 = not stated)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ def _load_sentence_transformers(folder: Path, name: str) -> SourceModel:
     except ValueError as error:
         raise ConversionError(f"{folder / 'modules.json'}: invalid JSON ({error})") from None
     transformer_dir, pooling, normalize = folder, "mean", False
+    dense: list[tuple[np.ndarray, str]] = []
     for module in modules:
         kind = str(module.get("type", ""))
         path = folder / module.get("path", "")
@@ -70,13 +75,19 @@ def _load_sentence_transformers(folder: Path, name: str) -> SourceModel:
             pooling = _pooling_mode(path / "config.json")
         elif kind.endswith("models.Normalize"):
             normalize = True
-        elif kind.endswith(("models.Dense", "models.LayerNorm", "models.CNN", "models.LSTM")):
+        elif kind.endswith("models.Dense"):
+            if normalize:
+                raise ConversionError(f"{folder}: a Dense module after Normalize is not supported")
+            dense.append(_dense_layer(path))
+        else:
             raise ConversionError(
-                f"{folder}: module {kind} after pooling is not supported yet; "
-                "edgeembed converts Transformer + Pooling (+ Normalize) pipelines"
+                f"{folder}: module {kind or '(no type)'} is not supported; edgeembed converts "
+                "Transformer + Pooling (+ Dense) (+ Normalize) pipelines and refuses the rest"
             )
     source = _load_hf_folder(transformer_dir, name)
     source.pooling, source.normalize, source.layout = pooling, normalize, "sentence-transformers"
+    source.dense = tuple(dense)
+    _apply_sentence_bert_config(source, transformer_dir / "sentence_bert_config.json")
     source.path = str(folder.resolve())
     source.prompts, source.default_prompt_name = _prompts(folder / "config_sentence_transformers.json")
     return source
@@ -99,17 +110,74 @@ def _prompts(config_path: Path) -> tuple[dict[str, str], str]:
     return dict(prompts), default
 
 
+def _apply_sentence_bert_config(source: SourceModel, path: Path) -> None:
+    """``max_seq_length`` (the conversion caps its own at it) and ``do_lower_case`` (a Lowercase
+    normalizer joins the tokenizer, as sentence-transformers lowercases before tokenizing)."""
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    source.max_seq_length = int(config.get("max_seq_length") or 0)
+    if config.get("do_lower_case"):
+        tokenizer = json.loads(source.tokenizer_json)
+        lowercase = {"type": "Lowercase"}
+        existing = tokenizer.get("normalizer")
+        tokenizer["normalizer"] = {"type": "Sequence", "normalizers": [existing, lowercase] if existing else [lowercase]}
+        source.tokenizer_json = json.dumps(tokenizer, ensure_ascii=False)
+
+
+def _dense_layer(folder: Path) -> tuple[np.ndarray, str]:
+    """A Dense module's weights as ``[in + 1, out]`` (bias last) and its activation's name."""
+    from edgeembed.dense import TORCH_ACTIVATIONS
+
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    activation = TORCH_ACTIVATIONS.get(str(config.get("activation_function", "torch.nn.modules.linear.Identity")))
+    if activation is None:
+        raise ConversionError(
+            f"{folder}: Dense activation {config.get('activation_function')!r} is not supported "
+            f"(supported: {', '.join(TORCH_ACTIVATIONS)})"
+        )
+    if (folder / "model.safetensors").is_file():
+        from safetensors.numpy import load_file
+
+        weights = load_file(str(folder / "model.safetensors"))
+    else:
+        import torch
+
+        weights = {k: v.numpy() for k, v in torch.load(folder / "pytorch_model.bin", weights_only=True).items()}
+    weight = np.asarray(weights["linear.weight"], dtype=np.float32)  # [out, in]
+    bias = np.asarray(weights.get("linear.bias", np.zeros(weight.shape[0])), dtype=np.float32)
+    return np.vstack([weight.T, bias[None, :]]).astype(np.float32), activation
+
+
+POOLING_KEYS = {  # sentence-transformers' Pooling config key -> edgeembed's pooling mode
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "last",
+}
+
+
 def _pooling_mode(config_path: Path) -> str:
+    """The one pooling mode a Pooling module uses; several at once (concatenated) is refused."""
     if not config_path.is_file():
         return "mean"
     config = json.loads(config_path.read_text(encoding="utf-8"))
-    if config.get("pooling_mode_max_tokens") or config.get("pooling_mode_mean_sqrt_len_tokens"):
-        raise ConversionError(f"{config_path}: max / sqrt-length pooling is not supported")
-    if config.get("pooling_mode_cls_token"):
-        return "cls"
-    if config.get("pooling_mode_lasttoken"):
-        return "last"
-    return "mean"
+    if config.get("pooling_mode"):  # newer sentence-transformers write the mode by name
+        named = {"cls": "cls", "mean": "mean", "max": "max", "mean_sqrt_len_tokens": "mean_sqrt_len",
+                 "weightedmean": "weightedmean", "lasttoken": "last"}.get(str(config["pooling_mode"]))
+        if named is None:
+            raise ConversionError(f"{config_path}: pooling_mode {config['pooling_mode']!r} is not supported")
+        return named
+    modes = [mode for key, mode in POOLING_KEYS.items() if config.get(key)]
+    if len(modes) > 1:
+        raise ConversionError(
+            f"{config_path}: pooling concatenates {modes}; edgeembed reproduces one pooling mode per model"
+        )
+    if config.get("include_prompt") is False:
+        raise ConversionError(f"{config_path}: include_prompt=false (prompt tokens left out of pooling) is not supported")
+    return modes[0] if modes else "mean"
 
 
 def _load_hf_folder(folder: Path, name: str) -> SourceModel:

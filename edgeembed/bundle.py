@@ -26,12 +26,12 @@ REPORT_NAME = "report.json"
 TOKENIZER_NAME = "tokenizer.json"
 PROJECTION_NAME = "projection.npy"  # PCA: [embedding_dim + 1, projection_dim] float32, bias last
 FORMATS = tuple(FORMAT_TABLE)
-POOLING_MODES = ("mean", "cls", "last")
+POOLING_MODES = ("mean", "cls", "last", "max", "mean_sqrt_len", "weightedmean")
 # Signature input roles. Packed signatures take position_ids and segment_ids instead of an
 # attention mask: several texts share a row, each attending only to its own segment.
 INPUT_ROLES = ("input_ids", "attention_mask", "position_ids", "segment_ids")
 # Fields added within schema 1: left out of the digest while empty, so older bundles verify.
-ADDED_OPTIONAL_FIELDS = ("default_prompt_name", "truncate_dim", "embedding_ranges", "projection_dim")
+ADDED_OPTIONAL_FIELDS = ("default_prompt_name", "truncate_dim", "embedding_ranges", "projection_dim", "dense_activations")
 _FIX = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
 
 
@@ -81,6 +81,7 @@ class Manifest:
     target: str = "x86-64"
     prompts: dict[str, str] = field(default_factory=dict)  # name -> text put before each input
     default_prompt_name: str = ""  # the prompt encode() uses when none is named ("" = none)
+    dense_activations: tuple[str, ...] = ()  # sentence-transformers Dense layers after pooling (dense_<i>.npy)
     projection_dim: int = 0  # PCA fitted at conversion: encode() projects to N dims (0 = none)
     truncate_dim: int = 0  # Matryoshka: encode() keeps the first N dimensions by default (0 = all)
     embedding_ranges: dict[str, list[float]] = field(default_factory=dict)  # per-dim min/max, int8 outputs
@@ -105,6 +106,8 @@ class Manifest:
             raise BundleError("manifest: no signatures")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.prompts.items()):
             raise BundleError("manifest: prompts must map names to strings")
+        if not all(isinstance(name, str) for name in self.dense_activations):
+            raise BundleError("manifest: dense_activations must be names")
         if not 0 <= self.projection_dim <= self.embedding_dim:
             raise BundleError(f"manifest: projection_dim {self.projection_dim} outside 0..{self.embedding_dim}")
         if self.projection_dim and self.files and PROJECTION_NAME not in self.files:
@@ -170,6 +173,8 @@ class Manifest:
             values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
             values["signatures"] = signatures
             values["model_files"] = tuple(data["model_files"])
+            if isinstance(values.get("dense_activations"), list):
+                values["dense_activations"] = tuple(values["dense_activations"])
             return cls(**values)
         except BundleError as error:
             raise BundleError(f"{where}: {error}") from None
@@ -182,7 +187,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
     "output_kind": str, "target": str, "prompts": dict, "default_prompt_name": str, "runtime": dict,
     "files": dict, "digest": str, "truncate_dim": int, "embedding_ranges": dict,
-    "projection_dim": int,
+    "projection_dim": int, "dense_activations": tuple,
 }
 
 

@@ -17,6 +17,7 @@ from edgeembed.parallel import WorkerPool, check_workers
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.precision import quantize
+from edgeembed.dense import dense_file, load_dense
 from edgeembed.projection import load_projection
 from edgeembed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
 from edgeembed.errors import InputError
@@ -77,13 +78,15 @@ class Embedder:
         # Every model file counts: an OpenVINO .xml can be identical across different weights.
         model_hash = ":".join(manifest.files.get(name, "") for name in manifest.model_files)
         model_hash = model_hash.strip(":") or manifest.source.get("weights_sha256", "")
-        if manifest.projection_dim:
-            model_hash += ":pca:" + manifest.files.get(PROJECTION_NAME, str(manifest.projection_dim))
+        for name in (*(dense_file(i) for i in range(len(manifest.dense_activations))), PROJECTION_NAME):
+            if name in manifest.files:  # layers after pooling change the vectors too
+                model_hash += f":{name}:{manifest.files[name]}"
         self.embedding_cache = EmbeddingCache(
             defaults.get("embedding_cache", 1024) if embedding_cache_size is None else embedding_cache_size,
             fingerprint=f"{model_hash}:{manifest.quantization}",
             path=cache_path,
         )
+        self.dense = load_dense(bundle)  # sentence-transformers Dense layers after pooling, or None
         self.projection = load_projection(bundle)  # PCA fitted at conversion (--pca-dim), or None
         self.last_truncated = 0
         self.total_truncated = 0
@@ -296,6 +299,8 @@ class Embedder:
                     else self._bucket_batches(tokenized, batch_size)
                 )
                 for indices, vectors in batches:
+                    if self.dense is not None:
+                        vectors = self.dense(vectors)
                     if self.projection is not None:
                         vectors = self.projection(vectors)
                     result[start + indices] = l2_normalize(vectors) if normalize else vectors

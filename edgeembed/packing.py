@@ -152,16 +152,28 @@ def pool_invoke(
         vectors = flat[np.clip(picked, 0, len(flat) - 1)].astype(np.float32)
         vectors[lengths == 0] = 0.0  # a text with no tokens pools to zeros
         return texts, vectors
-    if mode != "mean":
+    if mode not in ("mean", "mean_sqrt_len", "weightedmean", "max"):
         raise BundleError(f"unknown pooling mode {mode!r}")
-    sums = np.zeros((len(texts), dim), dtype=np.float32)
+    pooled = np.zeros((len(texts), dim), dtype=np.float32)
     present = np.flatnonzero(lengths > 0)  # a text with no tokens pools to zeros
     present = present[np.argsort(starts[present], kind="stable")]  # only the last may end the array
-    if len(present):
-        bounds = np.empty(2 * len(present), dtype=np.int64)
-        bounds[0::2] = starts[present]
-        bounds[1::2] = starts[present] + lengths[present]
-        if bounds[-1] == len(flat):  # reduceat's last segment runs to the end anyway
-            bounds = bounds[:-1]
-        sums[present] = np.add.reduceat(flat, bounds, axis=0, dtype=np.float32)[0::2]
-    return texts, sums / np.maximum(lengths, 1)[:, None].astype(np.float32)
+    if not len(present):
+        return texts, pooled
+    bounds = np.empty(2 * len(present), dtype=np.int64)
+    bounds[0::2] = starts[present]
+    bounds[1::2] = starts[present] + lengths[present]
+    if bounds[-1] == len(flat):  # reduceat's last segment runs to the end anyway
+        bounds = bounds[:-1]
+    counts = lengths[present].astype(np.float32)[:, None]
+    if mode == "max":
+        pooled[present] = np.maximum.reduceat(flat, bounds, axis=0)[0::2]
+    elif mode == "weightedmean":  # token k of a text weighs k + 1: its position id + 1
+        positions = packed.position_ids[invoke.rows, :seq].reshape(-1).astype(np.float32) + 1.0
+        weights = np.zeros(len(flat), dtype=np.float32)  # rows past the invoke's (padding) weigh 0
+        weights[: len(positions)] = positions
+        summed = np.add.reduceat(flat * weights[:, None], bounds, axis=0, dtype=np.float32)[0::2]
+        pooled[present] = summed / (counts * (counts + 1.0) / 2.0)
+    else:
+        summed = np.add.reduceat(flat, bounds, axis=0, dtype=np.float32)[0::2]
+        pooled[present] = summed / (counts if mode == "mean" else np.sqrt(counts))
+    return texts, pooled

@@ -138,7 +138,8 @@ class TargetProfile:
             if self.device not in FORMAT_DEVICES[new_format]:
                 changes.setdefault("device", "CPU")
             if self.quantization not in FORMAT_QUANTIZATIONS[new_format]:
-                changes.setdefault("quantization", "int8-full")
+                modes = FORMAT_QUANTIZATIONS[new_format]
+                changes.setdefault("quantization", "int8-full" if "int8-full" in modes else modes[0])
         if changes.get("device") == "NPU":
             changes.setdefault("static_shapes", True)
         if "max_seq_length" in changes and "seq_buckets" not in changes:

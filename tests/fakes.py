@@ -44,6 +44,7 @@ def write_fake_bundle(
     out: Path, packed: bool = False, max_seq_length: int = 16, seed: int = 0,
     prompts: dict[str, str] | None = None, default_prompt_name: str = "",
     truncate_dim: int = 0, embedding_ranges: dict | None = None, projection: np.ndarray | None = None,
+    pooling: str = "mean",
 ) -> Path:
     """A verified bundle (hashes, digest, report) whose model runs in :class:`NumpyBackend`."""
     work = out.parent / f".{out.name}-parts"
@@ -64,7 +65,7 @@ def write_fake_bundle(
         source={"name": "fake/numpy-tiny", "layout": "hand-built"},
         format="onnx", quantization="fp32", converter={"name": "hand-built"},
         max_seq_length=max_seq_length, signatures=tuple(signatures), model_files=("model.npz",),
-        pooling="mean", normalize=True, embedding_dim=DIM, target="x86-64",
+        pooling=pooling, normalize=True, embedding_dim=DIM, target="x86-64",
         runtime={"threads": 1, "batch_size": 4, "token_cache": 256, "embedding_cache": 64},
         prompts=dict(prompts or {}), default_prompt_name=default_prompt_name,
         truncate_dim=truncate_dim, embedding_ranges=dict(embedding_ranges or {}),

@@ -74,3 +74,30 @@ def test_single_text_rows_count_positions_within_the_mask():
     ids = np.array([[101, 5, 102, 0]], dtype=np.int32)
     rows = single_text_rows(ids, np.array([[1, 1, 1, 0]], dtype=np.int32))
     assert rows["position_ids"].tolist() == [[0, 1, 2, 2]] and rows["segment_ids"].tolist() == [[1, 1, 1, 0]]
+
+
+@pytest.mark.parametrize("mode", ["mean", "cls", "last", "max", "mean_sqrt_len", "weightedmean"])
+def test_every_pooling_mode_agrees_packed_bucketed_and_by_hand(tmp_path, fake_runtime, mode):
+    from tokenizers import Tokenizer
+
+    from edgeembed import Embedder
+    from fakes import write_fake_bundle
+
+    texts = ["a dog runs in the park", "hello", "the cat sleeps on the sofa in the rain", "", "one two three"]
+    packed = Embedder.load(write_fake_bundle(tmp_path / "p", packed=True, pooling=mode), embedding_cache_size=0)
+    bucketed = Embedder.load(write_fake_bundle(tmp_path / "b", pooling=mode), embedding_cache_size=0)
+    assert packed.packs_texts and not bucketed.packs_texts
+    raw_packed = packed.encode(texts, normalize_embeddings=False)
+    assert np.allclose(raw_packed, bucketed.encode(texts, normalize_embeddings=False), atol=1e-5)
+    backend = bucketed.backend
+    tokenizer = Tokenizer.from_file(str(tmp_path / "b" / "tokenizer.json"))
+    for text, found in zip(texts, raw_packed):
+        ids = tokenizer.encode(text).ids
+        tokens = backend.table[ids] + backend.positions[np.arange(len(ids))]
+        weights = np.arange(1, len(ids) + 1, dtype=np.float32)[:, None]
+        expected = {
+            "mean": tokens.mean(0), "cls": tokens[0], "last": tokens[-1], "max": tokens.max(0),
+            "mean_sqrt_len": tokens.sum(0) / np.sqrt(len(ids)),
+            "weightedmean": (tokens * weights).sum(0) / weights.sum(),
+        }[mode]
+        assert np.allclose(found, expected, atol=1e-5), (mode, text)
