@@ -61,7 +61,7 @@ def test_missing_file_and_missing_manifest(bundle_dir, tmp_path):
         (lambda d: d.update(schema_version=99), "schema_version 99 is not supported"),
         (lambda d: d.pop("signatures"), "malformed manifest"),
         (lambda d: d.update(embedding_dim="384"), "embedding_dim"),
-        (lambda d: d.update(pooling="max"), "pooling"),
+        (lambda d: d.update(pooling="median"), "pooling"),
         (lambda d: d.update(max_seq_length=10**12), "max_seq_length"),
         (lambda d: d["files"].update({"../escape": "0" * 64}), "plain file name"),
     ],
