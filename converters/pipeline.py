@@ -18,6 +18,8 @@ from edgeembed import __version__
 from edgeembed.bundle import PROJECTION_NAME, TOKENIZER_NAME, Bundle, Manifest, Signature, write_bundle
 from edgeembed.converters import require_route, resolve_route, route_name
 from edgeembed.converters.calibration import build_calibration_set
+from edgeembed.converters.conversion_report import conversion_report, sts_report
+from edgeembed.converters.families import check_family_route, supports
 from edgeembed.converters.projection_fit import add_projection, check_pca_dim, projected_embeddings
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, Step
@@ -28,7 +30,7 @@ from edgeembed.embedder import Embedder
 from edgeembed.errors import ConversionError, MissingDependencyError
 from edgeembed.precision import embedding_ranges
 from edgeembed.formats import FORMATS
-from edgeembed.similarity import agreement_to_fp32, similarity_agreement, sts_spearman
+from edgeembed.similarity import agreement_to_fp32, similarity_agreement
 from edgeembed.profiles import TargetProfile, load_target
 from edgeembed.texts import builtin_texts, read_sts, read_texts
 from edgeembed.tokenize import BucketTokenizer
@@ -132,6 +134,7 @@ def convert(
     started = time.perf_counter()
     step("Loading model")
     source = load_source(model, tokenizer)
+    check_family_route(_model_type(source), spec.route)
     if source.max_seq_length and max_seq_length is None and source.max_seq_length < spec.max_seq_length:
         # sentence-transformers truncates at the model's own limit: so does the bundle.
         spec = dataclasses.replace(spec, target=spec.target.replace(max_seq_length=source.max_seq_length))
@@ -176,12 +179,12 @@ def convert(
             projected, projection = add_projection(workdir, manifest, pca_dim, spec.calibration_texts)
             holdout = projected_embeddings(workdir, projected, spec.holdout_texts)
             projection["holdout_similarity"] = similarity_agreement(reference, holdout)
-        sts_report = _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) if sts else None
-        if projection is not None and sts_report is not None:
-            projection["sts"] = sts_report.pop("at_projection")
+        sts_result = sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) if sts else None
+        if projection is not None and sts_result is not None:
+            projection["sts"] = sts_result.pop("at_projection")
         timings["verify_s"] = time.perf_counter() - mark
         model_bytes = sum(path.stat().st_size for path in result.model_files.values())
-        report = _report(source, spec, result, fidelity, sts_report, timings, model_bytes)
+        report = conversion_report(source, spec, result, fidelity, sts_result, timings, model_bytes)
         report["projection"] = projection
         failures = report["verdict"]["failures"]
         if failures and spec.strict:
@@ -227,7 +230,7 @@ def _run_route(source, spec, workdir, calibration_set, measure, step):
     try:
         return resolve_route(spec.route)(source, spec, workdir, calibration_set, measure, step)
     except ConversionError as error:
-        if spec.route != "tflite" or spec.converter_choice != "auto":
+        if spec.route != "tflite" or spec.converter_choice != "auto" or not supports(_model_type(source), "tflite/onnx2tf"):
             raise
         try:
             require_route("tflite/onnx2tf")
@@ -252,6 +255,10 @@ def _write_dense(workdir: Path, source: SourceModel, spec: ConversionSpec) -> di
         files[dense_file(index)] = workdir / dense_file(index)
         np.save(files[dense_file(index)], matrix, allow_pickle=False)
     return files
+
+
+def _model_type(source: SourceModel) -> str:
+    return str(getattr(getattr(source.model, "config", None), "model_type", "") or "")
 
 
 def _place_in_workdir(workdir: Path, files: dict[str, Path]) -> None:
@@ -321,71 +328,3 @@ def _measurer(
         return agreement_to_fp32(reference, vectors, FORMATS[manifest.format].same_space)
 
     return measure
-
-
-def _sts(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) -> dict[str, Any]:
-    """STS of the converted model at full width against FP32 (the verdict's figure), and at
-    the PCA width when the bundle has one (``at_projection``, not part of the verdict)."""
-    texts = list(dict.fromkeys((*sts.first, *sts.second)))
-    position = {text: i for i, text in enumerate(texts)}
-    reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize, dense=source.dense)
-    embedder = Embedder(
-        Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0
-    )
-    converted = embedder.encode(texts)
-    first = [position[t] for t in sts.first]
-    second = [position[t] for t in sts.second]
-    gold = np.array(sts.scores)
-    fp32 = sts_spearman(reference[first], reference[second], gold)
-    ours = sts_spearman(converted[first], converted[second], gold)
-    at_projection = None
-    if projected.projection_dim:
-        reduced = projected_embeddings(workdir, projected, texts)
-        value = sts_spearman(reduced[first], reduced[second], gold)
-        at_projection = {"dim": projected.projection_dim, "spearman": value, "fp32_full_dim_spearman": fp32,
-                         "drop": round(fp32 - value, 2)}
-    return {
-        "file": str(eval_file),
-        "pairs": len(gold),
-        "fp32_spearman": fp32,
-        "converted_spearman": ours,
-        "drop": round(fp32 - ours, 2),
-        "max_drop": spec.max_sts_drop,
-        "passed": fp32 - ours <= spec.max_sts_drop,
-        "cosine_to_fp32": agreement_to_fp32(reference, converted, FORMATS[manifest.format].same_space),
-        **({"at_projection": at_projection} if at_projection else {}),
-    }
-
-
-def _report(source, spec, result, fidelity, sts_report, timings, model_bytes: int) -> dict[str, Any]:
-    target = spec.target
-    failures = []
-    # Vectors in another space (static) carry no per-text cosine: STS (--eval) is their bar.
-    if "mean_cosine" in fidelity and fidelity["mean_cosine"] < target.min_mean_cosine:
-        failures.append(f"mean cosine {fidelity['mean_cosine']:.4f} < {target.min_mean_cosine}")
-    if "min_cosine" in fidelity and fidelity["min_cosine"] < target.min_cosine:
-        failures.append(f"min cosine {fidelity['min_cosine']:.4f} < {target.min_cosine}")
-    if sts_report and not sts_report["passed"]:
-        failures.append(f"STS drop {sts_report['drop']} > {target.max_sts_drop}")
-    return {
-        "edgeembed_version": __version__,
-        "created_unix": int(time.time()),
-        "source": {"name": source.name, "layout": source.layout, "weights_sha256": source.weights_sha256},
-        "target": target.name,
-        "format": spec.format,
-        "quantization": spec.quantization,
-        "converter": result.converter,
-        "calibration": {"source": spec.calibration_source, "texts": len(spec.calibration_texts)},
-        "fidelity": {
-            **fidelity,
-            "held_out_texts": "built-in holdout set, disjoint from calibration",
-            **({"required_mean_cosine": target.min_mean_cosine, "required_min_cosine": target.min_cosine}
-               if "mean_cosine" in fidelity else {"required": f"STS drop <= {target.max_sts_drop} with --eval"}),
-        },
-        "sts": sts_report,
-        "sizes_bytes": {"model": model_bytes, "float32_model": result.details.get("float32_size_bytes")},
-        "model_details": {k: v for k, v in result.details.items() if k != "float32_size_bytes"},
-        "timings_s": {k: round(v, 2) for k, v in timings.items()},
-        "verdict": {"passed": not failures, "failures": failures},
-    }
-

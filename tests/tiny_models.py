@@ -49,9 +49,11 @@ TINY_SHAPE = {"vocab_size": VOCAB_SIZE, "hidden_size": 32, "num_hidden_layers": 
 FAMILIES: dict[str, tuple[str, str, dict]] = {
     "bert": ("BertConfig", "BertModel", {}),
     "distilbert": ("DistilBertConfig", "DistilBertModel", {"dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 64}),
-    "roberta": ("RobertaConfig", "RobertaModel", {"max_position_embeddings": 80, "pad_token_id": 1}),
+    # pad_token_id is the tokenizer's [PAD] (0), as a real RoBERTa's <pad> is its tokenizer's:
+    # positions are counted from the first non-pad id.
+    "roberta": ("RobertaConfig", "RobertaModel", {"max_position_embeddings": 80}),
     # XLM-R's real vocabulary size: the table dominates the model, as it does on a device
-    "xlm-roberta": ("XLMRobertaConfig", "XLMRobertaModel", {"vocab_size": 250_002, "max_position_embeddings": 80, "pad_token_id": 1}),
+    "xlm-roberta": ("XLMRobertaConfig", "XLMRobertaModel", {"vocab_size": 250_002, "max_position_embeddings": 80}),
     "mpnet": ("MPNetConfig", "MPNetModel", {"max_position_embeddings": 80}),
     "modernbert": ("ModernBertConfig", "ModernBertModel", {"global_attn_every_n_layers": 1, "local_attention": 64,
                                                            "bos_token_id": 2, "eos_token_id": 3, "cls_token_id": 2, "sep_token_id": 3}),
