@@ -88,6 +88,7 @@ class Embedder:
         )
         self.dense = load_dense(bundle)  # sentence-transformers Dense layers after pooling, or None
         self.projection = load_projection(bundle)  # PCA fitted at conversion (--pca-dim), or None
+        self._width = manifest.output_dim  # read on every call, cache hits included
         self.last_truncated = 0
         self.total_truncated = 0
         # Packed bundles put several texts in one row; batch_size then does not shape the calls.
@@ -110,7 +111,7 @@ class Embedder:
     @property
     def embedding_dim(self) -> int:
         """The full width of the vectors this bundle computes (its PCA's, if it has one)."""
-        return self.bundle.manifest.output_dim
+        return self._width
 
     @property
     def max_seq_length(self) -> int:
@@ -167,8 +168,9 @@ class Embedder:
             texts = with_prompt(texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt))
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         normalize = manifest.normalize if normalize_embeddings is None else bool(normalize_embeddings)
-        dim = self.embedding_dim if truncate_dim is None and not manifest.truncate_dim else self._output_dim(truncate_dim)
-        if dim == self.embedding_dim:
+        width = self._width
+        dim = width if truncate_dim is None and not manifest.truncate_dim else self._output_dim(truncate_dim)
+        if dim == width:
             vectors = self._encode_float(texts, single, batch_size, normalize, show_progress_bar)
         else:  # cut the raw vectors, then normalize: what the model's Normalize module would do
             full = self._encode_float(texts, single, batch_size, False, show_progress_bar)
