@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import MANIFEST_NAME, Bundle
-from edgeembed.errors import InputError, MissingDependencyError
+from edgeembed.errors import EdgeEmbedError, InputError, MissingDependencyError
 
 KINDS = ("document", "query", "plain")  # which of encode_document / encode_query / encode
 
@@ -119,6 +119,23 @@ class RayEmbedder:
         raise InputError(f"unsupported batch type {type(batch).__name__}; use batch_format 'numpy', 'pandas' or 'pyarrow'")
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """``HOST:PORT`` and ``ray://HOST:PORT`` must accept a TCP connection within ``timeout``."""
+    if address in ("local", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--ray takes local, auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
+    import socket
+
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise EdgeEmbedError(
+            f"no Ray cluster answers at {address} ({error}); start one with `ray start --head` or use --ray local"
+        ) from None
+
+
 class RayShardRunner:
     """Actors (one per ``threads`` CPUs of the cluster unless ``actors`` says) embedding corpus
     shards; at most two shards per actor are in flight, which bounds the driver's memory."""
@@ -128,8 +145,15 @@ class RayShardRunner:
         from ray.util import ActorPool
 
         if not ray.is_initialized():
-            ray.init(address=None if address == "local" else address, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)
+            _check_reachable(address)  # Ray itself retries an unreachable address for minutes
+            try:
+                ray.init(address=None if address == "local" else address, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
+                raise EdgeEmbedError(
+                    f"cannot start or reach Ray at {address!r} ({type(error).__name__}: {error}); use "
+                    "--ray local for this machine, or start a cluster with `ray start --head` and pass --ray auto"
+                ) from None
         cpus = int(ray.cluster_resources().get("CPU", 1))
         count = actors or max(1, cpus // threads)
         files = ray.put(ship_bundle(bundle))  # one copy in the object store, whatever the hosts see
@@ -145,7 +169,10 @@ class RayShardRunner:
         self.in_flight += 1
 
     def next_done(self) -> tuple[int, np.ndarray]:
-        result = self._pool.get_next_unordered()
+        try:
+            result = self._pool.get_next_unordered()
+        except self._ray.exceptions.RayError as error:  # a worker died or raised: say which, no traceback
+            raise EdgeEmbedError(f"a Ray worker failed: {str(error).strip().splitlines()[-1]}") from None
         self.in_flight -= 1
         return result
 

@@ -97,3 +97,19 @@ def test_ray_embedder_batches_pickling_and_errors(fake_bundle):
     shipped["model.npz"] = shipped["model.npz"][:-8] + b"tampered"
     with pytest.raises(BundleError, match="sha256"):
         RayEmbedder(shipped)({"text": texts})
+
+
+def test_unreachable_or_malformed_cluster_addresses_fail_fast():
+    import socket
+
+    from edgeembed.errors import EdgeEmbedError
+    from edgeembed.integrations.ray import _check_reachable
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(EdgeEmbedError, match=f"no Ray cluster answers at ray://127.0.0.1:{port}"):
+        _check_reachable(f"ray://127.0.0.1:{port}", timeout=2)
+    with pytest.raises(InputError, match="--ray takes local, auto"):
+        _check_reachable("nonsense")
+    _check_reachable("local")
