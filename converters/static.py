@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 
@@ -65,13 +66,14 @@ def convert_static(
         raise ConversionError(f"{source.name}: the static route needs a Hugging Face model with config.hidden_size")
     dims = min(PCA_DIMS, hidden)
     step(f"Distilling a static table (model2vec: every vocabulary token, PCA to {dims})")
-    if not sys.stderr.isatty():  # model2vec's tqdm bar would print hundreds of lines into logs
-        os.environ["TQDM_DISABLE"] = "1"
+    # model2vec's tqdm bar would print hundreds of lines into logs; the environment is restored after.
+    quiet_bar = {"TQDM_DISABLE": "1"} if not sys.stderr.isatty() else {}
     try:
-        static = distill_from_model(
-            model=source.model, tokenizer=_fast_tokenizer(source, workdir), pca_dims=dims,
-            sif_coefficient=SIF_COEFFICIENT, quantize_to="float32", device="cpu",
-        )
+        with patch.dict(os.environ, quiet_bar):
+            static = distill_from_model(
+                model=source.model, tokenizer=_fast_tokenizer(source, workdir), pca_dims=dims,
+                sif_coefficient=SIF_COEFFICIENT, quantize_to="float32", device="cpu",
+            )
     except (ValueError, RuntimeError, TypeError, AttributeError) as error:
         raise ConversionError(f"{source.name}: model2vec could not distil this model ({type(error).__name__}: {error})") from None
     table = np.asarray(static.embedding, dtype=np.float32)

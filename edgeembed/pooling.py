@@ -20,6 +20,8 @@ def pool(outputs: np.ndarray, attention_mask: np.ndarray, mode: str) -> np.ndarr
         return outputs.astype(np.float32, copy=False)
     if outputs.ndim != 3:
         raise BundleError(f"model output has shape {outputs.shape}; expected [batch, seq, dim]")
+    if mode == "cls":
+        return outputs[:, 0].astype(np.float32)
     mask = attention_mask[:, : outputs.shape[1]].astype(np.float32)
     counts = mask.sum(axis=1, keepdims=True)
     if mode in ("mean", "mean_sqrt_len"):
@@ -33,10 +35,8 @@ def pool(outputs: np.ndarray, attention_mask: np.ndarray, mode: str) -> np.ndarr
         masked = np.where(mask[..., None] > 0, outputs, -np.inf).max(axis=1).astype(np.float32)
         masked[counts[:, 0] == 0] = 0.0
         return masked
-    if mode == "cls":
-        return outputs[:, 0].astype(np.float32)
     if mode == "last":
-        last = np.maximum(mask.sum(axis=1).astype(np.int64) - 1, 0)
+        last = np.maximum(counts[:, 0].astype(np.int64) - 1, 0)
         return outputs[np.arange(outputs.shape[0]), last].astype(np.float32)
     raise BundleError(f"unknown pooling mode {mode!r}")
 
