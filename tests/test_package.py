@@ -188,10 +188,70 @@ def test_the_device_wheelhouse_keeps_only_what_embedding_imports(tmp_path):
     _wheel(tmp_path, "click", "8.3.0")
     _wheel(tmp_path, "uvicorn", "0.54.0", ["click", "uvloop; extra == 'standard'"])
     _wheel(tmp_path, "uvloop", "0.21.0")
-    _wheel(tmp_path, "ai-edge-litert", "2.3.0", ["numpy", "tqdm"])
+    _wheel(tmp_path, "ai-edge-litert", "2.3.0", ["numpy", "tqdm", "protobuf", "ml-dtypes"])
+    _wheel(tmp_path, "protobuf", "7.36.2")
+    _wheel(tmp_path, "ml-dtypes", "0.6.0", ["numpy>=2"])
     _wheel(tmp_path, "torch", "2.13.0")
     removed = prune_wheelhouse(tmp_path, ["edgeembed[serve]", "ai-edge-litert"], "3.11", "aarch64")
     kept = sorted(p.name.split("-")[0] for p in tmp_path.glob("*.whl"))
-    assert kept == ["ai_edge_litert", "click", "edgeembed", "numpy", "tokenizers", "tqdm", "typer", "uvicorn"]
+    assert kept == ["ai_edge_litert", "click", "edgeembed", "numpy", "tokenizers", "typer", "uvicorn"]
+    assert "Interpreter imports only numpy" in removed["protobuf-7.36.2-py3-none-any.whl"]
+    assert "ml_dtypes-0.6.0-py3-none-any.whl" in removed and "tqdm-4.70.1-py3-none-any.whl" in removed
     assert "huggingface_hub-1.0.0-py3-none-any.whl" in removed and "from_pretrained" in removed["huggingface_hub-1.0.0-py3-none-any.whl"]
     assert {"hf_xet-1.0.0-py3-none-any.whl", "colorama-0.4.6-py3-none-any.whl", "uvloop-0.21.0-py3-none-any.whl", "torch-2.13.0-py3-none-any.whl"} <= set(removed)
+
+
+def _wheel_with_files(folder, name, version, files):
+    import zipfile
+
+    stem = f"{name.replace('-', '_')}-{version}"
+    path = folder / f"{stem}-py3-none-any.whl"
+    record = [f"{member},sha256=x,{len(data)}" for member, data in files.items()] + [f"{stem}.dist-info/RECORD,,"]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in files.items():
+            archive.writestr(member, data)
+        archive.writestr(f"{stem}.dist-info/RECORD", "\n".join(record) + "\n")
+    return path
+
+
+def test_slimming_leaves_out_only_the_files_the_table_names_and_keeps_record_true(tmp_path):
+    import zipfile
+
+    from edgeembed.host.wheel_slimming import slim_wheelhouse
+
+    litert_files = {
+        "ai_edge_litert/interpreter.py": b"import numpy\n",
+        "ai_edge_litert/libLiteRtWebGpuAccelerator.so": b"\0" * 5000,
+        "ai_edge_litert/libLiteRt.so": b"\1" * 300,
+    }
+    numpy_files = {
+        "numpy/__init__.py": b"",
+        "numpy/_core/tests/test_a.py": b"assert 1\n" * 100,
+        "numpy/tests/test_b.py": b"assert 2\n",
+        "numpy/testing/__init__.py": b"",  # numpy.testing is API, not the test suite
+        "numpy/_core/multiarray.py": b"",
+    }
+    litert = _wheel_with_files(tmp_path, "ai-edge-litert", "2.3.0", litert_files)
+    numpy_wheel = _wheel_with_files(tmp_path, "numpy", "2.4.6", numpy_files)
+    other = _wheel_with_files(tmp_path, "tokenizers", "0.23.3", {"tokenizers/tests/t.py": b"x"})
+    other_bytes = other.read_bytes()
+    slimmed = slim_wheelhouse(tmp_path)
+    assert set(slimmed) == {litert.name, numpy_wheel.name}
+    assert slimmed[litert.name]["files"] == 1 and slimmed[litert.name]["bytes"] == 5000
+    assert "CompiledModel" in slimmed[litert.name]["why"]
+    assert slimmed[numpy_wheel.name]["files"] == 2
+    assert other.read_bytes() == other_bytes  # not in the table: untouched
+    for wheel, kept in ((litert, ["interpreter.py", "libLiteRt.so"]), (numpy_wheel, ["__init__.py", "testing/__init__.py", "_core/multiarray.py"])):
+        with zipfile.ZipFile(wheel) as archive:
+            names = [n for n in archive.namelist() if ".dist-info/" not in n]
+            record = archive.read(next(n for n in archive.namelist() if n.endswith("RECORD"))).decode()
+            assert archive.testzip() is None
+        package = names[0].split("/")[0]
+        assert sorted(names) == sorted(f"{package}/{k}" for k in kept)
+        listed = [line.split(",")[0] for line in record.splitlines() if ".dist-info/" not in line]
+        assert sorted(listed) == sorted(names)
+        original = litert_files if wheel == litert else numpy_files
+        with zipfile.ZipFile(wheel) as archive:
+            assert all(archive.read(n) == original[n] for n in names)
+    assert not list(tmp_path.glob("*.partial"))
+    assert slim_wheelhouse(tmp_path) == {}  # a second pass finds nothing more

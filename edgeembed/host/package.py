@@ -28,6 +28,7 @@ from edgeembed.bundle import Bundle, sha256_file
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.formats import FORMATS, RUNTIMES
 from edgeembed.host.wheel_pruning import prune_wheelhouse
+from edgeembed.host.wheel_slimming import slim_wheelhouse
 from edgeembed.profiles import TargetProfile, load_target
 
 # What pip installs on the device for each runtime, beyond edgeembed's own dependencies.
@@ -186,6 +187,7 @@ def package_bundle(
         step(f"Downloading wheels for {plan.arch} / Python {plan.python} / glibc <= {plan.glibc}")
         download_wheels(plan, wheel, root / "wheelhouse")
         left_out = prune_wheelhouse(root / "wheelhouse", device_roots(plan), plan.python, plan.arch)
+        slimmed = slim_wheelhouse(root / "wheelhouse")
         step("Writing installer, sample and manifest")
         shutil.copytree(bundle.path, root / "bundle")
         (root / "samples").mkdir()
@@ -198,7 +200,7 @@ def package_bundle(
         _write_executable(root / "install.sh", installer)
         if systemd:
             (root / SERVICE_NAME).write_text(_template(SERVICE_NAME))
-        _write_package_json(root, plan, bundle, systemd, left_out)
+        _write_package_json(root, plan, bundle, systemd, left_out, slimmed)
         _write_manifest(root)
         step("Writing the archive")
         _write_archive(root, archive)
@@ -210,7 +212,9 @@ def _write_executable(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def _write_package_json(root: Path, plan: PackagePlan, bundle: Bundle, systemd: bool, left_out: dict[str, str]) -> None:
+def _write_package_json(
+    root: Path, plan: PackagePlan, bundle: Bundle, systemd: bool, left_out: dict[str, str], slimmed: dict[str, dict]
+) -> None:
     wheels = sorted(p.name for p in (root / "wheelhouse").glob("*.whl"))
     info = {
         "edgeembed_version": __version__,
@@ -224,6 +228,7 @@ def _write_package_json(root: Path, plan: PackagePlan, bundle: Bundle, systemd: 
         "wheelhouse_bytes": sum(p.stat().st_size for p in (root / "wheelhouse").glob("*.whl")),
         "systemd_unit": SERVICE_NAME if systemd else None,
         "left_out": left_out,
+        "slimmed": slimmed,
     }
     (root / PACKAGE_JSON).write_text(json.dumps(info, indent=2) + "\n")
 

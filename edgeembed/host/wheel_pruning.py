@@ -19,6 +19,13 @@ UNNEEDED_EDGES: dict[tuple[str, str], str] = {
         "tokenizers imports huggingface_hub only for Tokenizer.from_pretrained (a hub download); "
         "edgeembed reads tokenizer.json from the bundle"
     ),
+    **{
+        ("ai-edge-litert", dependency): (
+            "ai-edge-litert's Interpreter imports only numpy; its converter, CompiledModel and AOT "
+            f"tools use {dependency}"
+        )
+        for dependency in ("protobuf", "ml-dtypes", "flatbuffers", "tqdm", "backports-strenum")
+    },
 }
 
 
