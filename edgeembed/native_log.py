@@ -2,7 +2,9 @@
 
 ``drop_native_noise()`` points fd 2 at a temp file for the duration, then writes back every line
 that is not listed in ``NOISE``, so real warnings and errors still reach the user (after the
-block). ``EDGEEMBED_VERBOSE=1`` (the CLI's ``-v``) turns the filter off.
+block). ``silence_native_exit()`` is for what C++ static destructors log after Python has
+finished (LiteRT's accelerator teardown): called from an ``atexit`` hook, it points fd 2 at
+/dev/null for the rest of the process. ``EDGEEMBED_VERBOSE=1`` (the CLI's ``-v``) turns both off.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ NOISE = (
     b"All log messages before absl::InitializeLog() is called are written to STDERR",
     b"oneDNN custom operations are on",
     b"is an Enum subclass and is now natively supported by torch.compile",
+    # LiteRT's CompiledModel probes vendor compiler plugins and NPUs the CPU path never uses.
+    b"Failed to load plugin at",
+    b"libLiteRtCompilerPlugin",
+    b"NPU accelerator could not be loaded",
+    b"INFO: [",  # LiteRT's info-level log lines ("INFO: [environment.cc:36] ...")
 )
 VERBOSE_ENV = "EDGEEMBED_VERBOSE"
 # fd 2 is one per process: threads take turns (two interleaved swaps could leave stderr pointing
@@ -54,3 +61,16 @@ def drop_native_noise(noise: tuple[bytes, ...] = NOISE) -> Iterator[None]:
             kept = [line for line in capture.read().splitlines(keepends=True) if not any(n in line for n in noise)]
             if kept:
                 os.write(2, b"".join(kept))
+
+
+def silence_native_exit() -> None:
+    """Send whatever is written to fd 2 from now until the process ends to /dev/null."""
+    if verbose():
+        return
+    sys.stderr.flush()
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    os.dup2(null, 2)
+    os.close(null)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import threading
 from typing import Any
 
@@ -15,6 +16,7 @@ from edgeembed.native_log import drop_native_noise
 from edgeembed.packing import single_text_rows
 from edgeembed.runtimes.batching import pad_rows
 
+logger = logging.getLogger("edgeembed")
 _FIRST_INVOKE = [True]  # cleared after the first invoke of this process
 _INTERPRETER_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 
@@ -36,9 +38,11 @@ def load_interpreter_class() -> tuple[type, str]:
 class LiteRTBackend:
     """Signature runners (one per sequence bucket and batch size) over the bundle's model.
 
-    Interpreters are not thread-safe. By default one interpreter is shared and calls are
-    serialized with a lock; ``interpreter_per_thread=True`` gives each calling thread its own
-    interpreter instead (more memory: one arena and one set of packed weights per thread).
+    With ai-edge-litert's CompiledModel (``shared_weights=True``, the default) every signature
+    reads one packed copy of the weights (``runtimes/litert_compiled.py``); otherwise, or when
+    that API is missing or refuses the model, the classic Interpreter (one copy per signature).
+    Either is not thread-safe. By default one is shared and calls are serialized with a lock;
+    ``interpreter_per_thread=True`` gives each calling thread its own instead (more memory).
     """
 
     def __init__(
@@ -48,8 +52,11 @@ class LiteRTBackend:
         device: str = "CPU",
         threads: int | None = None,
         interpreter_per_thread: bool = False,
+        shared_weights: bool = True,
     ) -> None:
         self._interpreter_class, self.runtime = load_interpreter_class()
+        self._shared_weights = shared_weights and self.runtime == "ai_edge_litert"
+        self.api = "interpreter"  # "compiled-model" once a CompiledModel is in use
         manifest = bundle.manifest
         self._model_path = bundle.file(manifest.model_files[0])
         self._threads = threads
@@ -66,6 +73,16 @@ class LiteRTBackend:
         self.batched_rows = {n: max(by) for n, by in self._by_length.items() if max(by) > 1}
 
     def _new_state(self) -> tuple[Any, dict[str, Any]]:
+        if self._shared_weights:
+            try:
+                from edgeembed.runtimes.litert_compiled import CompiledSignatures
+
+                compiled = CompiledSignatures(str(self._model_path), self._threads)
+                self.api = "compiled-model"
+                return compiled, {}
+            except (ImportError, AttributeError, TypeError, ValueError, RuntimeError) as error:
+                logger.debug("LiteRT CompiledModel unavailable (%s); using the Interpreter", error)
+                self._shared_weights = False
         try:
             interpreter = self._interpreter_class(model_path=str(self._model_path), num_threads=self._threads)
         except (ValueError, RuntimeError) as error:
