@@ -38,8 +38,12 @@ def verbose() -> bool:
 
 
 @contextlib.contextmanager
-def drop_native_noise(noise: tuple[bytes, ...] = NOISE) -> Iterator[None]:
-    """Filter fd 2 while the block runs (all threads' native and Python stderr output)."""
+def drop_native_noise(noise: tuple[bytes, ...] = NOISE, silent_failure: bool = False) -> Iterator[None]:
+    """Filter fd 2 while the block runs (all threads' native and Python stderr output).
+
+    ``silent_failure``: when the block raises, drop everything it wrote (a caller that falls
+    back to another path reports the failure itself).
+    """
     if verbose():
         yield
         return
@@ -51,15 +55,19 @@ def drop_native_noise(noise: tuple[bytes, ...] = NOISE) -> Iterator[None]:
             return
         sys.stderr.flush()
         os.dup2(capture.fileno(), 2)
+        failed = False
         try:
             yield
+        except BaseException:
+            failed = True
+            raise
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
             kept = [line for line in capture.read().splitlines(keepends=True) if not any(n in line for n in noise)]
-            if kept:
+            if kept and not (failed and silent_failure):
                 os.write(2, b"".join(kept))
 
 

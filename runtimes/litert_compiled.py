@@ -44,7 +44,7 @@ class CompiledSignatures:
             hardware_accelerators=HardwareAccelerator.CPU,
             cpu_options=CpuOptions(num_threads=threads or 0, xnnpack_weight_cache_path=IN_MEMORY_WEIGHT_CACHE),
         )
-        with drop_native_noise():
+        with drop_native_noise(silent_failure=True):  # on failure the Interpreter's error speaks
             self._model = CompiledModel.from_file(model_path, options=options)
         self._signatures = self._model.get_signature_list()
         self._runners: list[CompiledRunner] = []
