@@ -17,6 +17,7 @@ from edgeembed.parallel import WorkerPool, check_workers
 from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.precision import quantize
+from edgeembed.progress import EmbeddingProgress
 from edgeembed.dense import dense_file, load_dense
 from edgeembed.projection import load_projection
 from edgeembed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
@@ -272,7 +273,7 @@ class Embedder:
         """
         iterator = iter(sentences)
         offset = 0
-        with _progress(None, show_progress_bar) as advance:
+        with EmbeddingProgress(None, show_progress_bar) as advance:
             while chunk := list(islice(iterator, chunk_size)):
                 try:
                     vectors = self.encode(
@@ -290,7 +291,7 @@ class Embedder:
     ) -> np.ndarray:
         result = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
         self.last_truncated = 0
-        with _progress(len(texts), show_progress_bar and bool(texts)) as advance:
+        with EmbeddingProgress(len(texts), show_progress_bar and bool(texts)) as advance:
             for start in range(0, len(texts), CHUNK_SIZE):  # bounds token-id memory
                 chunk = texts[start : start + CHUNK_SIZE]
                 tokenized = self.tokenizer.encode(chunk)
@@ -380,23 +381,3 @@ def _readonly(vector: np.ndarray) -> np.ndarray:
     vector.flags.writeable = False
     return vector
 
-
-class _progress:
-    """A rich progress bar when asked for, else a no-op; rich is imported only when shown."""
-
-    def __init__(self, total: int | None, enabled: bool) -> None:
-        self.total, self.enabled, self._progress = total, enabled, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import Progress
-
-        self._progress = Progress(transient=True)
-        self._progress.start()
-        task = self._progress.add_task("Embedding", total=self.total)
-        return lambda n: self._progress.advance(task, n)
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.stop()
