@@ -90,13 +90,20 @@ class OnnxRuntimeBackend:
         except KeyError:
             raise BundleError(f"{model_path}: inputs do not match the manifest's signatures") from None
         self._static = all(isinstance(d, int) for d in inputs[first.inputs["input_ids"]].shape)
+        # A dynamic-shape model on the CPU runs each batch at its longest text's length: padding
+        # up to a bucket is pure waste there. GPUs keep the buckets (a TensorRT engine is built
+        # per shape profile).
+        self.exact_lengths = not self._static and self.device == "CPU"
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:
         return tuple(sorted(self._signatures))
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        signature = self._signatures.get(input_ids.shape[1])
+        length = input_ids.shape[1]
+        signature = self._signatures.get(length)
+        if signature is None and self.exact_lengths and length <= max(self._signatures):
+            signature = self._signatures[min(n for n in self._signatures if n >= length)]
         if signature is None:
             raise BundleError(f"no signature for sequence length {input_ids.shape[1]}; have {self.seq_buckets}")
 

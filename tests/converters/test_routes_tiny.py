@@ -206,3 +206,24 @@ def test_mpnet_follows_pytorch_on_openvino_and_onnx(tmp_path_factory, fmt, quant
     ours = Embedder.load(out, embedding_cache_size=0).encode(SENTENCES)
     cosines = np.sum(ours * expected, axis=1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(expected, axis=1)
     assert cosines.mean() >= floor, cosines
+
+
+def test_onnx_on_the_cpu_runs_each_batch_at_its_own_longest_text(route_bundles):
+    """No bucket padding on a dynamic-shape CPU session; the vectors are the bucketed ones."""
+    out, _ = route_bundles("onnx", "fp32")
+    embedder = Embedder.load(out, embedding_cache_size=0, token_cache_size=0)
+    assert embedder.backend.exact_lengths
+    seen = []
+    run = embedder.backend.run
+    embedder.backend.run = lambda ids, mask: seen.append(ids.shape) or run(ids, mask)
+    exact = embedder.encode(SENTENCES, batch_size=4)
+    lengths = sorted((len(t.ids) for t in embedder.tokenizer.encode(SENTENCES)), reverse=True)
+    assert [shape[1] for shape in seen] == [lengths[i] for i in range(0, len(lengths), 4)]
+    assert any(length not in embedder.tokenizer.seq_buckets for length in lengths)  # not bucket-shaped
+    seen.clear()
+    single = np.stack([embedder.encode(sentence) for sentence in SENTENCES])
+    assert [shape for shape in seen] == [(1, n) for n in (len(t.ids) for t in embedder.tokenizer.encode(SENTENCES))]
+    embedder.backend.exact_lengths = False
+    bucketed = embedder.encode(SENTENCES, batch_size=4)
+    np.testing.assert_allclose(exact, bucketed, atol=2e-5)
+    np.testing.assert_allclose(single, bucketed, atol=2e-5)
