@@ -87,6 +87,12 @@ def _load_sentence_transformers(folder: Path, name: str) -> SourceModel:
     source = _load_hf_folder(transformer_dir, name)
     source.pooling, source.normalize, source.layout = pooling, normalize, "sentence-transformers"
     source.dense = tuple(dense)
+    if dense:  # the weights hash names the whole pipeline: Dense modules change the vectors too
+        digest = hashlib.sha256(source.weights_sha256.encode())
+        for weights, activation in dense:
+            digest.update(activation.encode())
+            digest.update(np.ascontiguousarray(weights, dtype=np.float32).tobytes())
+        source.weights_sha256 = digest.hexdigest()
     _apply_sentence_bert_config(source, transformer_dir / "sentence_bert_config.json")
     source.path = str(folder.resolve())
     source.prompts, source.default_prompt_name = _prompts(folder / "config_sentence_transformers.json")

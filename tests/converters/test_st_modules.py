@@ -54,3 +54,22 @@ def test_modules_edgeembed_cannot_reproduce_are_refused(tmp_path):
     (folder / "modules.json").write_text(json.dumps(modules))
     with pytest.raises(ConversionError, match="pooling concatenates"):
         load_source(folder)
+
+
+def test_the_weights_hash_covers_dense_modules(tmp_path):
+    """Two folders that differ only in their Dense weights are different models (bench caches
+    and reports key on this hash)."""
+    import shutil
+
+    from tiny_models import _write_dense
+
+    folder = write_tiny_model(tmp_path / "a", dense=(16, "torch.nn.modules.activation.Tanh"))
+    other = tmp_path / "b"
+    shutil.copytree(folder, other)
+    shutil.rmtree(other / "2_Dense")
+    _write_dense(other / "2_Dense", 32, 16, "torch.nn.modules.activation.Tanh")  # new random weights
+    plain = write_tiny_model(tmp_path / "c")
+    hashes = {load_source(f).weights_sha256 for f in (folder, other)}
+    assert len(hashes) == 2
+    assert load_source(folder).weights_sha256 == load_source(folder).weights_sha256  # stable
+    assert load_source(plain).weights_sha256 not in hashes
