@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import weakref
@@ -67,9 +68,11 @@ class Embedder:
         device = device or str(defaults.get("device", "CPU"))
         self._device = device
         self._pool: WorkerPool | None = None
-        self.backend = backend_for(bundle, backend)(
-            bundle, device=device, threads=self.threads, **(backend_options or {})
-        )
+        backend_class = backend_for(bundle, backend)
+        backend_options = dict(backend_options or {})
+        if "shared_weights" in defaults and "shared_weights" in inspect.signature(backend_class).parameters:
+            backend_options.setdefault("shared_weights", bool(defaults["shared_weights"]))  # tuned
+        self.backend = backend_class(bundle, device=device, threads=self.threads, **backend_options)
         self.tokenizer = BucketTokenizer(
             bundle.tokenizer_path,
             manifest.max_seq_length,

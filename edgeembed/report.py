@@ -190,15 +190,16 @@ def print_bench(console: Console, result: dict[str, Any]) -> None:
 
 def print_tune(console: Console, result: dict[str, Any]) -> None:
     table = Table(title=f"edgeembed tune: {result['texts']} texts, {result['cores']} cores, goal {result['goal']}")
-    for column in ("threads", "batch 1 /s", "bulk /s", "best batch size"):
+    executors = any("shared_weights" in row for row in result["measured"])
+    for column in ("threads", *(("LiteRT",) if executors else ()), "batch 1 /s", "bulk /s", "best batch size"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in result["measured"]:
-        table.add_row(str(row["threads"]), f"{row['batch1_per_s']:.0f}", f"{row['bulk_per_s']:.0f}",
+        executor = ("shared weights" if row.get("shared_weights") else "Interpreter",) if executors else ()
+        table.add_row(str(row["threads"]), *executor, f"{row['batch1_per_s']:.0f}", f"{row['bulk_per_s']:.0f}",
                       str(row["batch_size"]))
     console.print(table)
-    chosen = result["chosen"]
-    console.print(f"chosen: threads={chosen['threads']}, batch_size={chosen['batch_size']} -> "
-                  f"{result['settings_file']} (Embedder.load uses it; --reset forgets it)")
+    chosen = ", ".join(f"{key}={value}" for key, value in result["chosen"].items())
+    console.print(f"chosen: {chosen} -> {result['settings_file']} (Embedder.load uses it; --reset forgets it)")
 
 
 def print_doctor(console: Console, report: dict) -> None:

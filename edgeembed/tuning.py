@@ -1,14 +1,18 @@
 """``edgeembed tune``: time a bundle's run-time options on the device itself, keep the fastest.
 
 The target profile's defaults are a guess made on the build machine; the Pi is not that
-machine. Tuning loads the bundle once per thread count (and, for bucketed bundles, tries batch
-sizes), measures single-text latency and bulk throughput in interleaved rounds, and writes the
-winner to a local settings file keyed by the bundle's manifest digest. ``Embedder.load`` then
+machine. Tuning loads the bundle once per thread count (and, for TFLite bundles, once per LiteRT
+executor: the CompiledModel sharing one packed copy of the weights, or the classic Interpreter;
+for bucketed bundles it also tries batch sizes), measures single-text latency and bulk
+throughput in interleaved rounds, and writes the winner to a local settings file keyed by the
+bundle's manifest digest. ``Embedder.load`` then
 uses it for any option the caller leaves unset; the bundle itself is never modified.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
 import logging
 import os
@@ -24,7 +28,8 @@ from edgeembed.errors import InputError
 
 logger = logging.getLogger("edgeembed")
 GOALS = ("latency", "throughput")
-_SETTINGS = ("threads", "batch_size")
+_SETTINGS = ("threads", "batch_size")  # positive integers
+_SWITCHES = ("shared_weights",)  # booleans (LiteRT: CompiledModel with shared weights, or Interpreter)
 
 
 def settings_path(bundle: Bundle) -> Path:
@@ -33,8 +38,8 @@ def settings_path(bundle: Bundle) -> Path:
     return Path(base) / "edgeembed" / "tuned" / f"{bundle.manifest.digest[:24]}.json"
 
 
-def load_tuned(bundle: Bundle) -> dict[str, int]:
-    """The tuned ``threads`` / ``batch_size`` for this bundle, or ``{}``. A damaged file is
+def load_tuned(bundle: Bundle) -> dict[str, int | bool]:
+    """The tuned ``threads`` / ``batch_size`` (/ ``shared_weights``) for this bundle, or ``{}``. A damaged file is
     ignored with a warning: it can only make embedding slower, never different."""
     path = settings_path(bundle)
     if not path.is_file():
@@ -45,6 +50,10 @@ def load_tuned(bundle: Bundle) -> dict[str, int]:
         settings = {key: chosen[key] for key in _SETTINGS if key in chosen}
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in settings.values()):
             raise ValueError("settings must be positive integers")
+        switches = {key: chosen[key] for key in _SWITCHES if key in chosen}
+        if not all(isinstance(v, bool) for v in switches.values()):
+            raise ValueError(f"{', '.join(_SWITCHES)} must be true or false")
+        settings.update(switches)
     except (OSError, ValueError, KeyError, TypeError) as error:
         logger.warning("ignoring tuned settings %s (%s); run `edgeembed tune` again", path, error)
         return {}
@@ -77,9 +86,9 @@ def tune(
         runs = _interleaved_rounds(bundle, list(texts), threads, batch_sizes, rounds, min_seconds, progress)
     finally:
         logger.setLevel(level)
-    measured = [_median(count, results) for count, results in runs.items()]
+    measured = [_median(option, results) for option, results in runs.items()]
     best = max(measured, key=lambda m: m["batch1_per_s"] if goal == "latency" else m["bulk_per_s"])
-    chosen = {"threads": best["threads"], "batch_size": best["batch_size"]}
+    chosen = {key: best[key] for key in (*_SETTINGS, *_SWITCHES) if key in best}
     result = {"bundle": str(bundle.path), "goal": goal, "cores": cores, "texts": len(texts),
               "chosen": chosen, "measured": measured}
     result["settings_file"] = str(atomic_write(
@@ -88,19 +97,35 @@ def tune(
     return result
 
 
+def _executors(bundle: Bundle) -> tuple[bool | None, ...]:
+    """LiteRT executors worth timing: shared weights (CompiledModel) and the Interpreter."""
+    from edgeembed.runtimes import backend_for
+
+    if "shared_weights" not in inspect.signature(backend_for(bundle, None)).parameters:
+        return (None,)
+    if importlib.util.find_spec("ai_edge_litert") is None or importlib.util.find_spec("ai_edge_litert.compiled_model") is None:
+        return (None,)
+    return (True, False)
+
+
 def _interleaved_rounds(
     bundle: Bundle, texts: list[str], threads: list[int], batch_sizes: Sequence[int],
     rounds: int, min_seconds: float, progress: Callable[[str], None],
-) -> dict[int, list[dict[str, Any]]]:
+) -> dict[tuple[int, bool | None], list[dict[str, Any]]]:
     from edgeembed.embedder import Embedder
 
-    runs: dict[int, list[dict[str, Any]]] = {t: [] for t in threads}
+    options = [(count, shared) for count in threads for shared in _executors(bundle)]
+    runs: dict[tuple[int, bool | None], list[dict[str, Any]]] = {option: [] for option in options}
     for round_index in range(max(1, rounds)):
-        for count in threads:  # every option once per round
-            progress(f"round {round_index + 1}/{rounds}: {count} thread(s)")
-            embedder = Embedder(bundle, threads=count, token_cache_size=0, embedding_cache_size=0, tuned=False)
+        for count, shared in options:  # every option once per round
+            executor = "" if shared is None else (", shared weights" if shared else ", Interpreter")
+            progress(f"round {round_index + 1}/{rounds}: {count} thread(s){executor}")
+            embedder = Embedder(
+                bundle, threads=count, token_cache_size=0, embedding_cache_size=0, tuned=False,
+                backend_options=None if shared is None else {"shared_weights": shared},
+            )
             sizes = (embedder.batch_size,) if embedder.packs_texts else tuple(batch_sizes)
-            runs[count].append(_measure(embedder, texts, sizes, min_seconds))
+            runs[count, shared].append(_measure(embedder, texts, sizes, min_seconds))
     return runs
 
 
@@ -141,12 +166,14 @@ def _measure(embedder: Any, texts: list[str], batch_sizes: Sequence[int], min_se
     return {"batch1_per_s": 1.0 / statistics.mean(latencies), "bulk_per_s": bulk}
 
 
-def _median(threads: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+def _median(option: tuple[int, bool | None], results: list[dict[str, Any]]) -> dict[str, Any]:
+    threads, shared = option
     sizes = results[0]["bulk_per_s"]
     bulk = {size: statistics.median(r["bulk_per_s"][size] for r in results) for size in sizes}
     batch_size = max(bulk, key=bulk.__getitem__)
     return {
         "threads": threads,
+        **({} if shared is None else {"shared_weights": shared}),
         "batch1_per_s": statistics.median(r["batch1_per_s"] for r in results),
         "bulk_per_s": bulk[batch_size],
         "batch_size": batch_size,

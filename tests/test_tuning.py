@@ -43,6 +43,11 @@ def test_a_damaged_settings_file_is_ignored_with_a_warning(fake_bundle, config_h
     path.write_text('{"chosen": {"threads": -3}}')
     assert load_tuned(Bundle.load(fake_bundle)) == {}
     assert "ignoring tuned settings" in caplog.text
+    path.write_text('{"chosen": {"threads": 1, "shared_weights": "yes"}}')
+    assert load_tuned(Bundle.load(fake_bundle)) == {}
+    path.write_text('{"chosen": {"threads": 1, "shared_weights": false}}')
+    assert load_tuned(Bundle.load(fake_bundle)) == {"threads": 1, "shared_weights": False}
+    assert Embedder.load(fake_bundle).threads == 1  # a backend without executors ignores the switch
     path.write_text("not json")
     assert Embedder.load(fake_bundle).threads >= 1
 
@@ -62,3 +67,21 @@ def test_cli_tune_and_reset(fake_bundle, config_home):
     assert json.loads(result.stdout.strip().splitlines()[-1])["chosen"]["threads"] == 1
     assert "forgot" in runner.invoke(app, ["tune", bundle, "--reset"]).output
     assert "no tuned settings" in runner.invoke(app, ["tune", bundle, "--reset"]).output
+
+
+@pytest.mark.convert
+def test_tflite_bundles_also_time_the_litert_executors(tiny_bundles, config_home):
+    """Shared packed weights (CompiledModel) and the Interpreter are both measured; the choice
+    lands in the settings file and Embedder.load builds that executor."""
+    pytest.importorskip("ai_edge_litert.compiled_model")
+    bundle = tiny_bundles["fp32"]
+    result = tune(bundle, SENTENCES, threads=[1], rounds=1, min_seconds=0.02)
+    assert sorted(m["shared_weights"] for m in result["measured"]) == [False, True]
+    assert isinstance(result["chosen"]["shared_weights"], bool)
+    path = settings_path(Bundle.load(bundle))
+    for shared, api in ((False, "interpreter"), (True, "compiled-model")):
+        data = json.loads(path.read_text())
+        data["chosen"]["shared_weights"] = shared
+        path.write_text(json.dumps(data))
+        assert Embedder.load(bundle).backend.api == api
+    assert Embedder.load(bundle, backend_options={"shared_weights": False}).backend.api == "interpreter"
