@@ -168,6 +168,7 @@ def check_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
         "quantization": manifest.quantization,
         "target": manifest.target,
         "runtime": getattr(embedder.backend, "runtime", manifest.format),
+        "executor": getattr(embedder.backend, "api", None),  # LiteRT: compiled-model or interpreter
         "device": getattr(embedder.backend, "device", "CPU"),
         "load_and_embed_s": round(time.perf_counter() - started, 3),
     }

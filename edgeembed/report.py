@@ -221,7 +221,8 @@ def print_doctor(console: Console, report: dict) -> None:
     if bundle:
         if bundle["ok"]:
             table.add_row("bundle", f"[green]OK[/] {bundle['path']}: {bundle['format']} {bundle['quantization']} "
-                          f"for {bundle['target']}, ran on {bundle['runtime']} {bundle['device']} "
+                          f"for {bundle['target']}, ran on {bundle['runtime']}"
+                          f"{' (' + bundle['executor'] + ')' if bundle.get('executor') else ''} {bundle['device']} "
                           f"in {bundle['load_and_embed_s']} s")
         else:
             table.add_row("bundle", f"[red]FAILED[/] {bundle['path']}: {bundle.get('error', 'bad output')}")

@@ -55,11 +55,13 @@ model = write_tiny_model(work / "tiny-model")
 target = write_target(work, "fp32", seq_buckets=(16, 32, 64), batch_size=8)
 convert(model, out=work / "tiny-openvino", target=target, format="openvino", quantization="fp32")
 convert(model, out=work / "tiny-onnx", target=target, format="onnx", quantization="fp32")
+convert(model, out=work / "tiny-static", target=target, format="static")  # the Pi Zero 2 tier: numpy only
 PYEOF
 "$EE" package "$WORK/minilm-rpi5" --target rpi5 --out "$WORK/minilm-rpi5.tar.gz"
 "$EE" package "$WORK/tiny-openvino" --target rpi5 --out "$WORK/tiny-openvino-rpi5.tar.gz"
 "$EE" package "$WORK/tiny-onnx" --target jetson-orin-nano --out "$WORK/tiny-onnx-jetson.tar.gz"
-for bundle in minilm-rpi5 tiny-openvino; do
+"$EE" package "$WORK/tiny-static" --target rpi-zero2 --out "$WORK/tiny-static.tar.gz"
+for bundle in minilm-rpi5 tiny-openvino tiny-static; do
   "$PY" scripts/arm64/device_check.py write "$WORK/$bundle" "$WORK/$bundle.npy"
 done
 "$PY" - "$WORK" <<'PYEOF'
@@ -101,7 +103,7 @@ PYEOF
 echo "== install and embed on the emulated Raspberry Pi 5"
 mkdir -p "$ROOT/opt/ci"
 cp scripts/arm64/device_check.py scripts/arm64/serve_check.py "$ROOT/opt/ci/"
-for bundle in minilm-rpi5 tiny-openvino; do
+for bundle in minilm-rpi5 tiny-openvino tiny-static; do
   archive="$bundle.tar.gz"; [ "$bundle" = tiny-openvino ] && archive=tiny-openvino-rpi5.tar.gz
   rm -rf "$ROOT/opt/ci/$bundle"; mkdir -p "$ROOT/opt/ci/$bundle"
   cp "$WORK/$archive" "$WORK/$bundle".*npy "$ROOT/opt/ci/$bundle/"
