@@ -49,9 +49,13 @@ def main() -> int:
     failed = 0
     for index, (ours, theirs) in enumerate(zip(vectors, expected)):
         cosine = float(ours @ theirs)
-        good = cosine >= floor and bool(np.isfinite(ours).all())
+        # A text with no known token (a static table's small vocabulary, "") embeds as zeros,
+        # documented; zeros on both machines agree.
+        both_zero = not np.any(ours) and not np.any(theirs)
+        good = (cosine >= floor or both_zero) and bool(np.isfinite(ours).all())
         failed += not good
-        print(f"{'PASS' if good else 'FAIL'} {bundle} sentence {index}: cosine to x86 {cosine:.6f} (>= {floor})")
+        shown = "both zero vectors" if both_zero else f"cosine to x86 {cosine:.6f} (>= {floor})"
+        print(f"{'PASS' if good else 'FAIL'} {bundle} sentence {index}: {shown}")
     if len(sys.argv) > 4:  # information: both architectures against the FP32 PyTorch model
         fp32 = np.load(sys.argv[4])
         print(f"cosine to FP32 PyTorch: {platform.machine()} mean {np.mean(np.sum(vectors * fp32, 1)):.4f} "
