@@ -15,7 +15,9 @@ import numpy as np
 from edgeembed.bundle import PROJECTION_NAME, Bundle
 from edgeembed.cache import EmbeddingCache
 from edgeembed.parallel import WorkerPool, check_workers
-from edgeembed.packing import invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups
+from edgeembed.packing import (
+    invoke_inputs, mean_of_single_text, pack_rows, plan_invokes, pool_invoke, row_groups, single_text_inputs,
+)
 from edgeembed.pooling import l2_normalize, pool
 from edgeembed.precision import quantize
 from edgeembed.progress import EmbeddingProgress
@@ -321,6 +323,11 @@ class Embedder:
 
     def _packed_batches(self, tokenized: list[TokenizedText]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Texts packed into rows (several per row), rows grouped into the model's calls."""
+        if len(tokenized) == 1 and tokenized[0].ids and self.bundle.manifest.pooling == "mean":
+            ids = tokenized[0].ids  # one text: the same call and sums, without the bookkeeping
+            outputs = self.backend.run_packed(single_text_inputs(ids, self.tokenizer.bucket_for(len(ids)), self.tokenizer.pad_id))
+            yield np.zeros(1, dtype=np.int64), mean_of_single_text(outputs, len(ids))
+            return
         batched = self.backend.batched_rows
         buckets = self.tokenizer.seq_buckets
         for indices, row_length in row_groups([len(item.ids) for item in tokenized], batched, buckets):

@@ -177,3 +177,26 @@ def pool_invoke(
         summed = np.add.reduceat(flat, bounds, axis=0, dtype=np.float32)[0::2]
         pooled[present] = summed / (counts if mode == "mean" else np.sqrt(counts))
     return texts, pooled
+
+
+def single_text_inputs(ids: Sequence[int], seq_length: int, pad_id: int) -> dict[str, np.ndarray]:
+    """The ``[1, seq_length]`` call :func:`plan_invokes` makes for one text packed alone."""
+    length = len(ids)
+    arrays = {
+        "input_ids": np.full((1, seq_length), pad_id, dtype=np.int32),
+        "position_ids": np.zeros((1, seq_length), dtype=np.int32),
+        "segment_ids": np.zeros((1, seq_length), dtype=np.int32),
+    }
+    arrays["input_ids"][0, :length] = ids
+    arrays["position_ids"][0, :length] = np.arange(length, dtype=np.int32)
+    arrays["segment_ids"][0, :length] = 1
+    return arrays
+
+
+def mean_of_single_text(outputs: np.ndarray, length: int) -> np.ndarray:
+    """``[1, dim]``: :func:`pool_invoke`'s mean for one text at the start of a one-row call
+    (the same ``reduceat`` sums and division, so the vector is bit-identical)."""
+    flat = outputs.reshape(-1, outputs.shape[-1])
+    bounds = np.array([0] if length == len(flat) else [0, length], dtype=np.int64)
+    summed = np.add.reduceat(flat, bounds, axis=0, dtype=np.float32)[0:1]
+    return summed / np.array([[length]], dtype=np.float32)

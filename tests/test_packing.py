@@ -101,3 +101,42 @@ def test_every_pooling_mode_agrees_packed_bucketed_and_by_hand(tmp_path, fake_ru
             "weightedmean": (tokens * weights).sum(0) / weights.sum(),
         }[mode]
         assert np.allclose(found, expected, atol=1e-5), (mode, text)
+
+
+def _general_path(embedder, ids):
+    """The packed path's loop for one text, without the single-text shortcut."""
+    from edgeembed.packing import row_groups as groups
+
+    batched, buckets = embedder.backend.batched_rows, embedder.tokenizer.seq_buckets
+    (indices, row_length), = groups([len(ids)], batched, buckets)
+    packed = pack_rows([ids], row_length, embedder.tokenizer.pad_id)
+    (invoke,) = plan_invokes(packed, batched, buckets)
+    outputs = embedder.backend.run_packed(invoke_inputs(packed, invoke))
+    return pool_invoke(outputs, packed, invoke, "mean")[1]
+
+
+def test_the_single_text_shortcut_is_bit_identical_to_the_packed_path(fake_packed_bundle):
+    """encode([one text]) skips the packing bookkeeping; its vector must not move by a bit."""
+    from edgeembed import Embedder
+    from edgeembed.packing import mean_of_single_text, single_text_inputs
+
+    embedder = Embedder.load(fake_packed_bundle, embedding_cache_size=0, token_cache_size=0)
+    assert embedder.bundle.manifest.pooling == "mean" and embedder.packs_texts
+    calls = []
+    run = embedder.backend.run_packed
+    embedder.backend.run_packed = lambda arrays: calls.append(arrays["input_ids"].shape) or run(arrays)
+    rng = np.random.default_rng(3)
+    longest = embedder.tokenizer.seq_buckets[-1]
+    for length in range(1, longest + 1):
+        ids = [int(i) for i in rng.integers(5, 40, length)]
+        general = _general_path(embedder, ids)
+        seq_length = embedder.tokenizer.bucket_for(length)
+        short = mean_of_single_text(run(single_text_inputs(ids, seq_length, embedder.tokenizer.pad_id)), length)
+        assert general.tobytes() == short.tobytes(), length
+        assert calls[-1] == (1, seq_length)  # the general path made the same call
+    texts = ["a dog", "a man is playing a guitar on a small stage tonight", "x"]
+    calls.clear()
+    alone = np.stack([embedder.encode([text], normalize_embeddings=False)[0] for text in texts])
+    assert all(shape[0] == 1 for shape in calls)
+    together = embedder.encode(texts, normalize_embeddings=False)
+    np.testing.assert_allclose(alone, together, rtol=0, atol=1e-6)
