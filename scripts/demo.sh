@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the default model: convert all-MiniLM-L6-v2 for a Raspberry Pi 5 (int8-full
+# The main job on the default model: convert all-MiniLM-L6-v2 for a Raspberry Pi 5 (int8-dynamic
 # TFLite), print the accuracy table, embed two sentences and show their similarity.
 set -euo pipefail
 cd "$(dirname "$0")/.."
