@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import math
 import weakref
 from typing import Any
 
@@ -93,7 +94,8 @@ class CompiledRunner:
 
     @staticmethod
     def _details(details: dict[str, dict]) -> dict[str, dict]:
-        return {key: {"shape": np.array(d["shape"]), "dtype": np.dtype(d["dtype"])} for key, d in details.items()}
+        """Shapes as int tuples, computed once: every call compares against them."""
+        return {key: {"shape": tuple(int(n) for n in d["shape"]), "dtype": np.dtype(d["dtype"])} for key, d in details.items()}
 
     def release(self) -> None:
         self._model = self._input_buffers = self._output_buffers = None
@@ -110,7 +112,7 @@ class CompiledRunner:
         for name, buffer in zip(self._input_names, self._input_buffers):
             value = feeds[name]
             expected = self._inputs[name]
-            if value.shape != tuple(expected["shape"]) or value.dtype != expected["dtype"]:
+            if value.shape != expected["shape"] or value.dtype != expected["dtype"]:
                 raise ValueError(
                     f"input {name!r} is {value.dtype}{list(value.shape)}, the signature takes "
                     f"{expected['dtype']}{list(expected['shape'])}"
@@ -119,8 +121,8 @@ class CompiledRunner:
         self._model.run_by_index(self._index, self._input_buffers, self._output_buffers)
         result = {}
         for name, buffer in zip(self._output_names, self._output_buffers):
-            shape = tuple(int(n) for n in self._outputs[name]["shape"])
-            result[name] = buffer.read(int(np.prod(shape)), np.float32).reshape(shape)
+            shape = self._outputs[name]["shape"]
+            result[name] = buffer.read(math.prod(shape), np.float32).reshape(shape)
         return result
 
 
