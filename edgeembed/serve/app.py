@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from starlette.routing import Route
 from edgeembed import __version__
 from edgeembed.embedder import Embedder
 from edgeembed.serve.batcher import QueueFullError, ShuttingDownError
-from edgeembed.serve.protocol import check_bearer, encode_vector, error_response, read_json
+from edgeembed.serve.protocol import VectorsResponse, check_bearer, encode_vector, error_response, read_json
 from edgeembed.serve.schemas import EmbedRequest, RequestError, parse_openai, parse_tei
 from edgeembed.serve.service import Embedded, EmbeddingService
 from edgeembed.serve.settings import ServeSettings
@@ -102,11 +103,11 @@ class _Routes:
         ]
         usage = {"prompt_tokens": embedded.prompt_tokens, "total_tokens": embedded.prompt_tokens}
         body = {"object": "list", "data": data, "model": self.service.model_name, "usage": usage}
-        return JSONResponse(body, headers=_embed_headers(embedded))
+        return VectorsResponse(body, headers=_embed_headers(embedded))
 
     async def tei(self, request: Request) -> Response:
         _, embedded = await self._embed(request, parse_tei)
-        return JSONResponse([vector.tolist() for vector in embedded.vectors], headers=_embed_headers(embedded))
+        return VectorsResponse(np.ascontiguousarray(embedded.vectors, dtype=np.float32), headers=_embed_headers(embedded))
 
     async def models(self, request: Request) -> Response:
         model = {"id": self.service.model_name, "object": "model", "created": 0, "owned_by": "edgeembed"}

@@ -6,7 +6,7 @@ from importlib.util import find_spec
 
 from edgeembed.errors import MissingDependencyError
 
-SERVE_PACKAGES = {"uvicorn": "uvicorn", "starlette": "starlette", "prometheus_client": "prometheus-client"}
+SERVE_PACKAGES = {"uvicorn": "uvicorn", "starlette": "starlette", "prometheus_client": "prometheus-client", "orjson": "orjson"}
 
 
 def require_serve_extra() -> None:

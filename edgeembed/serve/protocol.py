@@ -12,6 +12,8 @@ import hmac
 import json
 from typing import Any
 
+import numpy as np
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -88,8 +90,21 @@ def error_response(family: str, status: int, message: str, param: str | None = N
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def encode_vector(vector, encoding_format: str) -> list[float] | str:
-    """A float list, or base64 of little-endian float32 as the OpenAI API sends it."""
+class VectorsResponse(JSONResponse):
+    """JSON with numpy float32 vectors written by orjson: each number is the shortest decimal
+    that reads back as the same float32 (``0.032526217``, not ``0.03252621740102768``).
+
+    The standard library's encoder spent ~150 us on one 384-float vector (as a list of
+    doubles, 8.5 kB); orjson takes ~8 us for 4.8 kB, and clients parse the shorter text faster.
+    """
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def encode_vector(vector: np.ndarray, encoding_format: str) -> np.ndarray | str:
+    """The float32 vector itself (for :class:`VectorsResponse`), or base64 of little-endian
+    float32 as the OpenAI API sends it."""
     if encoding_format == "base64":
         return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
-    return vector.tolist()
+    return np.ascontiguousarray(vector, dtype=np.float32)

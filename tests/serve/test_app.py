@@ -56,6 +56,24 @@ def test_openai_route_equals_encode_in_float_and_base64(client, fake_bundle):
         assert body["usage"] == {"prompt_tokens": tokens, "total_tokens": tokens}
 
 
+def test_float_json_reads_back_as_the_exact_float32_vectors(client):
+    """Numbers are float32's shortest decimals (at most 9 significant digits), and they parse
+    back bit for bit to the vectors base64 carries."""
+    bodies = {
+        encoding_format: client.post("/v1/embeddings", json={"input": TEXTS, "encoding_format": encoding_format})
+        for encoding_format in ("float", "base64")
+    }
+    as_float = np.array([item["embedding"] for item in bodies["float"].json()["data"]], dtype=np.float32)
+    as_base64 = np.stack(
+        [np.frombuffer(base64.b64decode(item["embedding"]), dtype="<f4") for item in bodies["base64"].json()["data"]]
+    )
+    assert np.array_equal(as_float, as_base64)
+    numbers = re.findall(r"-?\d+\.\d+(?:e-?\d+)?", bodies["float"].text)
+    assert numbers and max(len(re.sub(r"e.*|[-.]", "", n).lstrip("0")) for n in numbers) <= 9
+    tei = np.array(client.post("/embed", json={"inputs": TEXTS}).json(), dtype=np.float32)
+    assert np.array_equal(tei, as_float)
+
+
 def test_single_string_and_tei_route(client, fake_bundle):
     single = client.post("/v1/embeddings", json={"input": "the cat sleeps"}).json()
     assert len(single["data"]) == 1

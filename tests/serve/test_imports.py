@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-SERVER_MODULES = ("uvicorn", "starlette", "prometheus_client", "httptools", "anyio")
+SERVER_MODULES = ("uvicorn", "starlette", "prometheus_client", "httptools", "anyio", "orjson")
 
 
 def test_import_edgeembed_and_the_cli_load_no_server_packages():
