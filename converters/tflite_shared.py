@@ -14,6 +14,7 @@ from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import Measure, RouteResult, Step
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.converters.tflite_inspect import tensor_census
+from edgeembed.converters.tflite_sharing import share_repeated_tables
 from edgeembed.errors import ConversionError
 
 MODEL_FILE = "model.tflite"
@@ -78,6 +79,9 @@ def quantize_tflite_route(
             )
         model = result.candidate
         details["int8_recipe"] = {**result.report(), "calibration_samples_per_bucket": calibration.counts()}
+    size_before_sharing = len(model)
+    model = share_repeated_tables(model)
+    details["shared_tables_saved_bytes"] = size_before_sharing - len(model)
     model_path = workdir / MODEL_FILE
     model_path.write_bytes(model)
     float_path.unlink()
