@@ -19,6 +19,8 @@ from typing import Any
 import flatbuffers
 import numpy as np
 
+from edgeembed.errors import ConversionError
+
 TFLITE_FILE_IDENTIFIER = b"TFL3"
 
 
@@ -84,7 +86,7 @@ def share_repeated_tables(model: bytes) -> bytes:
         buffer.offset += new_start - data_start
     packed = _pack(root)
     if len(packed) != len(first):  # offsets are fixed-width fields: this cannot move
-        raise ValueError("the rewritten FlatBuffer changed size when its offsets moved")
+        raise ConversionError("sharing tables: the rewritten FlatBuffer changed size when its offsets moved")
     return packed + bytes(new_start - len(packed)) + model[data_start:]
 
 
