@@ -19,6 +19,16 @@ def test_tokenizer_padding_is_overridden_and_truncation_counted(tokenizer):
     assert len(long.ids) == 16 and long.truncated
 
 
+def test_one_text_encodes_as_it_does_in_a_batch(tmp_path):
+    """A lone text takes ``encode`` (not the thread pool); ids and truncation must not change."""
+    path = tmp_path / "tokenizer.json"
+    path.write_text(build_tokenizer_json(fixed_padding=32))
+    texts = ["a dog", "a man " * 20, "the \ud800 man", ""]
+    batched = BucketTokenizer(path, max_seq_length=16, seq_buckets=(8, 16), cache_size=0).encode(texts)
+    alone = BucketTokenizer(path, max_seq_length=16, seq_buckets=(8, 16), cache_size=0)
+    assert [alone.encode([text])[0] for text in texts] == batched
+
+
 def test_buckets_and_padding(tokenizer):
     assert [tokenizer.bucket_for(n) for n in (1, 8, 9, 16, 40)] == [8, 8, 16, 16, 16]
     ids, mask = tokenizer.pad(tokenizer.encode(["a dog", "the man is playing"]), 8)
