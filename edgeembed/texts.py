@@ -78,10 +78,19 @@ def builtin_texts(name: str) -> list[str]:
 
 def bench_texts(passages: int = 25, sentences_per_passage: int = 5) -> list[str]:
     """What an embedding service sees: the 100 held-out short texts (queries, titles) and
-    ``passages`` passage-length texts (held-out sentences joined five at a time, ~60 tokens)."""
+    ``passages`` passage-length texts (held-out sentences joined five at a time, ~60 tokens).
+
+    Every text is distinct: ``Embedder.encode`` embeds a repeated text once per call, so a
+    repeat would let edgeembed skip work the baselines do. Passages that run past the end of
+    the short texts start one sentence later on each pass, so they never repeat an earlier one.
+    """
     short = builtin_texts("holdout")
+    starts = (index * sentences_per_passage for index in range(passages))
     joined = [
-        " ".join(short[(start + k) % len(short)] for k in range(sentences_per_passage))
-        for start in range(0, passages * sentences_per_passage, sentences_per_passage)
+        " ".join(short[(start + start // len(short) + k) % len(short)] for k in range(sentences_per_passage))
+        for start in starts
     ]
-    return short + joined
+    texts = short + joined
+    if len(set(texts)) != len(texts):
+        raise ValueError(f"{passages} passages of {sentences_per_passage} sentences would repeat a text")
+    return texts

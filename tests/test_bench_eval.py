@@ -30,6 +30,18 @@ def test_bench_against_both_baselines(tiny_bundles, tmp_path):
     assert set(result["ratios"]) == {"edgeembed_vs_torch", "edgeembed_vs_onnxruntime"}
 
 
+def test_padding_waste_counts_a_text_once_per_call_that_runs_it():
+    from edgeembed.host import bench_worker
+
+    def encode(texts, batch_size):  # like edgeembed: each call runs its distinct texts, padded to 4
+        bench_worker.TOKENS["fed"] += 4 * len(set(texts))
+
+    encode.count_real = lambda texts: sum(len(t.split()) for t in set(texts))
+    texts = ["a b", "a b", "c d"]
+    assert bench_worker.padding_waste(encode, texts, 1) == 2.0  # three calls, 6 real tokens
+    assert bench_worker.padding_waste(encode, texts, 32) == 2.0  # one call, the repeat runs once
+
+
 def test_bench_cli_json_without_baselines(tiny_bundles):
     result = runner.invoke(app, ["bench", str(tiny_bundles["fp32"]), "--baseline", "", "--rounds",
                                  "1", "--threads", "1", "--json"])

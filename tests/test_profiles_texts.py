@@ -4,7 +4,7 @@ import pytest
 
 from edgeembed.errors import InputError, TargetError
 from edgeembed.profiles import builtin_target_names, load_target
-from edgeembed.texts import builtin_texts, read_sts, read_texts
+from edgeembed.texts import bench_texts, builtin_texts, read_sts, read_texts
 
 
 NINE = {"rpi5", "rpi4", "jetson-orin-nano", "jetson-agx-orin", "intel-cpu", "intel-igpu", "intel-npu",
@@ -54,6 +54,14 @@ def test_text_files(tmp_path):
     assert read_texts(sts)[:2] == ["a, b", "c"]
     with pytest.raises(InputError, match="not found"):
         read_texts(tmp_path / "missing.txt")
+
+
+def test_bench_texts_never_repeat_a_text():
+    # edgeembed embeds a repeated text once per call and the baselines do not: a repeat would
+    # flatter edgeembed's batch-32 figure.
+    texts = bench_texts()
+    assert len(texts) == 125 and len(set(texts)) == 125
+    assert texts[:100] == builtin_texts("holdout")[:100]
 
 
 def test_builtin_sets_are_disjoint():

@@ -74,7 +74,7 @@ def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
     def encode(texts: list[str], batch_size: int) -> np.ndarray:
         return embedder.encode(texts, batch_size=batch_size)
 
-    # Repeated texts are embedded once per call, so only distinct texts count.
+    # Repeated texts are embedded once per call, so only a call's distinct texts count.
     encode.count_real = lambda texts: sum(len(i.ids) for i in embedder.tokenizer.encode(list(dict.fromkeys(texts))))
     return encode
 
@@ -96,7 +96,8 @@ def padding_waste(encode: Encode, texts: list[str], batch_size: int) -> float:
     else:
         encode(texts, batch_size)
     if hasattr(encode, "count_real"):  # edgeembed: its backend saw only the padded side
-        TOKENS["real"] = encode.count_real(texts)
+        calls = [[text] for text in texts] if batch_size == 1 else [texts]
+        TOKENS["real"] = sum(encode.count_real(call) for call in calls)
     return TOKENS["fed"] / max(TOKENS["real"], 1)
 
 

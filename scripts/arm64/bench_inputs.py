@@ -1,8 +1,9 @@
 """Host side of scripts/arm64-bench.sh: the texts and the ONNX Runtime baselines for the guest.
 
 Usage: python bench_inputs.py DATA_DIR STS_CSV COUNT
-Writes texts.txt (the first COUNT first sentences of the STS CSV, or of the built-in held-out
-set when the CSV is absent), tokenizer.json, ort-int8.onnx (dynamic INT8, as `edgeembed bench`
+Writes texts.txt (the first COUNT distinct first sentences of the STS CSV, or of the built-in
+held-out set when the CSV is absent: edgeembed embeds a repeated text once per call, the
+baselines do not, so a repeat would flatter edgeembed's batch-32 figure), tokenizer.json, ort-int8.onnx (dynamic INT8, as `edgeembed bench`
 and fastembed use) and ort-fp32.onnx, all of the default model.
 """
 
@@ -20,7 +21,8 @@ def main() -> None:
     from edgeembed.texts import builtin_texts, read_sts
 
     data, sts, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    texts = list(read_sts(sts).first[:count]) if sts.is_file() else builtin_texts("holdout")[:count]
+    pool = read_sts(sts).first if sts.is_file() else builtin_texts("holdout")
+    texts = list(dict.fromkeys(pool))[:count]
     (data / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     source = load_source()
     shutil.copyfile(Path(source.path) / "tokenizer.json", data / "tokenizer.json")
