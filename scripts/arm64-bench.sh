@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # ARM cost report: guest instructions per sentence on the emulated Raspberry Pi 5 (Cortex-A76,
 # one thread) for the rpi5 bundle, its int8-full variant, and ONNX Runtime dynamic INT8 / FP32
-# (what fastembed ships), at batch 1 and batch 32. Wall-clock under qemu means nothing;
+# (what fastembed ships), at batch 1 and batch 32, then the cost of one text filling each of
+# the rpi5 bundle's buckets (the profile behind its batch-1 figure). Wall-clock under qemu means nothing;
 # instruction counts carry over (SIMD width, padding, extra ops). A report, not a test: it
-# always exits 0, and prints a table and one JSON line ("ARM64_BENCH {...}").
+# always exits 0, and prints two tables and their JSON lines ("ARM64_BENCH {...}",
+# "ARM64_BUCKETS {...}").
 #   scripts/arm64-bench.sh [RPI5_BUNDLE]    (root; reuses scripts/arm64/emu.sh's rootfs)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +58,7 @@ cp -r "$RPI5" "$DATA/rpi5"
   || { report "skipped (baselines failed)"; exit 0; }
 
 echo "== counting (each pipeline: a fresh emulated process, one thread)"
-cp scripts/arm64/insn_probe.py "$DATA/"
+cp scripts/arm64/insn_probe.py scripts/arm64/insn_buckets.py "$DATA/"
 results="$WORK/results.txt"; : >"$results"
 run_probe() {  # run_probe NAME SPEC_JSON
   local output
@@ -74,4 +76,10 @@ for kind in int8 fp32; do
     "{\"pipeline\":\"onnxruntime\",\"onnx\":\"$B/ort-$kind.onnx\",\"tokenizer\":\"$B/tokenizer.json\",\"threads\":1,\"max_seq_length\":128}"
 done
 "$PY" scripts/arm64/insn_table.py table "$results" "$(wc -l <"$DATA/texts.txt")"
+
+echo "== per bucket (rpi5 bundle, one text filling each bucket, batch 1)"
+env -i QEMU_CPU=cortex-a76 PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
+  OPENBLAS_NUM_THREADS=1 timeout 900 "$TOOLS/qemu/usr/bin/qemu-aarch64" -L "$ROOT" -plugin "$TOOLS/libmarks.so" \
+  "$ROOT/usr/bin/python3.11" "$B/insn_buckets.py" "$B/rpi5" 2>&1 | "$PY" scripts/arm64/insn_table.py buckets \
+  || report "per-bucket profile failed"
 exit 0
