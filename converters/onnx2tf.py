@@ -24,6 +24,7 @@ from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.errors import ConversionError
+from edgeembed.native_log import drop_native_noise
 
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT = "token_embeddings"
@@ -47,10 +48,11 @@ def export_static_onnx(source: SourceModel, bucket: int, path: Path) -> Path:
 def onnx_to_keras(onnx_path: Path, workdir: Path):
     """onnx2tf's Keras model; ``Erf`` (exact GELU) becomes builtin ops instead of a Flex op."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import onnx2tf
+    with drop_native_noise():  # TensorFlow's load-time absl lines ignore TF_CPP_MIN_LOG_LEVEL
+        import onnx2tf
 
     scratch = workdir / f"onnx2tf-{onnx_path.stem}"
-    with quiet() as log:
+    with quiet() as log, drop_native_noise():
         try:
             return onnx2tf.convert(
                 input_onnx_file_path=str(onnx_path),
@@ -68,7 +70,8 @@ def onnx_to_keras(onnx_path: Path, workdir: Path):
 
 def keras_to_tflite(models: dict[int, Any], workdir: Path, path: Path) -> None:
     """One ``.tflite`` with a ``seq_N`` signature per bucket, builtin ops only."""
-    import tensorflow as tf
+    with drop_native_noise():
+        import tensorflow as tf
 
     def endpoint(model: Any, bucket: int):
         # int32 inputs, as the litert-torch route's: the device feeds both routes alike.

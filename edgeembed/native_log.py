@@ -20,6 +20,7 @@ NOISE = (
     b"Created TensorFlow Lite XNNPACK delegate for CPU",
     b"All log messages before absl::InitializeLog() is called are written to STDERR",
     b"oneDNN custom operations are on",
+    b"Could not find cuda drivers on your machine, GPU will not be used",  # TensorFlow's import
     b"is an Enum subclass and is now natively supported by torch.compile",
     # LiteRT's CompiledModel probes vendor compiler plugins and NPUs the CPU path never uses.
     b"Failed to load plugin at",

@@ -117,16 +117,20 @@ def test_runtime_log_noise_is_silenced_unless_verbose(tiny_bundles):
     assert "XNNPACK delegate" not in quiet.stderr and "XNNPACK delegate" in loud.stderr
 
 
-def test_convert_prints_steps_not_toolchain_noise_when_piped(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("converter", ["litert-torch", pytest.param("onnx2tf", marks=pytest.mark.slow)])
+def test_convert_prints_steps_not_toolchain_noise_when_piped(tiny_model_dir, tmp_path, converter):
     import subprocess
     import sys
 
     from tiny_models import write_target
 
+    if converter == "onnx2tf":
+        pytest.importorskip("onnx2tf")
     command = [sys.executable, "-m", "edgeembed.cli", "convert", str(tiny_model_dir), "--out", str(tmp_path / "b"),
-               "--target", str(write_target(tmp_path, "fp32"))]
+               "--target", str(write_target(tmp_path, "fp32")), "--converter", converter]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "- Loading model" in done.stderr and "verdict: passed" in done.stdout
-    for noise in ("absl::InitializeLog", "oneDNN custom operations", "Enum subclass", "XNNPACK delegate"):
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "Enum subclass", "XNNPACK delegate",
+                  "Could not find cuda drivers", "I0000 "):
         assert noise not in done.stderr + done.stdout
