@@ -9,17 +9,9 @@ a text's cost grows with its bucket (and whether a finer bucket would save anyth
 
 from __future__ import annotations
 
-import os
 import sys
 
-
-def mark(label: str) -> None:
-    sys.stdout.write(f"SEGMENT {label}\n")
-    sys.stdout.flush()
-    try:
-        os.lseek(-4242, 0, 0)  # the plugin's marker; fails with EBADF, changes nothing
-    except OSError:
-        pass
+from insn_probe import mark  # copied beside this script
 
 
 def main() -> None:
