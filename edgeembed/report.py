@@ -181,6 +181,10 @@ def print_bench(console: Console, result: dict[str, Any]) -> None:
         console.print(f"{name.replace('_', ' ')}: batch 1 x{ratio['batch1_per_s']}, "
                       f"batch 32 x{ratio['batch32_per_s']}")
     console.print("pad = tokens the model ran (padding included) per token of text")
+    for name, r in result["results"].items():
+        if r.get("latency_by_bucket_ms"):
+            steps = "  ".join(f"{bucket} {ms:.2f}" for bucket, ms in r["latency_by_bucket_ms"].items())
+            console.print(f"{name}, one text filling each bucket (tokens, p50 ms): {steps}")
     ours = result["results"]["edgeembed"]
     if "cache_hit_us" in ours:
         console.print(f"embedding-cache hit: {ours['cache_hit_us']:.1f} us per call")

@@ -27,6 +27,10 @@ def test_bench_against_both_baselines(tiny_bundles, tmp_path):
         assert set(figures["latency_by_tokens_ms"]) == {"16", "32", "64", "128"}
     ours = result["results"]["edgeembed"]
     assert ours["heavy_modules"] == [] and ours["cache_hit_us"] > 0
+    # one text filling each of the bundle's buckets, timed: edgeembed's only
+    assert set(ours["latency_by_bucket_ms"]) == {"8", "16"}
+    assert all(ms > 0 for ms in ours["latency_by_bucket_ms"].values())
+    assert "latency_by_bucket_ms" not in result["results"]["onnxruntime"]
     assert set(result["ratios"]) == {"edgeembed_vs_torch", "edgeembed_vs_onnxruntime"}
 
 

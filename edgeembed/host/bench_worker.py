@@ -76,7 +76,19 @@ def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
 
     # Repeated texts are embedded once per call, so only a call's distinct texts count.
     encode.count_real = lambda texts: sum(len(i.ids) for i in embedder.tokenizer.encode(list(dict.fromkeys(texts))))
+    encode.bucket_texts = lambda: _bucket_filling_texts(embedder.tokenizer)
     return encode
+
+
+def _bucket_filling_texts(tokenizer: Any) -> dict[int, str]:
+    """A text whose tokens fill each bucket exactly (buckets this vocabulary cannot fill with
+    one-token words are left out): a bucket's cost, not its padding, is then what is timed."""
+    texts = {}
+    for bucket in tokenizer.seq_buckets:
+        text = " ".join(["edge"] * (bucket - 2))
+        if len(tokenizer.encode([text])[0].ids) == bucket:
+            texts[bucket] = text
+    return texts
 
 
 def _counting(run: Callable) -> Callable:
@@ -221,6 +233,11 @@ def measure(spec: dict[str, Any], spawned_at: float) -> dict[str, Any]:
             for n in SEQUENCE_LENGTHS
         },
     }
+    if hasattr(encode, "bucket_texts"):  # edgeembed: what one text costs in each of its buckets
+        result["latency_by_bucket_ms"] = {
+            str(bucket): statistics.median(_latencies_ms(encode, text, 15))
+            for bucket, text in encode.bucket_texts().items()
+        }
     result["peak_rss_mb"] = peak_rss_mb()
     result["heavy_modules"] = sorted({"torch", "tensorflow", "jax"} & set(sys.modules))
     if spec["pipeline"] == "edgeembed":  # after RSS: it loads a second embedder
