@@ -76,11 +76,11 @@ def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
 
     # Repeated texts are embedded once per call, so only a call's distinct texts count.
     encode.count_real = lambda texts: sum(len(i.ids) for i in embedder.tokenizer.encode(list(dict.fromkeys(texts))))
-    encode.bucket_texts = lambda: _bucket_filling_texts(embedder.tokenizer)
+    encode.bucket_texts = lambda: bucket_filling_texts(embedder.tokenizer)
     return encode
 
 
-def _bucket_filling_texts(tokenizer: Any) -> dict[int, str]:
+def bucket_filling_texts(tokenizer: Any) -> dict[int, str]:
     """A text whose tokens fill each bucket exactly (buckets this vocabulary cannot fill with
     one-token words are left out): a bucket's cost, not its padding, is then what is timed."""
     texts = {}

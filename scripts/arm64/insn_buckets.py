@@ -16,15 +16,14 @@ from insn_probe import mark  # copied beside this script
 
 def main() -> None:
     from edgeembed.embedder import Embedder
+    from edgeembed.host.bench_worker import bucket_filling_texts
 
     calls = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     embedder = Embedder.load(sys.argv[1], threads=1, token_cache_size=0, embedding_cache_size=0)
-    # "hello" is one token for BERT-family vocabularies; [CLS] and [SEP] take two more.
-    texts = {bucket: " ".join(["hello"] * (bucket - 2)) for bucket in embedder.tokenizer.seq_buckets}
-    for bucket, text in texts.items():  # warm-up: every bucket once, and check the fill
-        length = len(embedder.tokenizer.encode([text])[0].ids)
-        if length != bucket:
-            raise SystemExit(f"a probe text for bucket {bucket} has {length} tokens")
+    texts = bucket_filling_texts(embedder.tokenizer)  # the texts `edgeembed bench` times
+    if not texts:
+        raise SystemExit("no probe text fills this bundle's buckets exactly")
+    for text in texts.values():  # warm-up: every bucket once
         embedder.encode(text)
     mark("warm")
     for bucket, text in texts.items():
