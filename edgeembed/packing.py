@@ -2,10 +2,10 @@
 
 A packed signature takes ``input_ids``, ``position_ids`` (each text counts from 0) and
 ``segment_ids`` (one number per text, 0 for padding); attention stays inside a
-segment, so a text embeds as it would alone. Rows are filled first-fit in decreasing length
-order; rows are grouped into the model's batched shapes, and a leftover row runs alone in the
-smallest bucket that holds it. Pooling sums each text's own tokens (``np.add.reduceat``), so
-a vector never depends on the texts it shared a row with.
+segment, so a text embeds as it would alone. Rows are filled as full as the texts allow
+(:mod:`edgeembed.row_filling`); rows are grouped into the model's batched shapes, and a
+leftover row runs alone in the smallest bucket that holds it. Pooling sums each text's own
+tokens (``np.add.reduceat``), so a vector never depends on the texts it shared a row with.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from itertools import chain
 import numpy as np
 
 from edgeembed.errors import BundleError
+from edgeembed.row_filling import fill_rows
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,21 @@ class Invoke:
 
 
 def pack_rows(token_ids: Sequence[Sequence[int]], row_length: int, pad_id: int) -> PackedRows:
-    """First-fit decreasing: each text goes into the first row with room for all of it."""
+    """Texts laid out in rows as :func:`~edgeembed.row_filling.fill_rows` assigns them."""
     count = len(token_ids)
     lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=count)
     if count and lengths.max() > row_length:
         raise BundleError(f"a text of {lengths.max()} tokens does not fit rows of {row_length}")
     row_of = np.zeros(count, dtype=np.int64)
     start_of = np.zeros(count, dtype=np.int64)
-    used = np.zeros(max(count, 1), dtype=np.int64)
-    rows = 0
-    for text in np.argsort(-lengths, kind="stable"):
-        length = lengths[text]
-        room = np.flatnonzero(used[:rows] + length <= row_length)
-        row = room[0] if len(room) else rows
-        rows += not len(room)
-        row_of[text], start_of[text] = row, used[row]
-        used[row] += length
-    rows = max(rows, 1)
+    assigned = fill_rows(lengths.tolist(), row_length)
+    used = np.zeros(max(len(assigned), 1), dtype=np.int64)
+    for row, texts in enumerate(assigned):
+        sizes = lengths[texts]
+        row_of[texts] = row
+        start_of[texts] = np.cumsum(sizes) - sizes
+        used[row] = sizes.sum()
+    rows = max(len(assigned), 1)
     total = int(lengths.sum())
     offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)  # each token's text start in `flat`
     within = np.arange(total, dtype=np.int64) - offsets
