@@ -42,6 +42,11 @@ def resolve_device(requested: str, available: list[str]) -> str:
     return "CPU"
 
 
+# Bundles whose weights and activations stay float: no quantization step for a float
+# difference to cross, so running at another length changes a vector only by float rounding.
+FLOAT_QUANTIZATIONS = ("fp32", "fp16")
+
+
 class OpenVINOBackend:
     """Compiled IR model(s): one with dynamic batch and sequence, or one static model per bucket."""
 
@@ -79,6 +84,16 @@ class OpenVINOBackend:
             xml_name = signature.model_file or self._default_file
             if xml_name not in self._compiled:
                 self._compiled[xml_name] = self._compile(bundle, xml_name, config)
+        # A float model with dynamic shapes on the CPU runs a batch of several texts at its
+        # longest text's length (less padding than a bucket), but a lone text at its bucket:
+        # each new input shape costs the CPU plugin shape inference, and lone texts of mixed
+        # lengths would pay it on almost every call. INT8 models keep the buckets: the plugin's
+        # kernels differ by sequence length, and a float difference that crosses a quantization
+        # step moved vectors by up to 2.4e-4 in cosine, so a text's vector would depend on the
+        # batch it arrived in (with buckets it is bit-identical). GPUs keep the buckets too.
+        dynamic = not any(static for _, _, static in self._compiled.values())
+        self.exact_lengths = dynamic and self.device == "CPU" and manifest.quantization in FLOAT_QUANTIZATIONS
+        self.exact_lengths_from = 2  # texts per batch
 
     def _compile(self, bundle: Bundle, xml_name: str, config: dict[str, Any]):
         xml_path = bundle.file(xml_name)
@@ -106,7 +121,10 @@ class OpenVINOBackend:
         return tuple(sorted(self._signatures))
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        signature = self._signatures.get(input_ids.shape[1])
+        length = input_ids.shape[1]
+        signature = self._signatures.get(length)
+        if signature is None and self.exact_lengths and length <= max(self._signatures):
+            signature = self._signatures[min(n for n in self._signatures if n >= length)]
         if signature is None:
             raise BundleError(f"no signature for sequence length {input_ids.shape[1]}; have {self.seq_buckets}")
         request, dtype, static = self._compiled[signature.model_file or self._default_file]
