@@ -43,7 +43,7 @@ def eval_command(
 
 def bench_command(
     bundle: BundleArgument,
-    baseline: Annotated[str, typer.Option(help="Comma-separated: torch, onnxruntime; '' for none.")] = "torch,onnxruntime",
+    baseline: Annotated[str, typer.Option(help="Comma-separated: torch, onnxruntime, openvino (plain FP32); '' for none.")] = "torch,onnxruntime",
     texts: TextsFileOption = None,
     threads: Annotated[int, typer.Option(help="Threads for every pipeline.")] = 2,
     rounds: RoundsOption = 3,

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -32,6 +33,27 @@ def test_bench_against_both_baselines(tiny_bundles, tmp_path):
     assert all(ms > 0 for ms in ours["latency_by_bucket_ms"].values())
     assert "latency_by_bucket_ms" not in result["results"]["onnxruntime"]
     assert set(result["ratios"]) == {"edgeembed_vs_torch", "edgeembed_vs_onnxruntime"}
+
+
+def test_plain_openvino_baseline_runs_and_embeds_as_pytorch(tiny_bundles, tmp_path):
+    pytest.importorskip("openvino")
+    from edgeembed.bundle import Bundle
+    from edgeembed.host import bench_worker
+    from edgeembed.host.bench import _baseline_specs
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(SENTENCES))
+    result = run_bench(tiny_bundles["fp32"], ("openvino",), texts, threads=1, rounds=1, min_seconds=0.05)
+    plain = result["results"]["openvino"]
+    assert plain["batch1_per_s"] > 0 and plain["batch32_per_s"] > 0
+    assert plain["padding_waste"]["batch1"] == 1.0 and plain["padding_waste"]["batch32"] >= 1.0
+    assert set(result["ratios"]) == {"edgeembed_vs_openvino"}
+    # the baseline embeds what the model means: mean-pooled, normalized, as PyTorch does
+    specs = _baseline_specs(Bundle.load(tiny_bundles["fp32"]), ("torch", "openvino"), None)
+    common = {"max_seq_length": 128, "threads": 1}
+    plain_vectors = bench_worker.openvino_pipeline({**common, **specs["openvino"]})(SENTENCES, 4)
+    torch_vectors = bench_worker.torch_pipeline({**common, **specs["torch"]})(SENTENCES, 4)
+    assert np.allclose(plain_vectors, torch_vectors, atol=1e-4)
 
 
 def test_padding_waste_counts_a_text_once_per_call_that_runs_it():

@@ -22,7 +22,11 @@ from edgeembed.bundle import Bundle
 from edgeembed.errors import EdgeEmbedError, InputError
 from edgeembed.texts import bench_texts, read_texts
 
-BASELINES = ("torch", "onnxruntime")
+# What a user would otherwise run: PyTorch FP32; ONNX Runtime dynamic INT8 (what fastembed ships);
+# plain OpenVINO FP32 (the ONNX export read as it is, dynamic shapes, each batch padded to its
+# longest text), the runtime an OpenVINO bundle must not be slower than.
+BASELINES = ("torch", "onnxruntime", "openvino")
+DEFAULT_BASELINES = ("torch", "onnxruntime")
 REFERENCE = "torch"
 
 
@@ -37,7 +41,8 @@ def _cpu_name() -> str:
 
 
 def _baseline_specs(bundle: Bundle, baselines: Sequence[str], model: str | None) -> dict[str, dict]:
-    """Locate the FP32 source for ``torch``; export + quantize ONNX (cached) for ``onnxruntime``."""
+    """Locate the FP32 source for ``torch``; export ONNX (cached), quantized for ``onnxruntime``,
+    FP32 for ``openvino``."""
     if not baselines:
         return {}
     unknown = sorted(set(baselines) - set(BASELINES))
@@ -61,6 +66,10 @@ def _baseline_specs(bundle: Bundle, baselines: Sequence[str], model: str | None)
         require_convert_extra(("onnxruntime", "onnx"))
         onnx = _onnx_int8(source, model_dir)
         specs["onnxruntime"] = {"onnx": str(onnx), "tokenizer": str(tokenizer), "size": onnx.stat().st_size}
+    if "openvino" in baselines:
+        require_convert_extra(("openvino", "onnx"))
+        onnx = _onnx_fp32(source)
+        specs["openvino"] = {"onnx": str(onnx), "tokenizer": str(tokenizer), "size": onnx.stat().st_size}
     return specs
 
 
@@ -74,17 +83,32 @@ def _transformer_dir(folder: Path) -> Path:
 
 
 def _onnx_int8(source: Any, model_dir: Path) -> Path:
-    from edgeembed.converters.onnx import export_onnx, quantize_dynamic_int8
+    from edgeembed.converters.onnx import quantize_dynamic_int8
+
+    return _cached_onnx(source, "model-int8-dynamic.onnx", lambda fp32, out: quantize_dynamic_int8(fp32, out, plain=True))
+
+
+def _onnx_fp32(source: Any) -> Path:
+    return _cached_onnx(source, "model-fp32.onnx", None)
+
+
+def _cached_onnx(source: Any, name: str, finish: Callable[[Path, Path], Any] | None) -> Path:
+    """The source exported to ONNX (then ``finish(fp32, out)``), cached by its weights' sha256."""
+    from edgeembed.converters.onnx import export_onnx
 
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgeembed" / "bench"
     folder = cache / source.weights_sha256[:16]
-    target = folder / "model-int8-dynamic.onnx"
+    target = folder / name
     if not target.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder) as work:
             fp32 = export_onnx(source.model, Path(work) / "model.onnx")
-            quantize_dynamic_int8(fp32, Path(work) / "int8.onnx", plain=True)
-            os.replace(Path(work) / "int8.onnx", target)
+            made = Path(work) / "made.onnx"
+            if finish is None:
+                os.replace(fp32, made)
+            else:
+                finish(fp32, made)
+            os.replace(made, target)
     return target
 
 
@@ -116,7 +140,7 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_bench(
     bundle_path: str | Path,
-    baselines: Sequence[str] = BASELINES,
+    baselines: Sequence[str] = DEFAULT_BASELINES,
     texts_file: str | Path | None = None,
     threads: int = 2,
     rounds: int = 3,

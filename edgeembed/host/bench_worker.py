@@ -155,7 +155,34 @@ def onnxruntime_pipeline(spec: dict[str, Any]) -> Encode:
     return encode
 
 
-PIPELINES = {"edgeembed": edgeembed_pipeline, "torch": torch_pipeline, "onnxruntime": onnxruntime_pipeline}
+def openvino_pipeline(spec: dict[str, Any]) -> Encode:
+    """Plain OpenVINO on the CPU: the FP32 ONNX export read as it is (dynamic shapes), f32 as
+    edgeembed's OpenVINO bundles run (CPUs with bf16 would otherwise pick bf16)."""
+    import openvino
+
+    core = openvino.Core()
+    config = {"INFERENCE_NUM_THREADS": spec["threads"], "INFERENCE_PRECISION_HINT": "f32"}
+    request = core.compile_model(core.read_model(spec["onnx"]), "CPU", config).create_infer_request()
+    tokenize = _PaddedTokenizer(spec["tokenizer"], spec["max_seq_length"])
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        result: np.ndarray | None = None
+        for index in _sorted_batches(texts, batch_size):
+            ids, mask = tokenize([texts[i] for i in index])
+            hidden = request.infer({"input_ids": ids, "attention_mask": mask})[0]
+            pooled = _mean_normalize(np.asarray(hidden), mask)
+            if result is None:
+                result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            result[index] = pooled
+        return result
+
+    return encode
+
+
+PIPELINES = {
+    "edgeembed": edgeembed_pipeline, "torch": torch_pipeline, "onnxruntime": onnxruntime_pipeline,
+    "openvino": openvino_pipeline,
+}
 
 
 def _throughput(encode: Encode, texts: list[str], batch_size: int, min_seconds: float) -> float:
