@@ -348,10 +348,8 @@ class Embedder:
         self, tokenized: list[TokenizedText], batch_size: int
     ) -> Iterator[tuple[np.ndarray, int]]:
         """Index groups sorted by length, each padded only to its own smallest bucket (or, on a
-        backend with ``exact_lengths``, to its own longest text once the group holds
-        ``exact_lengths_from`` texts)."""
+        backend with ``exact_lengths``, to its own longest text)."""
         exact = getattr(self.backend, "exact_lengths", False)
-        exact_from = getattr(self.backend, "exact_lengths_from", 1)
         lengths = np.fromiter((len(t.ids) for t in tokenized), dtype=np.int64, count=len(tokenized))
         order = np.argsort(-lengths, kind="stable")
         start = 0
@@ -364,8 +362,7 @@ class Embedder:
                 and self.tokenizer.bucket_for(int(lengths[order[stop]])) == bucket
             ):
                 stop += 1
-            exact_here = exact and stop - start >= exact_from
-            yield order[start:stop], max(int(lengths[order[start]]), 1) if exact_here else bucket
+            yield order[start:stop], max(int(lengths[order[start]]), 1) if exact else bucket
             start = stop
 
     def _embed_batch(self, items: list[TokenizedText], bucket: int) -> np.ndarray:

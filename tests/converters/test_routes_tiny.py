@@ -229,23 +229,21 @@ def test_onnx_on_the_cpu_runs_each_batch_at_its_own_longest_text(route_bundles):
     np.testing.assert_allclose(single, bucketed, atol=2e-5)
 
 
-def test_openvino_float_batches_run_at_their_longest_text_and_lone_texts_at_their_bucket(route_bundles):
-    """Exact lengths for batches (less padding), buckets for lone texts (fewer shape changes)."""
+def test_openvino_float_on_the_cpu_runs_each_batch_at_its_own_longest_text(route_bundles):
     out, _ = route_bundles("openvino", "fp32")
     embedder = Embedder.load(out, embedding_cache_size=0, token_cache_size=0)
-    assert embedder.backend.exact_lengths and embedder.backend.exact_lengths_from == 2
-    buckets = embedder.tokenizer.seq_buckets
+    assert embedder.backend.exact_lengths
     seen = []
     run = embedder.backend.run
     embedder.backend.run = lambda ids, mask: seen.append(ids.shape) or run(ids, mask)
     batched = embedder.encode(SENTENCES, batch_size=4)
-    assert any(rows > 1 and length not in buckets for rows, length in seen)
-    assert all(length in buckets for rows, length in seen if rows == 1)
+    assert any(length not in embedder.tokenizer.seq_buckets for _, length in seen)
     seen.clear()
     single = np.stack([embedder.encode(sentence) for sentence in SENTENCES])
-    lengths = [len(t.ids) for t in embedder.tokenizer.encode(SENTENCES)]
-    assert seen == [(1, embedder.tokenizer.bucket_for(n)) for n in lengths]
-    np.testing.assert_allclose(batched, single, atol=2e-5)
+    assert seen == [(1, len(t.ids)) for t in embedder.tokenizer.encode(SENTENCES)]
+    embedder.backend.exact_lengths = False
+    np.testing.assert_allclose(batched, embedder.encode(SENTENCES, batch_size=4), atol=2e-5)
+    np.testing.assert_allclose(single, batched, atol=2e-5)
 
 
 def test_openvino_int8_keeps_buckets(route_bundles):
