@@ -208,14 +208,21 @@ def test_mpnet_follows_pytorch_on_openvino_and_onnx(tmp_path_factory, fmt, quant
     assert cosines.mean() >= floor, cosines
 
 
-def test_onnx_on_the_cpu_runs_each_batch_at_its_own_longest_text(route_bundles):
-    """No bucket padding on a dynamic-shape CPU session; the vectors are the bucketed ones."""
-    out, _ = route_bundles("onnx", "fp32")
-    embedder = Embedder.load(out, embedding_cache_size=0, token_cache_size=0)
-    assert embedder.backend.exact_lengths
+def _recorded_shapes(embedder) -> list[tuple[int, int]]:
+    """The input shapes the backend runs, appended as calls come."""
     seen = []
     run = embedder.backend.run
     embedder.backend.run = lambda ids, mask: seen.append(ids.shape) or run(ids, mask)
+    return seen
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "openvino"])
+def test_float_bundles_on_the_cpu_run_each_batch_at_its_own_longest_text(route_bundles, fmt):
+    """No bucket padding on a dynamic-shape float model on the CPU; the vectors are the bucketed ones."""
+    out, _ = route_bundles(fmt, "fp32")
+    embedder = Embedder.load(out, embedding_cache_size=0, token_cache_size=0)
+    assert embedder.backend.exact_lengths
+    seen = _recorded_shapes(embedder)
     exact = embedder.encode(SENTENCES, batch_size=4)
     lengths = sorted((len(t.ids) for t in embedder.tokenizer.encode(SENTENCES)), reverse=True)
     assert [shape[1] for shape in seen] == [lengths[i] for i in range(0, len(lengths), 4)]
@@ -229,30 +236,11 @@ def test_onnx_on_the_cpu_runs_each_batch_at_its_own_longest_text(route_bundles):
     np.testing.assert_allclose(single, bucketed, atol=2e-5)
 
 
-def test_openvino_float_on_the_cpu_runs_each_batch_at_its_own_longest_text(route_bundles):
-    out, _ = route_bundles("openvino", "fp32")
-    embedder = Embedder.load(out, embedding_cache_size=0, token_cache_size=0)
-    assert embedder.backend.exact_lengths
-    seen = []
-    run = embedder.backend.run
-    embedder.backend.run = lambda ids, mask: seen.append(ids.shape) or run(ids, mask)
-    batched = embedder.encode(SENTENCES, batch_size=4)
-    assert any(length not in embedder.tokenizer.seq_buckets for _, length in seen)
-    seen.clear()
-    single = np.stack([embedder.encode(sentence) for sentence in SENTENCES])
-    assert seen == [(1, len(t.ids)) for t in embedder.tokenizer.encode(SENTENCES)]
-    embedder.backend.exact_lengths = False
-    np.testing.assert_allclose(batched, embedder.encode(SENTENCES, batch_size=4), atol=2e-5)
-    np.testing.assert_allclose(single, batched, atol=2e-5)
-
-
 def test_openvino_int8_keeps_buckets(route_bundles):
     """INT8 kernels differ by sequence length and a quantization step amplifies that: buckets."""
     out, _ = route_bundles("openvino", "int8-full")
     embedder = Embedder.load(out, embedding_cache_size=0, token_cache_size=0)
     assert not embedder.backend.exact_lengths
-    seen = []
-    run = embedder.backend.run
-    embedder.backend.run = lambda ids, mask: seen.append(ids.shape) or run(ids, mask)
+    seen = _recorded_shapes(embedder)
     embedder.encode(SENTENCES, batch_size=4)
     assert seen and all(length in embedder.tokenizer.seq_buckets for _, length in seen)
