@@ -3,8 +3,9 @@
 A packed row costs its full length however few tokens it holds, so every row but the last should
 be full. First-fit decreasing leaves a gap in each row that no remaining text fits (texts of 7-12
 tokens in rows of 48: 12+12+12+11 leaves 1). Filling each row with the subset of texts that fits
-it best (minimum bin slack) closes most of those gaps; it is tried beside first-fit decreasing and
-the better of the two is kept, so a batch never gets more rows than first-fit decreasing would give.
+it best (minimum bin slack) closes most of those gaps; where it needs more rows than the tokens
+do, first-fit decreasing is tried too and the better kept, so a batch never gets more rows than
+first-fit decreasing would give.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ Rows = list[list[int]]  # text indices per row, in the order they sit in the row
 
 
 def fill_rows(lengths: Sequence[int], row_length: int) -> Rows:
-    """Texts (by token count) into rows of ``row_length``: fewest rows, then the emptiest row as
-    empty as possible (a leftover row runs in a smaller bucket). Every length must fit a row."""
-    candidates = (fullest_subsets(lengths, row_length), first_fit_decreasing(lengths, row_length))
-    return min(candidates, key=lambda rows: _cost_key(rows, lengths))
+    """Texts (by token count) into rows of ``row_length``, every length fitting a row. Minimum
+    bin slack alone when it reaches the fewest rows the tokens allow (first-fit decreasing cannot
+    beat that, and costs more time); else the better of the two: fewer rows, then the emptiest
+    row as empty as possible (a leftover row runs in a smaller bucket)."""
+    filled = fullest_subsets(lengths, row_length)
+    if len(filled) <= -(-sum(lengths) // row_length):  # as few rows as the tokens allow
+        return filled
+    return min((filled, first_fit_decreasing(lengths, row_length)), key=lambda rows: _cost_key(rows, lengths))
 
 
 def first_fit_decreasing(lengths: Sequence[int], row_length: int) -> Rows:
