@@ -3,9 +3,25 @@ models take exactly their batch (the last chunk padded with zero rows, dropped a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 import numpy as np
+
+from edgeembed.errors import BundleError
+
+S = TypeVar("S")
+
+
+def signature_for(signatures: Mapping[int, S], length: int, exact_lengths: bool) -> S:
+    """The signature of a sequence length; with ``exact_lengths`` (a dynamic model run at each
+    batch's longest text) any length up to the largest bucket, as the smallest bucket that holds it."""
+    signature = signatures.get(length)
+    if signature is None and exact_lengths and length <= max(signatures):
+        signature = signatures[min(n for n in signatures if n >= length)]
+    if signature is None:
+        raise BundleError(f"no signature for sequence length {length}; have {tuple(sorted(signatures))}")
+    return signature
 
 
 def row_chunks(rows: int, batch: int) -> Iterator[tuple[int, int]]:

@@ -18,7 +18,7 @@ from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError, EdgeEmbedError
 from edgeembed.runtimes import cache_dir as runtime_cache_dir
 from edgeembed.runtimes import import_runtime
-from edgeembed.runtimes.batching import run_in_chunks
+from edgeembed.runtimes.batching import run_in_chunks, signature_for
 
 logger = logging.getLogger("edgeembed")
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -100,12 +100,7 @@ class OnnxRuntimeBackend:
         return tuple(sorted(self._signatures))
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        length = input_ids.shape[1]
-        signature = self._signatures.get(length)
-        if signature is None and self.exact_lengths and length <= max(self._signatures):
-            signature = self._signatures[min(n for n in self._signatures if n >= length)]
-        if signature is None:
-            raise BundleError(f"no signature for sequence length {input_ids.shape[1]}; have {self.seq_buckets}")
+        signature = signature_for(self._signatures, input_ids.shape[1], self.exact_lengths)
 
         def call(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
             feeds = {signature.inputs["input_ids"]: ids.astype(self._dtype, copy=False)}
