@@ -113,7 +113,8 @@ def quantize_dynamic_int8(
 def quantize_static_int8(
     source: Path, destination: Path, calibration: CalibrationSet, exclude: list[str] | None = None
 ) -> Path:
-    """Static INT8 (QDQ): weights per channel, activation ranges from the calibration set."""
+    """Static INT8 (QDQ): weights per channel, activation ranges from the calibration set; every
+    MatMul takes INT8 inputs and gives a float output."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -149,6 +150,12 @@ def quantize_static_int8(
             calibrate_method=CalibrationMethod.MinMax,
             op_types_to_quantize=QUANTIZED_OPS,
             nodes_to_exclude=exclude or [],
+            # INT8 inputs, float outputs: ONNX Runtime fuses DQ -> MatMul into one
+            # MatMulIntegerToFloat instead of requantizing every product to uint8 and
+            # dequantizing it for the float ops after it. All-MiniLM-L6-v2: the all-INT8 rung
+            # then passes (held-out mean cosine 0.929 -> 0.988, so no float FFN-down layers,
+            # 33.5 -> 22.9 MB), and `edgeembed bench` ran it x1.3-1.8 faster at batch 1.
+            extra_options={"OpTypesToExcludeOutputQuantization": ["MatMul"]},
         )
     return destination
 

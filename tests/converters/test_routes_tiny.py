@@ -99,6 +99,21 @@ def test_onnx_int8_full_is_static_qdq(route_bundles):
     assert "DynamicQuantizeLinear" not in ops
 
 
+def test_onnx_int8_full_matmuls_take_int8_and_give_float(route_bundles):
+    """Every MatMul reads dequantized INT8 on both sides, and no product is requantized: ONNX
+    Runtime then runs each as one MatMulIntegerToFloat (converters/onnx.py)."""
+    import onnx
+
+    out, _ = route_bundles("onnx", "int8-full")
+    graph = onnx.load(str(out / "model.onnx")).graph
+    producer = {output: node.op_type for node in graph.node for output in node.output}
+    matmuls = [node for node in graph.node if node.op_type == "MatMul"]
+    assert matmuls
+    assert all(producer.get(name) == "DequantizeLinear" for node in matmuls for name in node.input)
+    products = {output for node in matmuls for output in node.output}
+    assert not [n.name for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] in products]
+
+
 def test_onnx2tf_int8_full_is_integer(route_bundles):
     _, report = route_bundles("tflite", "int8-full", "onnx2tf")
     types = report["model_details"]["tensor_types"]
