@@ -5,6 +5,9 @@ every request reaches the model), then alternates rounds of the same single-sent
 sent one at a time and by ``clients`` concurrent clients (asyncio keep-alive connections).
 Reports requests/s, p50/p99 latency, errors, the batch sizes the server's
 ``/metrics`` saw, and whether SIGTERM ended it with status 0. Bounded in requests and time.
+It also reports the CPU the server and the load generator spent per request, and from the
+concurrent rounds' figure the most requests/s this machine's cores could serve (the ceiling
+on the batching gain where client and server share the cores).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeembed.errors import EdgeEmbedError
+from edgeembed.serve.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
 
 START_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0
@@ -37,6 +41,8 @@ class RoundResult:
     seconds: float
     latencies_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    server_cpu_s: float | None = None  # CPU the server process used during the round
+    client_cpu_s: float | None = None  # CPU the load generator used during the round
 
     @property
     def requests_per_s(self) -> float:
@@ -175,7 +181,7 @@ def load_test(
             for mode, count in (("one at a time", 1), (f"{clients} concurrent", clients)):
                 progress(f"round {number + 1}/{rounds}: {mode}")
                 before = _batch_counters(port)
-                results.append(run_round(port, texts, count, mode))
+                results.append(_measured_round(process.pid, port, texts, count, mode))
                 if count > 1:
                     after = _batch_counters(port)
                     concurrent = {key: concurrent[key] + after[key] - before[key] for key in concurrent}
@@ -187,16 +193,54 @@ def load_test(
     return summarize(results, batches, exit_status, len(texts))
 
 
+def _measured_round(pid: int, port: int, texts: list[str], clients: int, mode: str) -> RoundResult:
+    """``run_round`` with the CPU time the server and this load generator spent on it."""
+    server_before, client_before = process_cpu_seconds(pid), own_cpu_seconds()
+    result = run_round(port, texts, clients, mode)
+    server_after, client_after = process_cpu_seconds(pid), own_cpu_seconds()
+    if server_before is not None and server_after is not None:
+        result.server_cpu_s = server_after - server_before
+    result.client_cpu_s = client_after - client_before
+    return result
+
+
+def _cpu_ms_per_request(results: list[RoundResult], attribute: str) -> float | None:
+    seconds = [getattr(result, attribute) for result in results]
+    answered = sum(len(result.latencies_s) for result in results)
+    if not answered or any(value is None for value in seconds):
+        return None
+    return 1000 * sum(seconds) / answered
+
+
+def cpu_ceiling(sequential: dict, concurrent: dict, cores: int) -> dict | None:
+    """The most requests/s ``cores`` could serve at the concurrent rounds' CPU per request
+    (server + load generator, perfect overlap), and that as a batching gain."""
+    server, client = concurrent.get("server_cpu_ms_per_request"), concurrent.get("client_cpu_ms_per_request")
+    if server is None or client is None or server + client <= 0:
+        return None
+    ceiling = cores * 1000 / (server + client)
+    return {
+        "cores": cores,
+        "requests_per_s": round(ceiling, 1),
+        "batching_gain": round(ceiling / sequential["requests_per_s"], 2) if sequential["requests_per_s"] else 0.0,
+        "share_reached": round(concurrent["requests_per_s"] / ceiling, 2),
+    }
+
+
 def _batch_counters(port: int) -> dict[str, float]:
     status, body = request(port, "GET", "/metrics")
     stats = batch_sizes(body.decode()) if status == 200 else {}
     return {"batches": stats.get("batches", 0.0), "texts": stats.get("batches", 0.0) * stats.get("mean_batch", 0.0)}
 
 
-def summarize(results: list[RoundResult], batches: dict, exit_status: int, requests_per_round: int) -> dict:
+def summarize(
+    results: list[RoundResult], batches: dict, exit_status: int, requests_per_round: int, cores: int | None = None
+) -> dict:
+    cores = cores or usable_cores()
     modes = {}
     for result in results:
-        entry = modes.setdefault(result.mode, {"clients": result.clients, "rates": [], "latencies": [], "errors": []})
+        entry = modes.setdefault(result.mode, {"clients": result.clients, "rates": [], "latencies": [], "errors": [], "rounds": []})
+        entry["rounds"].append(result)
         entry["rates"].append(result.requests_per_s)
         entry["latencies"].extend(result.latencies_s)
         entry["errors"].extend(result.errors)
@@ -211,6 +255,9 @@ def summarize(results: list[RoundResult], batches: dict, exit_status: int, reque
             "errors": len(entry["errors"]),
             "first_error": entry["errors"][0] if entry["errors"] else None,
         }
+        for side in ("server", "client"):
+            value = _cpu_ms_per_request(entry["rounds"], f"{side}_cpu_s")
+            summary[mode][f"{side}_cpu_ms_per_request"] = None if value is None else round(value, 3)
     sequential, concurrent = (summary[mode] for mode in modes)
     gain = concurrent["requests_per_s"] / sequential["requests_per_s"] if sequential["requests_per_s"] else 0.0
     return {
@@ -218,6 +265,7 @@ def summarize(results: list[RoundResult], batches: dict, exit_status: int, reque
         "rounds": len(results) // 2,
         "modes": summary,
         "batching_gain": round(gain, 2),
+        "cpu_ceiling": cpu_ceiling(sequential, concurrent, cores),
         "server_batches": batches,
         "server_exit_status": exit_status,
     }

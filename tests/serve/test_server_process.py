@@ -119,6 +119,9 @@ def test_bench_serve_reports_batching_and_a_clean_exit(tiny_bundles):
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert all(mode["errors"] == 0 for mode in summary["modes"].values())
     assert summary["server_batches"]["batches_over_1"] > 0 and summary["server_exit_status"] == 0
+    if sys.platform.startswith("linux"):
+        assert all(mode["server_cpu_ms_per_request"] > 0 for mode in summary["modes"].values())
+        assert summary["cpu_ceiling"]["requests_per_s"] > 0 and summary["cpu_ceiling"]["batching_gain"] > 0
 
 
 def test_serve_cli_refuses_a_key_file_others_can_read_and_a_busy_port(tiny_bundles, tmp_path):
