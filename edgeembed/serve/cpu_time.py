@@ -6,7 +6,7 @@ Linux only (``/proc``); elsewhere the server's figure is ``None`` and no ceiling
 from __future__ import annotations
 
 import os
-import resource
+import time
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -14,16 +14,15 @@ def process_cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        # After the command name: state is field 3, utime and stime are fields 14 and 15.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
         return None
-    # After the command name: state is field 3, utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:
     """User + system CPU of this process (the load generator) so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return time.process_time()
 
 
 def usable_cores() -> int:
