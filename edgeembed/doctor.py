@@ -17,6 +17,7 @@ import numpy as np
 
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.formats import RUNTIMES
+from edgeembed.runtimes.litert_executor import executor_summary
 
 RUNTIME_MODULES = {runtime.package: runtime.module for runtime in RUNTIMES.values()}
 ACCELERATOR_PROVIDERS = (
@@ -39,6 +40,7 @@ class MachineFacts:
     board: str = ""
     runtimes: dict[str, str] = field(default_factory=dict)  # name -> version or "missing"
     accelerators: list[str] = field(default_factory=list)
+    litert_executor: str = ""  # which LiteRT executor this CPU can load, and why ("" without ai-edge-litert)
 
 
 def _read(path: str) -> str:
@@ -132,6 +134,7 @@ def machine_facts() -> MachineFacts:
         board=_board(),
         runtimes=runtimes,
         accelerators=accelerators,
+        litert_executor=executor_summary(),
     )
 
 
@@ -169,6 +172,7 @@ def check_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
         "target": manifest.target,
         "runtime": getattr(embedder.backend, "runtime", manifest.format),
         "executor": getattr(embedder.backend, "api", None),  # LiteRT: compiled-model or interpreter
+        "executor_reason": getattr(embedder.backend, "executor_reason", None),
         "device": getattr(embedder.backend, "device", "CPU"),
         "load_and_embed_s": round(time.perf_counter() - started, 3),
     }

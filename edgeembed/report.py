@@ -202,6 +202,8 @@ def print_tune(console: Console, result: dict[str, Any]) -> None:
         table.add_row(str(row["threads"]), *executor, f"{row['batch1_per_s']:.0f}", f"{row['bulk_per_s']:.0f}",
                       str(row["batch_size"]))
     console.print(table)
+    if result.get("litert_executor"):
+        console.print(f"LiteRT executor: {result['litert_executor']}")
     chosen = ", ".join(f"{key}={value}" for key, value in result["chosen"].items())
     console.print(f"chosen: {chosen} -> {result['settings_file']} (Embedder.load uses it; --reset forgets it)")
 
@@ -219,6 +221,8 @@ def print_doctor(console: Console, report: dict) -> None:
     for name, version in machine["runtimes"].items():
         table.add_row(f"runtime {name}", version)
     table.add_row("accelerators", ", ".join(machine["accelerators"]) or "none (CPU only)")
+    if machine.get("litert_executor"):
+        table.add_row("LiteRT executor", machine["litert_executor"])
     profile = report["profile"]
     table.add_row("suggested target", f"{profile['name']} ({profile['reason']})")
     bundle = report.get("bundle")

@@ -91,6 +91,10 @@ def tune(
     chosen = {key: best[key] for key in (*_SETTINGS, *_SWITCHES) if key in best}
     result = {"bundle": str(bundle.path), "goal": goal, "cores": cores, "texts": len(texts),
               "chosen": chosen, "measured": measured}
+    if bundle.manifest.format == "tflite":
+        from edgeembed.runtimes.litert_executor import executor_summary
+
+        result["litert_executor"] = executor_summary()
     result["settings_file"] = str(atomic_write(
         settings_path(bundle), lambda stream: stream.write(json.dumps(result, indent=1).encode())
     ))
@@ -100,10 +104,13 @@ def tune(
 def _executors(bundle: Bundle) -> tuple[bool | None, ...]:
     """LiteRT executors worth timing: shared weights (CompiledModel) and the Interpreter."""
     from edgeembed.runtimes import backend_for
+    from edgeembed.runtimes.litert_executor import compiled_model_blocker
 
     if "shared_weights" not in inspect.signature(backend_for(bundle, None)).parameters:
         return (None,)
     if importlib.util.find_spec("ai_edge_litert") is None or importlib.util.find_spec("ai_edge_litert.compiled_model") is None:
+        return (None,)
+    if compiled_model_blocker() is not None:  # this CPU cannot load it: only the Interpreter is timed
         return (None,)
     return (True, False)
 

@@ -15,6 +15,7 @@ from edgeembed.errors import BundleError, MissingDependencyError
 from edgeembed.native_log import drop_native_noise
 from edgeembed.packing import single_text_rows
 from edgeembed.runtimes.batching import pad_rows
+from edgeembed.runtimes.litert_executor import compiled_model_blocker
 
 logger = logging.getLogger("edgeembed")
 _FIRST_INVOKE = [True]  # cleared after the first invoke of this process
@@ -38,9 +39,11 @@ def load_interpreter_class() -> tuple[type, str]:
 class LiteRTBackend:
     """Signature runners (one per sequence bucket and batch size) over the bundle's model.
 
-    With ai-edge-litert's CompiledModel (``shared_weights=True``, the default) every signature
-    reads one packed copy of the weights (``runtimes/litert_compiled.py``); otherwise, or when
-    that API is missing or refuses the model, the classic Interpreter (one copy per signature).
+    With ai-edge-litert's CompiledModel (the default where this CPU can load it, see
+    ``runtimes/litert_executor.py``) every signature reads one packed copy of the weights
+    (``runtimes/litert_compiled.py``); otherwise (``shared_weights=False``, a CPU that cannot
+    load it, or that API missing or refusing the model) the classic Interpreter, one copy per
+    signature. ``executor_reason`` says which runs and why.
     Either is not thread-safe. By default one is shared and calls are serialized with a lock;
     ``interpreter_per_thread=True`` gives each calling thread its own instead (more memory).
     """
@@ -52,11 +55,11 @@ class LiteRTBackend:
         device: str = "CPU",
         threads: int | None = None,
         interpreter_per_thread: bool = False,
-        shared_weights: bool = True,
+        shared_weights: bool | None = None,
     ) -> None:
         self._interpreter_class, self.runtime = load_interpreter_class()
-        self._shared_weights = shared_weights and self.runtime == "ai_edge_litert"
         self.api = "interpreter"  # "compiled-model" once a CompiledModel is in use
+        self._shared_weights, self.executor_reason = self._choose_executor(shared_weights)
         manifest = bundle.manifest
         self._model_path = bundle.file(manifest.model_files[0])
         self._threads = threads
@@ -72,6 +75,19 @@ class LiteRTBackend:
         # Row length -> rows per call of the batched signatures.
         self.batched_rows = {n: max(by) for n, by in self._by_length.items() if max(by) > 1}
 
+    def _choose_executor(self, asked: bool | None) -> tuple[bool, str]:
+        """(use the CompiledModel, why): ``asked`` is the caller's or tuned choice, None for the default."""
+        if asked is False:
+            return False, "Interpreter: shared weights turned off (shared_weights=False)"
+        if self.runtime != "ai_edge_litert":
+            return False, f"Interpreter: {self.runtime} has no CompiledModel"
+        blocker = compiled_model_blocker()
+        if blocker is None:
+            return True, "CompiledModel: one packed copy of the weights for every signature"
+        if asked:  # asked for by name or by a settings file tuned on another board
+            logger.warning("shared weights are not available here: %s; using the Interpreter", blocker)
+        return False, f"Interpreter: {blocker}"
+
     def _new_state(self) -> tuple[Any, dict[str, Any]]:
         if self._shared_weights:
             try:
@@ -83,6 +99,7 @@ class LiteRTBackend:
             except (ImportError, AttributeError, TypeError, ValueError, RuntimeError) as error:
                 logger.debug("LiteRT CompiledModel unavailable (%s); using the Interpreter", error)
                 self._shared_weights = False
+                self.executor_reason = f"Interpreter: the CompiledModel is unavailable here ({error})"
         try:
             interpreter = self._interpreter_class(model_path=str(self._model_path), num_threads=self._threads)
         except (ValueError, RuntimeError) as error:

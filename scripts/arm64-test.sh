@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The emulated-device test: packages for an emulated Raspberry Pi 5 (Debian 12 arm64 under
 # qemu-user, Cortex-A76, the Pi's cpuinfo), installed with their own install.sh, offline,
-# compared with x86 embeddings of the same bundles. Prints "N passed, N failed". Needs root
-# (binfmt, chroot) and the Debian mirror; about 6-8 minutes on a clean 2-core machine.
+# compared with x86 embeddings of the same bundles; then the rpi4 package and the rpi5
+# (int8-dynamic) bundle on the ARMv8.0 cores of the Pi 4 (Cortex-A72) and the Pi 3 / Zero 2 W
+# (Cortex-A53), with the LiteRT wheel as the package ships it and as pip installs it.
+# Prints "N passed, N failed". Needs root (binfmt, chroot) and the Debian mirror; about
+# 10-14 minutes on a clean 2-core machine.
 # Emulated timings mean nothing, so none are measured.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,11 +60,13 @@ convert(model, out=work / "tiny-openvino", target=target, format="openvino", qua
 convert(model, out=work / "tiny-onnx", target=target, format="onnx", quantization="fp32")
 convert(model, out=work / "tiny-static", target=target, format="static")  # the Pi Zero 2 tier: numpy only
 PYEOF
+"$EE" convert --target rpi4 --out "$WORK/minilm-rpi4" >"$WORK/convert-rpi4.log" 2>&1 || { tail -20 "$WORK/convert-rpi4.log"; exit 1; }
 "$EE" package "$WORK/minilm-rpi5" --target rpi5 --out "$WORK/minilm-rpi5.tar.gz"
+"$EE" package "$WORK/minilm-rpi4" --target rpi4 --out "$WORK/minilm-rpi4.tar.gz"
 "$EE" package "$WORK/tiny-openvino" --target rpi5 --out "$WORK/tiny-openvino-rpi5.tar.gz"
 "$EE" package "$WORK/tiny-onnx" --target jetson-orin-nano --out "$WORK/tiny-onnx-jetson.tar.gz"
 "$EE" package "$WORK/tiny-static" --target rpi-zero2 --out "$WORK/tiny-static.tar.gz"
-for bundle in minilm-rpi5 tiny-openvino tiny-static; do
+for bundle in minilm-rpi5 minilm-rpi4 tiny-openvino tiny-static; do
   "$PY" scripts/arm64/device_check.py write "$WORK/$bundle" "$WORK/$bundle.npy"
 done
 "$PY" - "$WORK" <<'PYEOF'
@@ -130,4 +135,66 @@ for bundle in minilm-rpi5 tiny-openvino tiny-static; do
 done
 check "doctor on the emulated Pi suggests rpi5" sh -c \
   "bash '$EMU' run /opt/ci/minilm-rpi5/device/venv/bin/edgeembed doctor --json | grep -q '\"name\": \"rpi5\"'"
+
+echo "== Raspberry Pi 4, Pi 3 and Pi Zero 2 W: ARMv8.0 cores (no dot product, no LSE atomics)"
+# pip's ai-edge-litert wheel carries libLiteRtWebGpuAccelerator.so, which raises SIGILL on these
+# cores when the CompiledModel loads it; the device package leaves it out (and ml_dtypes, so the
+# package runs the Interpreter anyway). Both installs are checked.
+version=$(tar tzf "$WORK/minilm-rpi4.tar.gz" | grep -o 'ai_edge_litert-[0-9.]*-' | head -1 | cut -d- -f2)
+"$VENV/bin/pip" download -q --no-deps --only-binary=:all: --platform manylinux_2_27_aarch64 \
+  --python-version 3.11 -d "$WORK/pypi" "ai-edge-litert==$version" >"$WORK/pypi.log" 2>&1
+wheel=$(ls "$WORK"/pypi/ai_edge_litert-*.whl 2>/dev/null | head -1)
+check "ai-edge-litert $version aarch64 wheel from PyPI" test -n "$wheel"
+check "runtimes/litert_executor.py names every feature the aarch64 accelerator library checks" "$PY" - "$wheel" <<'PYEOF'
+import sys, zipfile
+sys.path.insert(0, "tests/runtimes")
+from test_litert_executor import library_needs
+from edgeembed.runtimes.litert_executor import ACCELERATOR_LIBRARY, ACCELERATOR_NEEDS
+needs = library_needs(zipfile.ZipFile(sys.argv[1]).read(f"ai_edge_litert/{ACCELERATOR_LIBRARY}"))
+print(f"   the library checks: {' '.join(sorted(needs))}")
+sys.exit(0 if needs and needs <= set(ACCELERATOR_NEEDS["aarch64"]) else 1)
+PYEOF
+armv8_0() {  # armv8_0 CORE CPUINFO LABEL CMD...: a device script on an ARMv8.0 core; death by a signal fails
+  local core=$1 cpuinfo=$2 label=$3 output rc; shift 3
+  output=$(ARM64_CPU=$core ARM64_CPUINFO="$PWD/scripts/arm64/$cpuinfo" bash "$EMU" run "$@" 2>&1); rc=$?
+  [ "$rc" -ge 128 ] && { failed=$((failed + 1)); echo "FAIL [$core] $label: killed by signal $((rc - 128))"; }
+  count_results "[$core] $label" "$(echo "$output" | sed -E "s/^(PASS|FAIL) /\1 [$core] $label: /")"
+}
+bundle=minilm-rpi4
+rm -rf "$ROOT/opt/ci/$bundle"; mkdir -p "$ROOT/opt/ci/$bundle"
+cp "$WORK/$bundle.tar.gz" "$WORK/$bundle".*npy "$ROOT/opt/ci/$bundle/"
+cp scripts/arm64/cli_check.py "$ROOT/opt/ci/"
+check "$bundle: tar xzf on the device" bash "$EMU" run sh -c "cd /opt/ci/$bundle && tar xzf $bundle.tar.gz"
+dir=$(cd "$ROOT/opt/ci/$bundle" && ls -d edgeembed-*/ | head -1); dir=${dir%/}
+rpi5_dir=$(cd "$ROOT/opt/ci/minilm-rpi5" && ls -d edgeembed-*/ | head -1); rpi5_dir=/opt/ci/minilm-rpi5/${rpi5_dir%/}
+rpi4_dir=/opt/ci/$bundle/$dir
+pyv=/opt/ci/$bundle/device/venv
+check "$bundle: install.sh on a Cortex-A72 (Pi 4 cpuinfo)" env ARM64_CPU=cortex-a72 \
+  ARM64_CPUINFO="$PWD/scripts/arm64/cpuinfo.rpi4" bash "$EMU" run sh "$rpi4_dir/install.sh" "/opt/ci/$bundle/device"
+armv8_0 cortex-a72 cpuinfo.rpi4 "packaged LiteRT" "$pyv/bin/python" /opt/ci/device_check.py check \
+  "$rpi4_dir/bundle" "/opt/ci/$bundle/$bundle.npy"
+armv8_0 cortex-a72 cpuinfo.rpi4 "packaged LiteRT" "$pyv/bin/python" /opt/ci/cli_check.py "$pyv" \
+  "$rpi4_dir/bundle" "/opt/ci/$bundle/$bundle.npy" Interpreter
+if [ -n "$wheel" ]; then  # now as pip installs it: the accelerator library and the API's dependencies back
+  site="$ROOT$pyv/lib/python3.11/site-packages"
+  unzip -p "$wheel" ai_edge_litert/libLiteRtWebGpuAccelerator.so >"$site/ai_edge_litert/libLiteRtWebGpuAccelerator.so"
+  "$VENV/bin/pip" download -q --only-binary=:all: --platform manylinux_2_27_aarch64 --platform manylinux2014_aarch64 \
+    --python-version 3.11 -d "$WORK/pypi-deps" "ai-edge-litert==$version" >>"$WORK/pypi.log" 2>&1
+  for dependency in "$WORK"/pypi-deps/{ml_dtypes,protobuf,flatbuffers,backports_strenum,tqdm}-*.whl; do
+    [ -f "$dependency" ] && unzip -qo "$dependency" -d "$site"
+  done
+  check "the device venv now imports LiteRT's CompiledModel API (as after pip install ai-edge-litert)" \
+    env ARM64_CPU=cortex-a72 ARM64_CPUINFO="$PWD/scripts/arm64/cpuinfo.rpi4" \
+    bash "$EMU" run "$pyv/bin/python" -c "import ai_edge_litert.compiled_model"
+  for core in cortex-a72:cpuinfo.rpi4 cortex-a53:cpuinfo.rpi3; do
+    cpuinfo=${core#*:}; core=${core%%:*}
+    for pair in "$rpi4_dir:/opt/ci/$bundle/$bundle.npy" "$rpi5_dir:/opt/ci/minilm-rpi5/minilm-rpi5.npy"; do
+      package=${pair%%:*}; reference=${pair#*:}
+      armv8_0 "$core" "$cpuinfo" "pip's LiteRT" "$pyv/bin/python" /opt/ci/device_check.py check "$package/bundle" "$reference"
+      armv8_0 "$core" "$cpuinfo" "pip's LiteRT" "$pyv/bin/python" /opt/ci/cli_check.py "$pyv" "$package/bundle" "$reference" Interpreter
+      armv8_0 "$core" "$cpuinfo" "pip's LiteRT, $(basename "$(dirname "$reference")")" \
+        "$pyv/bin/python" /opt/ci/serve_check.py "$package" "$pyv" "$reference"
+    done
+  done
+fi
 [ "$failed" = 0 ]

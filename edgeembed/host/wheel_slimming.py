@@ -1,8 +1,8 @@
 """Only what embedding loads: leave out of third-party wheels the files the device never opens.
 
-Some wheels ship parts a Pi never uses: LiteRT's WebGPU accelerator (17 MB, loaded only by its
-CompiledModel GPU path; edgeembed runs the Interpreter on the CPU) and numpy's own test suite
-(6 MB). The table below names them; ``slim_wheelhouse`` rewrites each matching wheel without
+Some wheels ship parts a Pi never uses: LiteRT's WebGPU accelerator (17 MB; the CompiledModel
+loads it even for a CPU-only model, and on ARMv8.0 cores such as the Pi 4's it kills the process
+with SIGILL, see ``runtimes/litert_executor.py``) and numpy's own test suite (6 MB). The table below names them; ``slim_wheelhouse`` rewrites each matching wheel without
 them (same file name, ``RECORD`` updated, temp file then rename), and the package's
 ``requirements.txt`` pins the rewritten file's sha256. Everything else is copied byte for byte.
 """
@@ -21,8 +21,8 @@ UNUSED_FILES: dict[str, tuple[tuple[str, str], ...]] = {
     "ai-edge-litert": (
         (
             "ai_edge_litert/libLiteRtWebGpuAccelerator.so",
-            "LiteRT's WebGPU accelerator, loaded only by the CompiledModel GPU path; "
-            "edgeembed runs the Interpreter on the CPU (XNNPACK)",
+            "LiteRT's WebGPU accelerator: edgeembed runs LiteRT on the CPU (XNNPACK), and the "
+            "CompiledModel that loads it dies with SIGILL on ARMv8.0 cores (Pi 4, Pi 3, Zero 2 W)",
         ),
     ),
     "numpy": (

@@ -4,6 +4,9 @@
 #   emu.sh setup          host packages, binfmt, rootfs (idempotent: ~3 min first time, ~1 s after)
 #   emu.sh run CMD...     run CMD inside the arm64 chroot with a clean environment
 #   emu.sh teardown       unmount (the rootfs stays for the next run)
+# ARM64_CPU and ARM64_CPUINFO choose the emulated core and the /proc/cpuinfo it shows; they must
+# match: cortex-a76 + cpuinfo.rpi5 (Pi 5, the default), cortex-a72 + cpuinfo.rpi4 (Pi 4, ARMv8.0),
+# cortex-a53 + cpuinfo.rpi3 (Pi 3, Pi Zero 2 W, ARMv8.0).
 # Two rules, or results are wrong: QEMU_CPU=cortex-a76 (qemu 7.2's default "max" CPU gives
 # silently wrong INT8 results through its SME emulation) and a Pi 5 /proc/cpuinfo (with the
 # host's x86 one, XNNPACK's and onnxruntime's cpuinfo library segfault).
@@ -11,6 +14,7 @@ set -euo pipefail
 ROOT=${ARM64_ROOT:-/var/tmp/edgeembed-arm64root}
 CPU=${ARM64_CPU:-cortex-a76}
 HERE=$(cd "$(dirname "$0")" && pwd)
+CPUINFO=${ARM64_CPUINFO:-$HERE/cpuinfo.rpi5}
 log() { echo "[arm64 $(date +%T)] $*" >&2; }
 mounted() { grep -q " $1 " /proc/self/mountinfo; }
 
@@ -50,7 +54,9 @@ do_mounts() {
   mounted "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
   mounted "$ROOT/sys" || mount -t sysfs sysfs "$ROOT/sys"
   mounted "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
-  mounted "$ROOT/proc/cpuinfo" || mount --bind "$HERE/cpuinfo.rpi5" "$ROOT/proc/cpuinfo"
+  # Bound afresh each time: successive runs may emulate different cores.
+  if mounted "$ROOT/proc/cpuinfo"; then umount "$ROOT/proc/cpuinfo"; fi
+  mount --bind "$CPUINFO" "$ROOT/proc/cpuinfo"
 }
 
 run_in() {

@@ -49,3 +49,20 @@ def test_a_closed_model_refuses_to_run_instead_of_crashing(tiny_bundles):
     model.close()
     with pytest.raises(RuntimeError, match="closed"):
         runner(**feeds)
+
+
+def test_a_cpu_that_cannot_load_the_compiled_model_gets_the_interpreter(tiny_bundles, monkeypatch, caplog):
+    """Default, asked-for and tuned shared weights alike: the blocker wins, with a reason."""
+    from edgeembed.embedder import Embedder
+    from edgeembed.runtimes import litert
+
+    bundle = Bundle.load(tiny_bundles["fp32"])
+    assert LiteRTBackend(bundle, threads=1).api == "compiled-model"
+    monkeypatch.setattr(litert, "compiled_model_blocker", lambda: "this CPU lacks dotprod")
+    quiet = LiteRTBackend(bundle, threads=1)
+    assert quiet.api == "interpreter" and quiet.executor_reason == "Interpreter: this CPU lacks dotprod"
+    assert not caplog.records
+    asked = LiteRTBackend(bundle, threads=1, shared_weights=True)
+    assert asked.api == "interpreter" and "not available here" in caplog.text
+    tuned = Embedder(bundle, threads=1, backend_options={"shared_weights": True})
+    assert tuned.backend.api == "interpreter" and tuned.encode("hello").shape == (tuned.embedding_dim,)
