@@ -123,7 +123,7 @@ def convert(
     step = step or _silent_step
     out_path = Path(out)
     if out_path.exists() and not overwrite:
-        raise ConversionError(f"{out_path} already exists; pass overwrite=True (--overwrite)")
+        raise ConversionError(f"{out_path} already exists; pass --overwrite (Python: overwrite=True) or choose another --out")
     spec = build_spec(
         target, quantization, calibration, max_seq_length, seq_buckets, strict, fallback,
         format, device, converter,

@@ -248,6 +248,11 @@ class Bundle:
         root = Path(path)
         if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
             raise BundleError(f"{root} is an archive; unpack it first: edgeembed unpack {root.name} DIR")
+        if root.is_file():
+            raise BundleError(
+                f"{root} is a file; a bundle is the folder `edgeembed convert --out DIR` wrote "
+                f"(give {root.parent if root.name == MANIFEST_NAME else 'that folder'})"
+            )
         manifest_path = root / MANIFEST_NAME
         if not manifest_path.is_file():
             raise BundleError(

@@ -24,6 +24,7 @@ app = typer.Typer(
     help="Convert sentence-embedding models into small, verified bundles and embed on the edge.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",  # "rich" would eat bracketed words such as edgeembed[plot]
     pretty_exceptions_enable=False,
 )
 
@@ -90,7 +91,7 @@ def embed(
     texts: Annotated[Optional[List[str]], typer.Argument(help="Texts to embed; none = one per stdin line.")] = None,
     as_json: JsonFlag = False,
     npy: Annotated[Optional[Path], typer.Option(help="Save embeddings to this .npy file (.npy is added if missing).")] = None,
-    similarity: Annotated[bool, typer.Option(help="Print the cosine similarity matrix.")] = False,
+    similarity: Annotated[Optional[bool], typer.Option(help="Print the cosine similarity matrix (default: when neither --json nor --npy is given).")] = None,
     normalize: Annotated[Optional[bool], typer.Option(help="Override the bundle's normalization.")] = None,
     threads: ThreadsOption = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Texts per batch (default: the bundle's profile).")] = None,
@@ -121,21 +122,21 @@ def embed(
             atomic_write(npy_path, lambda stream: np.save(stream, vectors))
     except (EdgeEmbedError, TypeError, OSError) as error:
         fail(error if not isinstance(error, OSError) else InputError(f"cannot write {npy}: {error.strerror}"))
+    # (a text over the token limit is reported once, by Embedder.encode's warning)
     if npy_path is not None:
-        errors.print(f"saved {vectors.shape[0]} x {vectors.shape[1]} float32 to {npy_path}", markup=False)
+        errors.print(f"saved {vectors.shape[0]} x {vectors.shape[1]} {vectors.dtype} to {npy_path}", markup=False)
     if as_json:
-        values = vectors.round(6) if vectors.dtype == np.float32 else vectors
+        # float32 -> float64 before rounding, so 6 decimals print as 6 decimals, not float32 noise
+        values = vectors.astype(np.float64).round(6) if vectors.dtype == np.float32 else vectors
         print(json.dumps({"texts": texts, "embeddings": values.tolist()}))
-    if embedder.last_truncated:
-        errors.print(f"note: {embedder.last_truncated} text(s) truncated to {embedder.max_seq_length} tokens")
-    if precision.value != "float32" and not similarity:
-        if not (as_json or npy):
-            console.print(f"{vectors.shape[0]} x {vectors.shape[1]} {vectors.dtype} codes ({precision.value}); --json or --npy writes them")
-        return
-    if similarity or not (as_json or npy):
+    show_table = similarity if similarity is not None else not (as_json or npy_path)
+    if show_table and precision.value == "float32":
         from edgeembed.report import print_similarity
 
         print_similarity(console, texts, vectors)
+    elif not (as_json or npy_path):
+        kind = f"{vectors.dtype} codes ({precision.value})" if precision.value != "float32" else "float32 vectors"
+        console.print(f"{vectors.shape[0]} x {vectors.shape[1]} {kind}; --json or --npy writes them")
 
 
 @app.command(name="embed-corpus")
@@ -152,10 +153,11 @@ def embed_corpus_command(
     """Embed a corpus into resumable shards (a rerun keeps every finished shard)."""
     from rich.progress import Progress
 
-    from edgeembed.corpus import embed_corpus
+    from edgeembed.corpus import check_corpus_source, embed_corpus
     from edgeembed.embedder import Embedder
 
     try:
+        check_corpus_source(source)  # before the model loads and before --out is made
         embedder = Embedder.load(bundle, threads=threads, embedding_cache_size=0)
         with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
             task = progress.add_task("Embedding", total=None)

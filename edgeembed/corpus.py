@@ -36,11 +36,18 @@ class CorpusResult:
     dim: int
 
 
-def read_corpus(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
-    """``(id, text)`` pairs in file order."""
+def check_corpus_source(path: str | os.PathLike[str]) -> Path:
+    """The corpus file, or an error naming what it should be (checked before anything is written)."""
     source = Path(path)
     if not source.is_file():
-        raise InputError(f"corpus {source} not found")
+        what = "is a folder" if source.is_dir() else "not found"
+        raise InputError(f"corpus {source} {what}; give a text file (a passage per line), JSON Lines or Parquet")
+    return source
+
+
+def read_corpus(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+    """``(id, text)`` pairs in file order."""
+    source = check_corpus_source(path)
     if source.suffix == ".parquet":
         yield from _read_parquet(source)
         return
@@ -121,10 +128,11 @@ def embed_corpus(
     (1 = one per CPU of the cluster), one thread each. The bundle travels through Ray's object
     store, so workers need not see its path. Shards are written here as they finish.
     """
+    check_corpus_source(source)
     if fmt not in FORMATS:
-        raise InputError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+        raise InputError(f"format (--format) must be one of {list(FORMATS)}, got {fmt!r}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-        raise InputError(f"shard_size must be a positive integer, got {shard_size!r}")
+        raise InputError(f"shard_size (--shard-size) must be a positive integer, got {shard_size!r}")
     if fmt == "parquet":
         _pyarrow_parquet()
     folder = Path(out)

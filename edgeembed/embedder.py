@@ -210,7 +210,7 @@ class Embedder:
         if truncate_dim is None:
             return self.bundle.manifest.truncate_dim or self.embedding_dim
         if isinstance(truncate_dim, bool) or not isinstance(truncate_dim, (int, np.integer)) or not 1 <= truncate_dim <= self.embedding_dim:
-            raise InputError(f"truncate_dim must be an integer in 1..{self.embedding_dim}, got {truncate_dim!r}")
+            raise InputError(f"truncate_dim (--truncate-dim) must be an integer in 1..{self.embedding_dim}, got {truncate_dim!r}")
         return int(truncate_dim)
 
     def _encode_float(
@@ -374,7 +374,7 @@ class Embedder:
 def _check_options(fmt: str, threads: int | None, device: str | None) -> None:
     """Options the runtime would misread: refused here, naming what works."""
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads must be a positive integer, got {threads!r}")
+        raise InputError(f"threads (--threads) must be a positive integer, got {threads!r}")
     if device is not None and fmt == "tflite" and device.upper() != "CPU":
         raise InputError(
             f"a TFLite bundle runs on the CPU (LiteRT); device {device!r} needs an OpenVINO bundle "

@@ -31,7 +31,7 @@ def _encode_chunk(texts: list[str], options: dict[str, Any]) -> np.ndarray:
 
 def check_workers(workers: int) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers must be a positive integer, got {workers!r}")
+        raise InputError(f"workers (--workers) must be a positive integer, got {workers!r}")
     return workers
 
 

@@ -28,7 +28,7 @@ def quantize(vectors: np.ndarray, precision: str, ranges: Mapping[str, list[floa
     import numpy as np  # here, not at the top: the CLI reads PRECISIONS without loading numpy
 
     if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        raise InputError(f"precision (--precision) must be one of {list(PRECISIONS)}, got {precision!r}")
     if precision == "float32":
         return vectors
     if precision in ("binary", "ubinary"):

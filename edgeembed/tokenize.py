@@ -135,7 +135,7 @@ def validate_texts(sentences: object) -> tuple[list[str], bool]:
 
 def check_batch_size(batch_size: int) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise InputError(f"batch_size must be an int, got {type(batch_size).__name__}")
+        raise InputError(f"batch_size (--batch-size) must be an int, got {type(batch_size).__name__}")
     if batch_size < 1:
-        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"batch_size (--batch-size) must be >= 1, got {batch_size}")
     return int(batch_size)

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -75,8 +76,8 @@ def test_embed_npy_paths_are_checked_and_reported(fake_bundle, tmp_path):
     "args, stdin, message",
     [
         ([], "", "stdin was empty"),
-        (["a dog", "--threads", "0"], None, "threads must be a positive integer"),
-        (["a dog", "--batch-size", "0"], None, "batch_size must be >= 1"),
+        (["a dog", "--threads", "0"], None, "threads (--threads) must be a positive integer"),
+        (["a dog", "--batch-size", "0"], None, "batch_size (--batch-size) must be >= 1"),
     ],
 )
 def test_embed_refuses_what_it_cannot_do(fake_bundle, args, stdin, message):
@@ -134,3 +135,54 @@ def test_convert_prints_steps_not_toolchain_noise_when_piped(tiny_model_dir, tmp
     for noise in ("absl::InitializeLog", "oneDNN custom operations", "Enum subclass", "XNNPACK delegate",
                   "Could not find cuda drivers", "I0000 "):
         assert noise not in done.stderr + done.stdout
+
+
+def _one_error_line(result) -> None:
+    """A user error: exit 1 or 2, exactly one line starting with 'error:', no traceback."""
+    assert result.exit_code in (1, 2), result.output
+    assert [line for line in result.output.splitlines() if line.startswith("error:")].__len__() == 1, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["serve", "{bundle}", "--port", "99999"], "--port must be a TCP port number within 1..65535"),
+        (["serve", "{bundle}", "--port", "-5"], "--port must be a TCP port number within 1..65535"),
+        (["serve", "{bundle}", "--host", "999.1.1.1"], "--host '999.1.1.1' is neither an IP address"),
+        (["serve", "{bundle}", "--api-key", "clé-secrète"], "must be printable ASCII"),
+        (["embed-corpus", "{bundle}", "{tmp}/missing.txt", "--out", "{tmp}/out", "--format", "npy"], "missing.txt not found"),
+        (["embed-corpus", "{bundle}", "{tmp}/missing.txt", "--out", "{tmp}/out"], "missing.txt not found"),
+        (["info", "{bundle}/edgeembed.json"], "is a file; a bundle is the folder"),
+        (["embed", "{bundle}/tokenizer.json", "a dog"], "is a file; a bundle is the folder"),
+        (["embed", "{bundle}", "a dog", "--threads", "0"], "threads (--threads) must be a positive integer"),
+    ],
+)
+def test_every_user_error_is_one_error_line(fake_bundle, tmp_path, args, message):
+    result = runner.invoke(app, [a.format(bundle=fake_bundle, tmp=tmp_path) for a in args])
+    _one_error_line(result)
+    assert message in result.output
+    assert not (tmp_path / "out").exists()  # nothing written before the input was checked
+
+
+def test_embed_output_says_what_it_wrote(fake_bundle, tmp_path, caplog):
+    bundle = str(fake_bundle)
+    codes = runner.invoke(app, ["embed", bundle, "a dog", "--precision", "binary", "--npy", str(tmp_path / "b.npy")])
+    assert codes.exit_code == 0 and "int8" in codes.output and "float32" not in codes.output
+    quiet = runner.invoke(app, ["embed", bundle, "a dog", "a cat", "--no-similarity"])
+    assert quiet.exit_code == 0 and "2 x 32 float32 vectors" in quiet.output and "a cat" not in quiet.output
+    table = runner.invoke(app, ["embed", bundle, "a dog", "a cat"])
+    assert "a cat" in table.output
+    shown = runner.invoke(app, ["embed", bundle, "a dog", "--json"]).stdout
+    decimals = [len(number.split(".")[1]) for number in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", shown) if "e" not in number]
+    assert decimals and max(decimals) <= 6, shown[:200]
+    caplog.clear()
+    long = runner.invoke(app, ["embed", bundle, "word " * 100, "--json"])
+    reported = long.output.count("truncated") + sum("truncated" in r.getMessage() for r in caplog.records)
+    assert long.exit_code == 0 and reported == 1, long.output[-300:]  # Embedder.encode's warning, once
+
+
+@pytest.mark.parametrize("command, words", [("bench", "edgeembed[plot]"), ("package", "edgeembed[serve]")])
+def test_help_keeps_bracketed_words(command, words):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and words in result.output

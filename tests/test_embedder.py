@@ -79,5 +79,5 @@ def test_workers_embed_in_processes_exactly_as_one(tiny_bundles):
 
 
 def test_workers_must_be_a_positive_integer(fake_bundle):
-    with pytest.raises(ValueError, match="workers must be a positive integer"):
+    with pytest.raises(ValueError, match=r"workers \(--workers\) must be a positive integer"):
         Embedder.load(fake_bundle).encode(["a", "b"], workers=0)

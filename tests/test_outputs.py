@@ -41,7 +41,7 @@ def test_truncate_dim_cuts_then_normalizes(fake_bundle):
     assert cut.shape == (4, 8) and np.allclose(np.linalg.norm(cut, axis=1), 1.0, atol=1e-6)
     assert np.allclose(cut, raw[:, :8] / np.linalg.norm(raw[:, :8], axis=1, keepdims=True), atol=1e-6)
     assert embedder.encode(TEXTS[0], truncate_dim=8).shape == (8,)
-    with pytest.raises(InputError, match=r"truncate_dim must be an integer in 1\.\.32"):
+    with pytest.raises(InputError, match=r"truncate_dim \(--truncate-dim\) must be an integer in 1\.\.32"):
         embedder.encode(TEXTS, truncate_dim=33)
 
 
@@ -79,7 +79,7 @@ def test_int8_codes_use_the_bundle_ranges_not_the_batch(calibrated, fake_runtime
 def test_int8_without_ranges_is_refused(fake_bundle):
     with pytest.raises(InputError, match="needs the calibration ranges"):
         Embedder.load(fake_bundle).encode(TEXTS, precision="int8")
-    with pytest.raises(InputError, match="precision must be one of"):
+    with pytest.raises(InputError, match=r"precision \(--precision\) must be one of"):
         Embedder.load(fake_bundle).encode(TEXTS, precision="int4")
 
 

@@ -74,7 +74,7 @@ def test_encode_projects_the_models_own_vectors_then_normalizes(projected_bundle
     assert np.allclose(embedder.encode(TEXTS[0]), vectors[0], atol=1e-6)  # cached path agrees
     cut = embedder.encode(TEXTS, truncate_dim=4)  # PCA axes are ordered: truncation still makes sense
     assert np.allclose(cut, _unit(expected[:, :4]), atol=1e-5)
-    with pytest.raises(InputError, match=r"truncate_dim must be an integer in 1\.\.8"):
+    with pytest.raises(InputError, match=r"truncate_dim \(--truncate-dim\) must be an integer in 1\.\.8"):
         embedder.encode(TEXTS, truncate_dim=9)
     assert embedder.encode(TEXTS, precision="ubinary").shape == (5, 1)
 

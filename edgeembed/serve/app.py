@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import numpy as np
 from starlette.applications import Starlette
@@ -17,13 +19,16 @@ from starlette.routing import Route
 from edgeembed import __version__
 from edgeembed.embedder import Embedder
 from edgeembed.serve.batcher import QueueFullError, ShuttingDownError
-from edgeembed.serve.protocol import VectorsResponse, check_bearer, encode_vector, error_response, read_json
+from edgeembed.serve.protocol import (
+    CLIENT_CLOSED, ClientGoneError, VectorsResponse, check_bearer, encode_vector, error_response, read_json,
+)
 from edgeembed.serve.schemas import EmbedRequest, RequestError, parse_openai, parse_tei
 from edgeembed.serve.service import Embedded, EmbeddingService
 from edgeembed.serve.settings import ServeSettings
 
 logger = logging.getLogger("edgeembed.serve")
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 
 def build_app(embedder: Embedder, settings: ServeSettings) -> Starlette:
@@ -69,6 +74,8 @@ class _Routes:
                 response = await handler(request)
             except RequestError as error:
                 response = error_response(family, error.status, str(error), error.param)
+            except ClientGoneError:  # nobody to answer: counted, not logged, no model time spent
+                response = Response(status_code=CLIENT_CLOSED)
             except QueueFullError as error:
                 self.service.metrics.rejected.inc()
                 retry = self.settings.retry_after_s
@@ -93,7 +100,7 @@ class _Routes:
                     400, f"dimensions={parsed.dimensions} is not available: this model gives at most {dim}",
                     "dimensions",
                 )
-            return parsed, await self.service.embed(parsed, arrival)
+            return parsed, await _unless_client_leaves(request, self.service.embed(parsed, arrival))
 
     async def openai(self, request: Request) -> Response:
         parsed, embedded = await self._embed(request, parse_openai)
@@ -164,6 +171,30 @@ def server_info(service: EmbeddingService) -> dict:
         "auth": settings.api_key is not None,
         "edgeembed_version": __version__,
     }
+
+
+async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """``work``'s result; if the client disconnects first, ``work`` is cancelled (a queued request
+    then leaves the batcher's queue before the model sees it) and :class:`ClientGoneError` raised."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # this request itself was cancelled (shutdown): its work goes too
+        task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()
+        raise ClientGoneError()
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (the body was read already, so only that can arrive)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _embed_headers(embedded: Embedded) -> dict[str, str]:

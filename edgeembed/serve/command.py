@@ -32,7 +32,9 @@ def serve_command(
     threads: ThreadsOption = None,
     device: DeviceOption = None,
     cache_size: Annotated[Optional[int], typer.Option(help="Embedding-cache entries (default: the bundle's; 0 = off).")] = None,
-    max_connections: Annotated[int, typer.Option(help="Open connections; beyond: 503 at once.")] = 512,
+    max_connections: Annotated[int, typer.Option(help="Open connections; a new one closes the oldest idle one, or gets 503 when all are busy.")] = 512,
+    header_timeout: Annotated[float, typer.Option(help="Seconds a client has to send a request's headers; beyond: 408, closed.")] = 10.0,
+    max_header_kb: Annotated[int, typer.Option(help="Request line and headers limit in KiB; beyond: 431, closed.")] = 32,
     graceful_timeout: Annotated[float, typer.Option(help="Seconds SIGTERM waits for accepted requests.")] = 30.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
@@ -52,7 +54,8 @@ def serve_command(
         )
         run_server(
             bundle, settings, host=host, port=port, threads=threads, device=device.value if device else None,
-            embedding_cache_size=cache_size,            max_connections=max_connections, graceful_timeout_s=graceful_timeout, log_level=log_level,
+            embedding_cache_size=cache_size, max_connections=max_connections, header_timeout_s=header_timeout,
+            max_header_bytes=max_header_kb * 1024, graceful_timeout_s=graceful_timeout, log_level=log_level,
         )
     except EdgeEmbedError as error:
         fail(error)

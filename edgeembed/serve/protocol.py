@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from edgeembed.serve.schemas import RequestError
@@ -22,13 +22,30 @@ from edgeembed.serve.schemas import RequestError
 DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body is read (and dropped) up to here, so the client sees the 413
 OPENAI_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-    405: "invalid_request_error", 413: "invalid_request_error", 503: "server_overloaded",
+    405: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
+    503: "server_overloaded",
 }
-TEI_TYPES = {401: "Unauthorized", 413: "Validation", 400: "Validation", 503: "Overloaded"}
+TEI_TYPES = {401: "Unauthorized", 413: "Validation", 400: "Validation", 415: "Validation", 503: "Overloaded"}
+CLIENT_CLOSED = 499  # nginx's status for "the client closed the request": counted, never sent
+
+
+class ClientGoneError(Exception):
+    """The client closed its connection before the request was answered (nobody to answer)."""
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The parsed JSON body; 413 beyond ``limit`` bytes, 400 when empty or not JSON."""
+    """The parsed JSON body; 413 beyond ``limit`` bytes, 415 when compressed, 400 when empty or
+    not JSON; :class:`ClientGoneError` when the client leaves while it is read."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise RequestError(415, f"Content-Encoding {encoding!r} is not supported; send the JSON body uncompressed")
+    try:
+        return await _read_json(request, limit)
+    except ClientDisconnect:
+        raise ClientGoneError() from None
+
+
+async def _read_json(request: Request, limit: int) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():

@@ -71,7 +71,7 @@ def _body_and_texts(body: Any, field: str, max_inputs: int) -> tuple[dict[str, A
 
 def _texts(value: Any, name: str, max_inputs: int) -> list[str]:
     if isinstance(value, str):
-        return [value]
+        value = [value]
     if not isinstance(value, list):
         raise RequestError(400, f"'{name}' must be a string or a list of strings, got {_kind(value)}", name)
     if not value:
@@ -84,6 +84,9 @@ def _texts(value: Any, name: str, max_inputs: int) -> list[str]:
         if not isinstance(item, str):
             hint = "; token-id input is not supported, send text" if isinstance(item, (int, list)) else ""
             raise RequestError(400, f"'{name}[{index}]' must be a string, got {_kind(item)}{hint}", name)
+        if not item:  # as OpenAI's API and TEI: an empty text has no meaning to embed
+            where = name if len(value) == 1 else f"{name}[{index}]"
+            raise RequestError(400, f"'{where}' is an empty string; send text with at least one character", name)
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 
 from edgeembed.errors import InputError
@@ -23,28 +24,38 @@ def run_server(
     device: str | None = None,
     embedding_cache_size: int | None = None,
     max_connections: int = 512,
+    header_timeout_s: float = 10.0,
+    max_header_bytes: int = 32 * 1024,
     graceful_timeout_s: float = 30.0,
     log_level: str = "info",
 ) -> None:
     """Serve ``bundle`` until SIGTERM/SIGINT; returns after every accepted request is answered.
 
     The port opens only after the bundle's hashes are verified and the model has run once, so
-    ``GET /health`` is 200 from the first connection. Beyond ``max_connections`` open
-    connections uvicorn answers 503 at once, which bounds memory under overload.
+    ``GET /health`` is 200 from the first connection. Connections are bounded as
+    ``edgeembed/serve/connections.py`` says: request heads up to ``max_header_bytes`` sent within
+    ``header_timeout_s``, at most ``max_connections`` open (idle ones make way for new ones).
     """
+    check_address(host, port)
+    for name, value in (("--max-connections", max_connections), ("--max-header-kb", max_header_bytes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if not 0 < header_timeout_s <= 3600:
+        raise InputError(f"--header-timeout must be within (0, 3600] seconds, got {header_timeout_s!r}")
     require_serve_extra()
     import uvicorn
 
     from edgeembed.embedder import Embedder
     from edgeembed.serve.app import build_app
+    from edgeembed.serve.connections import guarded_protocol
 
     embedder = Embedder.load(Path(bundle), threads=threads, device=device, embedding_cache_size=embedding_cache_size)
     app = build_app(embedder, settings)
     app.state.service.warm_up()
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
-        limit_concurrency=max_connections, timeout_graceful_shutdown=graceful_timeout_s,
-        server_header=False,
+        http=guarded_protocol(max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s),
+        timeout_graceful_shutdown=graceful_timeout_s, server_header=False,
     )
     server = uvicorn.Server(config)
     # uvicorn re-raises the stop signal after its graceful shutdown; with these handlers in
@@ -55,11 +66,25 @@ def run_server(
     except SystemExit as error:  # uvicorn exits 1 when it cannot bind
         if error.code:
             raise InputError(
-                f"cannot serve on {host}:{port} (the port is in use or not allowed); choose another --port"
+                f"cannot serve on {host}:{port}: the port is in use or needs root, or {host} is not an "
+                "address of this machine; choose another --port or --host"
             ) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def check_address(host: str, port: int) -> None:
+    """``--host`` must be an address or a name this machine resolves, ``--port`` 1..65535."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InputError(f"--port must be a TCP port number within 1..65535, got {port!r}")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise InputError(
+            f"--host {host!r} is neither an IP address nor a name this machine resolves; use "
+            "127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
+        ) from None
 
 
 def _after_shutdown(signum: int, frame: object) -> None:

@@ -42,11 +42,11 @@ class ServeSettings:
         for name in ("max_batch", "max_batch_tokens", "max_queue", "max_inputs", "max_body_bytes", "retry_after_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"serve: {name} must be a positive integer, got {value!r}")
+                raise InputError(f"serve: {name} ({_flag(name)}) must be a positive integer, got {value!r}")
         if self.max_input_chars is not None and (isinstance(self.max_input_chars, bool) or not isinstance(self.max_input_chars, int) or self.max_input_chars < 1):
-            raise InputError(f"serve: max_input_chars must be a positive integer, got {self.max_input_chars!r}")
+            raise InputError(f"serve: max_input_chars (--max-input-chars) must be a positive integer, got {self.max_input_chars!r}")
         if not 0 <= self.max_wait_ms <= 10_000:
-            raise InputError(f"serve: max_wait_ms must be within 0..10000, got {self.max_wait_ms!r}")
+            raise InputError(f"serve: max_wait_ms (--max-wait-ms) must be within 0..10000, got {self.max_wait_ms!r}")
         if self.max_inputs > self.max_queue:
             raise InputError(
                 f"serve: max_inputs ({self.max_inputs}) exceeds max_queue ({self.max_queue}); "
@@ -54,12 +54,23 @@ class ServeSettings:
             )
         if self.api_key is not None and not self.api_key.strip():
             raise InputError("serve: the API key is empty; give a key or none")
+        if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()):
+            raise InputError(
+                "serve: the API key must be printable ASCII: it travels in an HTTP header, where "
+                "clients cannot send other characters; choose another key (e.g. openssl rand -hex 24)"
+            )
 
     def replace(self, **changes) -> ServeSettings:
         return dataclasses.replace(self, **changes)
 
     def input_char_limit(self, max_seq_length: int) -> int:
         return self.max_input_chars or max(20_000, 16 * max_seq_length)
+
+
+def _flag(name: str) -> str:
+    """The CLI option that sets a settings field (max_body_bytes is given in MiB)."""
+    flags = {"max_body_bytes": "--max-body-mb", "retry_after_s": "Python only"}
+    return flags.get(name, "--" + name.replace("_", "-"))
 
 
 def read_api_key_file(path: str | os.PathLike[str]) -> str:

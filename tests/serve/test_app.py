@@ -18,7 +18,7 @@ from starlette.testclient import TestClient  # noqa: E402
 from edgeembed.embedder import Embedder  # noqa: E402
 from edgeembed.serve import ServeSettings, create_app  # noqa: E402
 
-TEXTS = ["a dog runs in the park", "the cat sleeps", "a dog runs in the park", ""]
+TEXTS = ["a dog runs in the park", "the cat sleeps", "a dog runs in the park", "é"]
 
 
 @pytest.fixture()
@@ -194,7 +194,7 @@ def test_mounted_without_lifespan_warms_on_first_health_check(embedder):
 def test_settings_are_validated():
     with pytest.raises(ValueError, match="max_inputs"):
         ServeSettings(max_inputs=10, max_queue=5)
-    with pytest.raises(ValueError, match="max_batch must be a positive integer"):
+    with pytest.raises(ValueError, match=r"max_batch \(--max-batch\) must be a positive integer"):
         ServeSettings(max_batch=0)
 
 
@@ -210,3 +210,19 @@ def test_a_bundle_default_prompt_and_width_apply_once(tmp_path, fake_runtime):
     for answer in (body, again):
         vectors = np.array([item["embedding"] for item in answer["data"]], dtype=np.float32)
         assert vectors.shape == (2, 16) and np.allclose(vectors, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("route, field", [("/v1/embeddings", "input"), ("/embed", "inputs")])
+def test_an_empty_string_is_refused_as_openai_does(client, route, field):
+    """OpenAI's API and TEI refuse "" (encode("") in Python still embeds it, documented)."""
+    for value, where in (("", f"'{field}'"), (["fine", ""], f"'{field}[1]'")):
+        response = client.post(route, json={field: value})
+        assert response.status_code == 400 and f"{where} is an empty string" in response.text
+
+
+def test_a_compressed_body_is_415_not_a_codec_error(client):
+    import gzip
+
+    body = gzip.compress(b'{"input": "a dog"}')
+    response = client.post("/v1/embeddings", content=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert response.status_code == 415 and "uncompressed" in response.json()["error"]["message"]

@@ -1,0 +1,110 @@
+"""Connection rules uvicorn lacks, as a subclass of its httptools protocol.
+
+- A request head (request line and headers) may take at most ``max_head_bytes``: beyond it the
+  client gets 431 and the connection closes, so a huge header costs a bounded parse, not one
+  that grows with its square.
+- A head must arrive within ``head_timeout_s`` of the connection opening (or of the previous
+  response): a client that sends nothing, or trickles its headers, gets 408 and is closed.
+- At most ``max_connections`` connections stay open. A new one beyond the limit closes the
+  oldest connection that is only waiting (no request in flight); if every connection is busy
+  the newcomer gets a JSON 503 with ``Retry-After``. Idle sockets cannot lock clients out.
+
+Each refusal is a small JSON body in the OpenAI error shape, then the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
+
+
+def refusal(status: int, message: str, retry_after_s: int | None = None) -> bytes:
+    """A complete HTTP/1.1 response that ends the connection."""
+    body = json.dumps({"error": {"message": message, "type": "invalid_request_error" if status < 500
+                                 else "server_overloaded", "param": None, "code": status}}).encode()
+    head = [f"HTTP/1.1 {status} {REASONS[status]}", "content-type: application/json",
+            f"content-length: {len(body)}", "connection: close"]
+    if retry_after_s is not None:
+        head.append(f"retry-after: {retry_after_s}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
+
+
+def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections: int, retry_after_s: int) -> type:
+    """uvicorn's httptools protocol with the rules above (import needs the ``serve`` extra)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.opened_at = self.loop.time()
+            self._head_bytes, self._heads_seen = 0, 0
+            self._deadline: asyncio.TimerHandle | None = None
+            self._start_head()
+            if len(self.connections) > max_connections:
+                self._make_room()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_deadline()
+            super().connection_lost(exc)
+
+        @property
+        def waiting(self) -> bool:
+            """Reading a request head with no request of its own in flight."""
+            return self.reading_head and (self.cycle is None or self.cycle.response_complete)
+
+        def data_received(self, data: bytes) -> None:
+            in_head, heads_before = self.reading_head, self._heads_seen
+            super().data_received(data)
+            if in_head and self.reading_head and self._heads_seen == heads_before:
+                self._head_bytes += len(data)  # the whole chunk was head bytes
+            if self.reading_head and self._head_bytes > max_head_bytes and not self.transport.is_closing():
+                self._refuse(431, f"the request headers exceed {max_head_bytes} bytes")
+
+        def on_headers_complete(self) -> None:
+            self.reading_head = False
+            self._heads_seen += 1
+            self._cancel_deadline()
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self.reading_head, self._head_bytes = True, 0  # a pipelined next head counts from here
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._start_head()
+
+        def _start_head(self) -> None:
+            self.reading_head, self._head_bytes = True, 0
+            self._cancel_deadline()
+            self._deadline = self.loop.call_later(head_timeout_s, self._head_too_slow)
+
+        def _cancel_deadline(self) -> None:
+            if getattr(self, "_deadline", None) is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _head_too_slow(self) -> None:
+            self._deadline = None
+            if self.waiting and not self.transport.is_closing():
+                self._refuse(408, f"no complete request head within {head_timeout_s:g} s")
+
+        def _make_room(self) -> None:
+            idle = [c for c in self.connections if c is not self and getattr(c, "waiting", False)]
+            if idle:
+                min(idle, key=lambda c: c.opened_at)._refuse(
+                    408, "closed while idle to make room for another connection"
+                )
+            else:
+                self._refuse(503, f"all {max_connections} connections are busy; retry later", retry_after_s)
+
+        def _refuse(self, status: int, message: str, retry: int | None = None) -> None:
+            self._cancel_deadline()
+            self.reading_head = False
+            self.transport.write(refusal(status, message, retry))
+            self.transport.close()
+
+    return GuardedHttpToolsProtocol

@@ -1,0 +1,120 @@
+"""Clients that abuse the connection rather than the JSON, against a real ``edgeembed serve`` on
+127.0.0.1. Every socket loop is bounded in count and time, and every test stops its server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("uvicorn")
+from edgeembed.serve.loadtest import free_port, request, start_server, stop_server  # noqa: E402
+
+
+@contextlib.contextmanager
+def serving(bundle, *options: str):
+    port = free_port()
+    process = start_server(bundle, port, list(options))
+    try:
+        yield port, process
+    finally:
+        assert stop_server(process, timeout_s=30) == 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (100 Hz)
+
+
+def metric(port: int, name: str, labels: str = "") -> float:
+    text = request(port, "GET", "/metrics")[1].decode()
+    pattern = rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+]+)$" if labels else rf"^{re.escape(name)} ([0-9.e+]+)$"
+    match = re.search(pattern, text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def send_until_closed(port: int, head: bytes, chunk: bytes, total: int, seconds: float = 20.0) -> bytes:
+    """Send ``head`` then ``chunk`` repeatedly up to ``total`` bytes; returns what the server answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(head)
+        sent, deadline = 0, time.monotonic() + seconds
+        try:
+            while sent < total and time.monotonic() < deadline:
+                client.sendall(chunk)
+                sent += len(chunk)
+        except OSError:  # the server closed the connection: what we wanted
+            pass
+        try:
+            return client.recv(65536)
+        except OSError:
+            return b""
+
+
+def test_a_huge_header_costs_little_and_gets_431(tiny_bundles):
+    with serving(tiny_bundles["fp32"]) as (port, process):
+        before = cpu_seconds(process.pid)
+        answer = send_until_closed(port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ", b"a" * 65536, 64 * 1024 * 1024)
+        spent = cpu_seconds(process.pid) - before
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:80]
+        assert spent < 0.05, f"the server spent {spent:.3f} s of CPU on one huge header"
+        assert request(port, "GET", "/health")[0] == 200
+
+
+def test_idle_and_trickling_connections_cannot_lock_out_a_client(tiny_bundles):
+    with serving(tiny_bundles["fp32"], "--max-connections", "64", "--header-timeout", "1") as (port, _):
+        idle = []
+        try:
+            for index in range(200):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                if index % 2:
+                    sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n")  # stalls mid-header
+                idle.append(sock)
+            started, statuses = time.monotonic(), []
+            while time.monotonic() - started < 2 and statuses.count(200) < 5:
+                statuses.append(request(port, "POST", "/v1/embeddings", {"input": "a normal client"})[0])
+            assert statuses.count(200) >= 5, statuses
+            time.sleep(1.5)  # past --header-timeout: the stalled ones were answered 408 and closed
+            stalled = idle[-1]
+            stalled.settimeout(2)
+            assert stalled.recv(200).startswith(b"HTTP/1.1 408") or stalled.recv(1) == b""
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+def test_a_client_gone_mid_body_is_not_an_internal_error(tiny_bundles):
+    with serving(tiny_bundles["fp32"]) as (port, process):
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"input\": ")
+        time.sleep(0.5)
+        assert metric(port, "edgeembed_requests_total", '{route="/v1/embeddings",status="500"}') == 0
+        assert process.poll() is None and request(port, "POST", "/v1/embeddings", {"input": "ok"})[0] == 200
+    assert "Traceback" not in process.stdout.read()
+
+
+def test_requests_whose_clients_left_never_reach_the_model(tiny_bundles):
+    long_texts = [f"text number {i} " + "word " * 40 for i in range(2048)]
+    with serving(tiny_bundles["fp32"], "--cache-size", "0", "--max-queue", "4096") as (port, _):
+        before = metric(port, "edgeembed_batch_size_sum")
+        with socket.create_connection(("127.0.0.1", port), timeout=120) as busy:  # keeps the model busy
+            body = json.dumps({"input": long_texts}).encode()
+            busy.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            time.sleep(0.05)
+            for index in range(20):  # 20 x 64 texts whose clients close right after sending
+                gone = json.dumps({"input": [f"gone {index} {j}" for j in range(64)]}).encode()
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                    client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
+                                   + f"Content-Length: {len(gone)}\r\n\r\n".encode() + gone)
+            busy.settimeout(120)
+            assert busy.recv(12).startswith(b"HTTP/1.1 200")
+        time.sleep(0.5)
+        computed = metric(port, "edgeembed_batch_size_sum") - before
+        assert computed < len(long_texts) + 64, f"{computed - len(long_texts):.0f} texts of gone clients were computed"
