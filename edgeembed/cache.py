@@ -1,8 +1,15 @@
-"""Caches for the hot path: an LRU mapping and a persistent embedding cache."""
+"""Caches for the hot path: an LRU mapping and a persistent embedding cache.
+
+Both are bounded by entries and, when given ``max_bytes``, by the bytes their keys and values
+take: a few huge texts (a server's client may send 20,000 emoji per text) evict many normal
+entries instead of growing the process. :func:`byte_budget` sizes the bound from the entry count,
+so texts of ordinary length never notice it.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from collections import OrderedDict
@@ -15,12 +22,38 @@ import numpy as np
 from edgeembed.atomic import atomic_write
 
 
-class LRUCache:
-    """A thread-safe least-recently-used mapping with hit/miss counters; ``maxsize=0`` disables it."""
+KEY_ALLOWANCE = 1024  # bytes of key (text) an ordinary entry may take within the byte budget
 
-    def __init__(self, maxsize: int) -> None:
+
+def byte_budget(entries: int, value_bytes: int) -> int:
+    """Bytes for ``entries`` entries of ``value_bytes`` each, with keys of ordinary length."""
+    return max(0, int(entries)) * (int(value_bytes) + KEY_ALLOWANCE)
+
+
+def entry_bytes(key: Hashable, value: Any) -> int:
+    """What one entry holds in memory, near enough to bound a cache by it."""
+    keys = key if isinstance(key, tuple) else (key,)
+    size = sum(sys.getsizeof(part) for part in keys)
+    if isinstance(value, np.ndarray):
+        return size + value.nbytes + 112
+    ids = getattr(value, "ids", None)
+    if ids is not None:  # TokenizedText: a tuple of int objects
+        return size + 64 + 36 * len(ids)
+    return size + sys.getsizeof(value)
+
+
+class LRUCache:
+    """A thread-safe least-recently-used mapping with hit/miss counters; ``maxsize=0`` disables it.
+
+    ``max_bytes`` (optional) bounds what the entries hold as well (:func:`entry_bytes`).
+    """
+
+    def __init__(self, maxsize: int, max_bytes: int | None = None) -> None:
         self.maxsize = max(0, int(maxsize))
+        self.max_bytes = max_bytes
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -39,11 +72,17 @@ class LRUCache:
     def put(self, key: Hashable, value: Any) -> None:
         if not self.maxsize:
             return
+        size = entry_bytes(key, value) if self.max_bytes is not None else 0
+        if self.max_bytes is not None and size > self.max_bytes:
+            return  # larger than the whole budget: not worth evicting everything for
         with self._lock:
+            self._bytes += size - self._sizes.get(key, 0)
+            self._sizes[key] = size
             self._data[key] = value
             self._data.move_to_end(key)
-            if len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            while len(self._data) > self.maxsize or (self.max_bytes is not None and self._bytes > self.max_bytes):
+                evicted, _ = self._data.popitem(last=False)
+                self._bytes -= self._sizes.pop(evicted, 0)
 
     def items(self) -> list[tuple[Hashable, Any]]:
         with self._lock:
@@ -52,12 +91,20 @@ class LRUCache:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._sizes.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._data)
 
-    def info(self) -> dict[str, int]:
-        return {"hits": self.hits, "misses": self.misses, "size": len(self), "maxsize": self.maxsize}
+    @property
+    def bytes(self) -> int:
+        """What the entries hold, as :func:`entry_bytes` counts it (0 without ``max_bytes``)."""
+        return self._bytes
+
+    def info(self) -> dict[str, int | None]:
+        return {"hits": self.hits, "misses": self.misses, "size": len(self), "maxsize": self.maxsize,
+                "bytes": self._bytes, "max_bytes": self.max_bytes}
 
 
 class EmbeddingCache(LRUCache):
@@ -68,8 +115,10 @@ class EmbeddingCache(LRUCache):
     the write leaves the previous file intact.
     """
 
-    def __init__(self, maxsize: int, fingerprint: str, path: str | os.PathLike[str] | None = None):
-        super().__init__(maxsize)
+    def __init__(
+        self, maxsize: int, fingerprint: str, path: str | os.PathLike[str] | None = None, max_bytes: int | None = None,
+    ):
+        super().__init__(maxsize, max_bytes)
         self.fingerprint = fingerprint
         self.path = Path(path) if path else None
         if self.path is not None and self.path.exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeembed.bundle import PROJECTION_NAME, Bundle
-from edgeembed.cache import EmbeddingCache
+from edgeembed.cache import EmbeddingCache, byte_budget
 from edgeembed.parallel import WorkerPool, check_workers
 from edgeembed.packing import (
     invoke_inputs, mean_of_single_text, pack_rows, plan_invokes, pool_invoke, row_groups, single_text_inputs,
@@ -87,10 +87,12 @@ class Embedder:
         for name in (*(dense_file(i) for i in range(len(manifest.dense_activations))), PROJECTION_NAME):
             if name in manifest.files:  # layers after pooling change the vectors too
                 model_hash += f":{name}:{manifest.files[name]}"
+        cache_entries = defaults.get("embedding_cache", 1024) if embedding_cache_size is None else embedding_cache_size
         self.embedding_cache = EmbeddingCache(
-            defaults.get("embedding_cache", 1024) if embedding_cache_size is None else embedding_cache_size,
+            cache_entries,
             fingerprint=f"{model_hash}:{manifest.quantization}",
             path=cache_path,
+            max_bytes=byte_budget(cache_entries, 4 * manifest.output_dim + 112),
         )
         self.dense = load_dense(bundle)  # sentence-transformers Dense layers after pooling, or None
         self.projection = load_projection(bundle)  # PCA fitted at conversion (--pca-dim), or None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeembed.cache import LRUCache
+from edgeembed.cache import LRUCache, byte_budget
 from edgeembed.errors import BundleError, InputError
 
 
@@ -51,7 +51,8 @@ class BucketTokenizer:
                 f"{self.max_seq_length}"
             )
         self.pad_id = _pad_id(Path(tokenizer_file))
-        self.cache = LRUCache(cache_size)
+        # bounded in bytes too: ids of at most max_seq_length tokens, keys of ordinary length
+        self.cache = LRUCache(cache_size, byte_budget(cache_size, 64 + 36 * self.max_seq_length))
 
     def encode(self, texts: Sequence[str]) -> list[TokenizedText]:
         """Token ids per text (cached); texts longer than ``max_seq_length`` are truncated."""

@@ -58,3 +58,22 @@ def test_disabled_caches_still_embed(fake_bundle):
     embedder = Embedder.load(fake_bundle, token_cache_size=0, embedding_cache_size=0)
     assert embedder.encode(SENTENCES).shape == (len(SENTENCES), 32)
     assert embedder.cache_info()["embedding_cache"]["size"] == 0
+
+
+def test_a_byte_bound_keeps_huge_keys_from_growing_the_cache():
+    import numpy as np
+
+    from edgeembed.cache import LRUCache, byte_budget, entry_bytes
+
+    vector = np.zeros(384, np.float32)
+    cache = LRUCache(1024, byte_budget(1024, vector.nbytes + 112))
+    for index in range(1024):
+        cache.put((f"an ordinary sentence {index}", False), vector)
+    assert len(cache) == 1024  # texts of ordinary length never notice the bound
+    huge = "🙂" * 20_000
+    for index in range(200):
+        cache.put((huge + str(index), False), vector)
+    assert cache.bytes <= cache.max_bytes and len(cache) < 1024
+    assert cache.bytes == sum(entry_bytes(key, value) for key, value in cache.items())
+    cache.clear()
+    assert cache.bytes == 0 and len(cache) == 0

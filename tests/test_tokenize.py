@@ -42,7 +42,7 @@ def test_token_cache_counts_hits():
     cache.put("b", 2)
     cache.put("c", 3)
     assert cache.get("a") is None and cache.get("c") == 3
-    assert cache.info() == {"hits": 1, "misses": 1, "size": 2, "maxsize": 2}
+    assert cache.info() == {"hits": 1, "misses": 1, "size": 2, "maxsize": 2, "bytes": 0, "max_bytes": None}
 
 
 def test_validate_texts():

@@ -165,6 +165,7 @@ def server_info(service: EmbeddingService) -> dict:
             "max_batch_tokens": settings.max_batch_tokens,
             "max_wait_ms": settings.max_wait_ms,
             "max_queue": settings.max_queue,
+            "max_queue_wait_ms": settings.max_queue_wait_ms,
             "max_inputs": settings.max_inputs,
         },
         "auto_truncate": settings.auto_truncate,

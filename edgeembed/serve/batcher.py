@@ -1,18 +1,25 @@
 """Dynamic batching: concurrent requests queue up and run through the model together.
 
-One background task owns the queue (as in text-embeddings-inference): it takes requests from
-the head until the batch is full (texts or tokens), the oldest request has waited
-``max_wait_s``, or no other request is on its way (then waiting could only add latency). The
-model runs in one worker thread, so the event loop keeps accepting requests meanwhile. A
-request is never split across batches; its rows come back in its own order.
+One background task owns the queue (as in text-embeddings-inference): it takes requests until
+the batch is full (texts or tokens), the oldest request has waited ``max_wait_s``, or no other
+request is on its way (then waiting could only add latency). The model runs in one worker
+thread, so the event loop keeps accepting requests meanwhile. A request is never split across
+batches; its rows come back in its own order.
+
+Fairness: requests are served smallest first (then oldest first), so a one-text query is never
+stuck behind big bulk requests. Admission counts only the texts that would run before a request:
+a small one is admitted while big ones fill the queue, and when the queue then holds more than
+``max_queue`` texts the largest, newest requests are refused (503) to make room. A request that
+has waited ``max_queue_wait_s`` without reaching the model is refused too, so nobody starves in
+silence; every refusal says when to retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +30,7 @@ from edgeembed.errors import EdgeEmbedError
 
 
 class QueueFullError(EdgeEmbedError):
-    """The queue holds ``max_queue`` texts already; the client should retry later."""
+    """The queue has no room for this request (or it waited too long); the client should retry later."""
 
 
 class ShuttingDownError(EdgeEmbedError):
@@ -57,6 +64,10 @@ class _Job:
     enqueued: float = field(default_factory=time.monotonic)
 
 
+def _service_order(job: _Job) -> tuple[int, float]:
+    return len(job.texts), job.enqueued
+
+
 class DynamicBatcher:
     """Queues ``submit`` calls and runs them in batches through ``run(texts) -> [n, dim]``."""
 
@@ -68,13 +79,14 @@ class DynamicBatcher:
         max_batch_tokens: int,
         max_wait_s: float,
         max_queue: int,
+        max_queue_wait_s: float = 10.0,
         on_batch: Callable[[BatchStats], None] = lambda stats: None,
     ) -> None:
         self._run = run
         self.max_batch, self.max_batch_tokens = max_batch, max_batch_tokens
-        self.max_wait_s, self.max_queue = max_wait_s, max_queue
+        self.max_wait_s, self.max_queue, self.max_queue_wait_s = max_wait_s, max_queue, max_queue_wait_s
         self._on_batch = on_batch
-        self._jobs: deque[_Job] = deque()
+        self._jobs: list[_Job] = []  # in service order: fewest texts first, then oldest
         self._queued_texts = 0
         self._arriving = 0
         self._wake = asyncio.Event()
@@ -105,15 +117,18 @@ class DynamicBatcher:
         """The rows for ``texts`` (``[len(texts), dim]``), computed in some batch."""
         if self._closing:
             raise ShuttingDownError("the server is shutting down")
-        if self._queued_texts and self._queued_texts + len(texts) > self.max_queue:
+        ahead = sum(len(job.texts) for job in self._jobs if len(job.texts) <= len(texts))
+        if ahead and ahead + len(texts) > self.max_queue:
             raise QueueFullError(
-                f"the queue is full ({self._queued_texts} texts waiting, limit {self.max_queue})"
+                f"the queue is full ({self._queued_texts} texts waiting, {ahead} of them before this request; "
+                f"limit {self.max_queue})"
             )
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._serve_forever())
         job = _Job(texts, tokens, asyncio.get_running_loop().create_future())
-        self._jobs.append(job)
+        bisect.insort(self._jobs, job, key=_service_order)
         self._queued_texts += len(texts)
+        self._shed_largest()
         if arrival is not None:
             arrival.done()
         self._wake.set()
@@ -150,7 +165,7 @@ class DynamicBatcher:
             if not self._jobs:
                 return []
             count, full = self._fitting()
-            remaining = self._jobs[0].enqueued + self.max_wait_s - time.monotonic()
+            remaining = min(job.enqueued for job in self._jobs) + self.max_wait_s - time.monotonic()
             if full or self._arriving == 0 or self._closing or remaining <= 0:
                 break
             self._wake.clear()
@@ -158,7 +173,7 @@ class DynamicBatcher:
                 await asyncio.wait_for(self._wake.wait(), remaining)
             except asyncio.TimeoutError:
                 pass
-        batch = [self._jobs.popleft() for _ in range(count)]
+        batch, self._jobs = self._jobs[:count], self._jobs[count:]
         self._queued_texts -= sum(len(job.texts) for job in batch)
         return batch
 
@@ -173,12 +188,29 @@ class DynamicBatcher:
             texts, tokens, count = texts + len(job.texts), tokens + job.tokens, count + 1
         return count, texts >= self.max_batch or tokens >= self.max_batch_tokens
 
+    def _shed_largest(self) -> None:
+        """Beyond ``max_queue`` texts, refuse the largest (then newest) requests until it fits."""
+        while self._queued_texts > self.max_queue and len(self._jobs) > 1:
+            job = self._jobs.pop()
+            self._queued_texts -= len(job.texts)
+            if not job.future.done():
+                job.future.set_exception(QueueFullError(
+                    f"the queue is full ({self._queued_texts} texts waiting, limit {self.max_queue}); "
+                    "smaller requests went first"
+                ))
+
     def _drop_abandoned(self) -> None:
-        """Requests whose client went away cost no compute."""
+        """Requests whose client went away cost no compute; those waiting too long are refused."""
+        now = time.monotonic()
+        for job in self._jobs:
+            if not job.future.done() and now - job.enqueued > self.max_queue_wait_s:
+                job.future.set_exception(QueueFullError(
+                    f"the request waited {now - job.enqueued:.1f} s without reaching the model "
+                    f"(limit {self.max_queue_wait_s:g} s, --max-queue-wait-ms)"
+                ))
         if any(job.future.done() for job in self._jobs):
-            kept = [job for job in self._jobs if not job.future.done()]
-            self._queued_texts = sum(len(job.texts) for job in kept)
-            self._jobs = deque(kept)
+            self._jobs = [job for job in self._jobs if not job.future.done()]
+            self._queued_texts = sum(len(job.texts) for job in self._jobs)
 
     async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Job]) -> None:
         texts = [text for job in batch for text in job.texts]

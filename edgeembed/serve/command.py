@@ -23,7 +23,8 @@ def serve_command(
     max_batch: Annotated[int, typer.Option(help="Texts per model batch.")] = 64,
     max_batch_tokens: Annotated[int, typer.Option(help="Tokens per model batch.")] = 16384,
     max_wait_ms: Annotated[float, typer.Option(help="Longest a request waits for others to join its batch.")] = 2.0,
-    max_queue: Annotated[int, typer.Option(help="Texts waiting for the model; beyond: 503 with Retry-After.")] = 2048,
+    max_queue: Annotated[int, typer.Option(help="Texts waiting for the model; beyond: 503 with Retry-After (largest requests first).")] = 2048,
+    max_queue_wait_ms: Annotated[float, typer.Option(help="Longest a request waits for the model; beyond: 503 with Retry-After.")] = 10_000.0,
     max_inputs: Annotated[int, typer.Option(help="Texts per request; beyond: 413.")] = 2048,
     max_body_mb: Annotated[float, typer.Option(help="Request body limit in MiB; beyond: 413.")] = 2.0,
     auto_truncate: Annotated[bool, typer.Option(help="Truncate texts over the token limit (and report it); off: 413.")] = True,
@@ -49,7 +50,7 @@ def serve_command(
         key = read_api_key_file(api_key_file) if api_key_file else api_key
         settings = ServeSettings(
             max_batch=max_batch, max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms,
-            max_queue=max_queue, max_inputs=max_inputs, max_body_bytes=int(max_body_mb * MiB),
+            max_queue=max_queue, max_queue_wait_ms=max_queue_wait_ms, max_inputs=max_inputs, max_body_bytes=int(max_body_mb * MiB),
             auto_truncate=auto_truncate, max_input_chars=max_input_chars, api_key=key, model_name=model_name,
         )
         run_server(

@@ -51,6 +51,7 @@ class EmbeddingService:
             max_batch_tokens=settings.max_batch_tokens,
             max_wait_s=settings.max_wait_ms / 1000,
             max_queue=settings.max_queue,
+            max_queue_wait_s=settings.max_queue_wait_ms / 1000,
             on_batch=self.metrics.record_batch,
         )
         self.ready = False

@@ -19,7 +19,9 @@ class ServeSettings:
 
     A batch closes when it holds ``max_batch`` texts or ``max_batch_tokens`` tokens, when its
     oldest request has waited ``max_wait_ms``, or at once when no other request is on its way.
-    ``max_queue`` bounds the texts waiting for the model (beyond it: 503 with Retry-After).
+    ``max_queue`` bounds the texts waiting for the model (beyond it: 503 with Retry-After; the
+    largest requests go first) and ``max_queue_wait_ms`` how long one may wait; smaller requests
+    are served first (``edgeembed/serve/batcher.py``).
     Texts over the model's token limit are truncated and reported (response header, metrics)
     unless the request says ``"truncate": false`` or ``auto_truncate`` is off: then 413. A text
     over ``max_input_chars`` characters (default: ``max(20000, 16 x the token limit)``) is 413
@@ -30,6 +32,7 @@ class ServeSettings:
     max_batch_tokens: int = 16384
     max_wait_ms: float = 2.0
     max_queue: int = 2048
+    max_queue_wait_ms: float = 10_000.0
     max_inputs: int = 2048
     max_body_bytes: int = 2 * MiB
     auto_truncate: bool = True
@@ -45,6 +48,10 @@ class ServeSettings:
                 raise InputError(f"serve: {name} ({_flag(name)}) must be a positive integer, got {value!r}")
         if self.max_input_chars is not None and (isinstance(self.max_input_chars, bool) or not isinstance(self.max_input_chars, int) or self.max_input_chars < 1):
             raise InputError(f"serve: max_input_chars (--max-input-chars) must be a positive integer, got {self.max_input_chars!r}")
+        if isinstance(self.max_queue_wait_ms, bool) or not 1 <= self.max_queue_wait_ms <= 3_600_000:
+            raise InputError(
+                f"serve: max_queue_wait_ms (--max-queue-wait-ms) must be within 1..3600000, got {self.max_queue_wait_ms!r}"
+            )
         if not 0 <= self.max_wait_ms <= 10_000:
             raise InputError(f"serve: max_wait_ms (--max-wait-ms) must be within 0..10000, got {self.max_wait_ms!r}")
         if self.max_inputs > self.max_queue:

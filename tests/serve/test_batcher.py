@@ -178,3 +178,40 @@ def test_abandoned_requests_cost_no_compute():
 
     run(main())
     assert ["gone"] not in model.batches
+
+
+def test_small_requests_go_first_and_the_largest_are_shed():
+    """While big requests fill the queue, a one-text request is admitted and served next; the
+    largest, newest requests are refused to make room."""
+    model = FakeModel(delay_s=0.05)
+
+    async def main():
+        batcher = batcher_for(model, max_batch=8, max_queue=24)
+        first = asyncio.ensure_future(batcher.submit(["busy"] * 8, 8))  # occupies the model
+        await asyncio.sleep(0.01)
+        big = [asyncio.ensure_future(batcher.submit([f"big {i}"] * 8, 8)) for i in range(3)]
+        await asyncio.sleep(0.01)
+        small = asyncio.ensure_future(batcher.submit(["small"], 1))
+        outcomes = await asyncio.gather(first, *big, small, return_exceptions=True)
+        await batcher.close()
+        return outcomes
+
+    first, *big, small = run(main())
+    assert small.shape == (1, 2)
+    assert [isinstance(b, QueueFullError) for b in big] == [False, False, True]  # the newest big one
+    assert "smaller requests went first" in str(big[2])
+    assert model.batches[1] == ["small"]  # served right after the batch that was running
+
+
+def test_a_request_waiting_too_long_is_refused():
+    model = FakeModel(delay_s=0.3)
+
+    async def main():
+        batcher = batcher_for(model, max_batch=1, max_queue_wait_s=0.1)
+        results = await asyncio.gather(*(batcher.submit([f"t{i}"], 1) for i in range(3)), return_exceptions=True)
+        await batcher.close()
+        return results
+
+    results = run(main())
+    assert any(isinstance(r, QueueFullError) and "waited" in str(r) for r in results)
+    assert not isinstance(results[0], Exception)

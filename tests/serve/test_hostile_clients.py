@@ -118,3 +118,45 @@ def test_requests_whose_clients_left_never_reach_the_model(tiny_bundles):
         time.sleep(0.5)
         computed = metric(port, "edgeembed_batch_size_sum") - before
         assert computed < len(long_texts) + 64, f"{computed - len(long_texts):.0f} texts of gone clients were computed"
+
+
+def test_a_one_text_client_is_not_starved_by_64_bulk_clients(tiny_bundles):
+    import asyncio
+
+    from edgeembed.serve.loadtest import _post
+
+    async def bulk(port: int, client: int, stop: asyncio.Event, statuses: list) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sent = 0
+        while not stop.is_set() and sent < 200:
+            body = json.dumps({"input": [f"bulk {client} {sent} {j} some words" for j in range(64)]}).encode()
+            statuses.append((await _post(reader, writer, "/v1/embeddings", body))[0])
+            sent += 1
+        writer.close()
+
+    async def lone(port: int) -> list[tuple[int, float]]:
+        results = []
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for index in range(48):
+            started = time.perf_counter()
+            status, _ = await _post(reader, writer, "/v1/embeddings", json.dumps({"input": f"query {index}"}).encode())
+            results.append((status, time.perf_counter() - started))
+            await asyncio.sleep(0.02)
+        writer.close()
+        return results
+
+    async def main(port: int):
+        stop, statuses = asyncio.Event(), []
+        clients = [asyncio.ensure_future(bulk(port, c, stop, statuses)) for c in range(64)]
+        await asyncio.sleep(0.5)  # the queue is full of bulk requests
+        results = await asyncio.wait_for(lone(port), 60)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*clients, return_exceptions=True), 60)
+        return results, statuses
+
+    with serving(tiny_bundles["fp32"], "--cache-size", "0", "--max-queue", "1024", "--max-inputs", "256") as (port, _):
+        results, statuses = asyncio.run(main(port))
+    latencies = sorted(seconds for _, seconds in results)
+    assert [status for status, _ in results] == [200] * 48
+    assert latencies[int(0.99 * len(latencies))] < 0.25, latencies[-5:]
+    assert 503 in statuses  # the bulk clients were over the queue: shed, not the lone one
