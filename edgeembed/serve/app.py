@@ -82,6 +82,13 @@ class _Routes:
                 response = error_response(family, 503, f"{error}; retry in {retry} s", headers={"Retry-After": str(retry)})
             except ShuttingDownError as error:
                 response = error_response(family, 503, str(error), headers={"Retry-After": str(self.settings.retry_after_s)})
+            except asyncio.CancelledError:  # shutdown: a body still arriving, or --graceful-timeout ran out
+                if not self.service.stopping:
+                    raise
+                response = error_response(
+                    family, 503, "the server is shutting down; retry shortly",
+                    headers={"Retry-After": str(self.settings.retry_after_s)},
+                )
             except Exception:
                 logger.exception("internal error on %s", route)
                 response = error_response(family, 500, "internal error while embedding; the server log has the details")
@@ -92,7 +99,14 @@ class _Routes:
 
     async def _embed(self, request: Request, parse: Callable[..., EmbedRequest]) -> tuple[EmbedRequest, Embedded]:
         with self.service.batcher.arriving() as arrival:
-            body = await read_json(request, self.settings.max_body_bytes)
+            if self.service.stopping:
+                raise ShuttingDownError("the server is shutting down")
+            reader = asyncio.current_task()
+            self.service.reading.add(reader)  # begin_shutdown cancels a body still arriving
+            try:
+                body = await read_json(request, self.settings.max_body_bytes)
+            finally:
+                self.service.reading.discard(reader)
             parsed = parse(body, self.settings.max_inputs)
             dim = self.service.embedder.embedding_dim
             if parsed.dimensions is not None and parsed.dimensions > dim:

@@ -138,6 +138,11 @@ class DynamicBatcher:
         """Run ``function`` in the model's thread, never beside a batch (warm-up uses this)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, function)
 
+    def stop_accepting(self) -> None:
+        """Refuse new requests (ShuttingDownError); queued ones are still answered."""
+        self._closing = True
+        self._wake.set()
+
     async def close(self) -> None:
         """Finish every queued request, then stop the worker."""
         self._closing = True

@@ -6,10 +6,14 @@ import os
 import signal
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgeembed.errors import InputError
 from edgeembed.serve.dependencies import require_serve_extra
 from edgeembed.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from edgeembed.serve.service import EmbeddingService
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -57,7 +61,7 @@ def run_server(
         http=guarded_protocol(max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s),
         timeout_graceful_shutdown=graceful_timeout_s, server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _draining_server(config, app.state.service)
     # uvicorn re-raises the stop signal after its graceful shutdown; with these handlers in
     # place that ends in a clean return (exit status 0), not death by signal.
     previous = {sig: signal.signal(sig, _after_shutdown) for sig in STOP_SIGNALS}
@@ -72,6 +76,19 @@ def run_server(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _draining_server(config: object, service: EmbeddingService) -> object:
+    """uvicorn's server, telling the service when shutdown begins: requests still sending a body
+    get a JSON 503 at once instead of holding the exit until --graceful-timeout."""
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
+            service.begin_shutdown()
+            await super().shutdown(sockets)
+
+    return DrainingServer(config)
 
 
 def check_address(host: str, port: int) -> None:

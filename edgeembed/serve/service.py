@@ -55,6 +55,8 @@ class EmbeddingService:
             on_batch=self.metrics.record_batch,
         )
         self.ready = False
+        self.stopping = False  # set when the server begins to shut down
+        self.reading: set[asyncio.Task] = set()  # requests whose body is still arriving
         self._warming: asyncio.Task | None = None
 
     def warm_up(self) -> None:
@@ -71,6 +73,14 @@ class EmbeddingService:
     async def ensure_warm(self) -> None:
         if not self.ready:
             await asyncio.shield(self.start_warm_up())
+
+    def begin_shutdown(self) -> None:
+        """Stop taking work: new requests and those still sending their body get 503 at once;
+        requests already queued or in the model are answered."""
+        self.stopping = True
+        self.batcher.stop_accepting()
+        for task in list(self.reading):
+            task.cancel()
 
     async def close(self) -> None:
         await self.batcher.close()

@@ -160,3 +160,69 @@ def test_a_one_text_client_is_not_starved_by_64_bulk_clients(tiny_bundles):
     assert [status for status, _ in results] == [200] * 48
     assert latencies[int(0.99 * len(latencies))] < 0.25, latencies[-5:]
     assert 503 in statuses  # the bulk clients were over the queue: shed, not the lone one
+
+
+def test_sigterm_answers_slow_bodies_503_at_once_and_exits_0(tiny_bundles):
+    import signal as signals
+
+    port = free_port()
+    process = start_server(tiny_bundles["fp32"], port, ["--graceful-timeout", "20"])
+    slow = []
+    try:
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"input\": ")
+            slow.append(sock)
+        time.sleep(0.3)
+        started = time.monotonic()
+        process.send_signal(signals.SIGTERM)
+        answers = [sock.recv(4096) for sock in slow]
+        code = process.wait(15)
+        took = time.monotonic() - started
+    finally:
+        for sock in slow:
+            sock.close()
+        stop_server(process, timeout_s=5)
+    assert code == 0 and took < 5, (code, took)
+    for answer in answers:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503") and b"retry-after" in head.lower(), head
+        assert "shutting down" in json.loads(body)["error"]["message"]
+    assert "Traceback" not in process.stdout.read()
+
+
+def test_graceful_timeout_running_out_answers_json_503(tiny_bundles):
+    import signal as signals
+
+    port = free_port()
+    process = start_server(tiny_bundles["fp32"], port, ["--graceful-timeout", "0.05", "--cache-size", "0",
+                                                        "--max-queue", "16384"])
+    clients, heads = [], []
+    try:
+        for index in range(6):  # queued one after another: the last ones outlive the timeout
+            texts = [f"request {index} text {i} " + "word " * 40 for i in range(2048)]
+            body = json.dumps({"input": texts}).encode()
+            client = socket.create_connection(("127.0.0.1", port), timeout=60)
+            client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            clients.append(client)
+        time.sleep(0.3)
+        process.send_signal(signals.SIGTERM)
+        for client in clients:
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            heads.append(answer.partition(b"\r\n\r\n")[0].lower())
+        assert process.wait(30) == 0
+    finally:
+        for client in clients:
+            client.close()
+        stop_server(process, timeout_s=5)
+    refused = [head for head in heads if head.startswith(b"http/1.1 503")]
+    assert refused, heads
+    assert all(b"application/json" in head and b"retry-after" in head for head in refused)
+    assert all(head.startswith((b"http/1.1 200", b"http/1.1 503")) for head in heads), heads
+    assert "Traceback" not in process.stdout.read()
