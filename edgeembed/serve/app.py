@@ -22,6 +22,7 @@ from edgeembed.serve.batcher import QueueFullError, ShuttingDownError
 from edgeembed.serve.protocol import (
     CLIENT_CLOSED, ClientGoneError, VectorsResponse, check_bearer, encode_vector, error_response, read_json,
 )
+from edgeembed.serve.openapi import openapi_document
 from edgeembed.serve.schemas import EmbedRequest, RequestError, parse_openai, parse_tei
 from edgeembed.serve.service import Embedded, EmbeddingService
 from edgeembed.serve.settings import ServeSettings
@@ -50,6 +51,7 @@ def build_app(embedder: Embedder, settings: ServeSettings) -> Starlette:
             Route("/info", routes.guard("/info", "openai", routes.info), methods=["GET"]),
             Route("/metrics", routes.guard("/metrics", "openai", routes.metrics), methods=["GET"]),
             Route("/health", routes.guard("/health", "openai", routes.health, protected=False), methods=["GET"]),
+            Route("/openapi.json", routes.guard("/openapi.json", "openai", routes.openapi, protected=False), methods=["GET"]),
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
@@ -62,6 +64,10 @@ class _Routes:
     def __init__(self, service: EmbeddingService) -> None:
         self.service = service
         self.settings = service.settings
+        self._openapi = openapi_document(
+            service.settings, service.model_name, service.embedder.embedding_dim,
+            sorted(service.embedder.bundle.manifest.prompts),
+        )
 
     def guard(self, route: str, family: str, handler: Handler, protected: bool = True) -> Handler:
         """Auth, the one error path (JSON errors, never a traceback) and metrics for a route."""
@@ -140,6 +146,9 @@ class _Routes:
             self.service.start_warm_up()
             return JSONResponse({"status": "warming"}, status_code=503, headers={"Retry-After": "1"})
         return JSONResponse({"status": "ok"})
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(self._openapi)
 
     async def info(self, request: Request) -> Response:
         return JSONResponse(server_info(self.service))

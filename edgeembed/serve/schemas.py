@@ -39,6 +39,7 @@ def parse_openai(body: Any, max_inputs: int) -> EmbedRequest:
     """``{"input": str | [str], "model"?, "encoding_format"?, "dimensions"?, "user"?}``."""
     body, texts = _body_and_texts(body, "input", max_inputs)
     model = _optional(body, "model", str)
+    _optional(body, "user", str)  # accepted and unused, as a string
     encoding_format = _optional(body, "encoding_format", str) or "float"
     if encoding_format not in ENCODING_FORMATS:
         raise RequestError(400, f"encoding_format must be one of {list(ENCODING_FORMATS)}, got {encoding_format!r}", "encoding_format")
@@ -94,6 +95,8 @@ def _optional(body: dict[str, Any], name: str, kind: type) -> Any:
     value = body.get(name)
     if value is None:
         return None
+    if kind is int and isinstance(value, float) and value.is_integer():  # JSON has one number type: 30.0 is 30
+        value = int(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise RequestError(400, f"'{name}' must be {kind.__name__}, got {_kind(value)}", name)
     return value
