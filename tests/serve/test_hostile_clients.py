@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import socket
@@ -14,16 +13,11 @@ import pytest
 
 pytest.importorskip("uvicorn")
 from edgeembed.serve.loadtest import free_port, request, start_server, stop_server  # noqa: E402
+from servers import serving as serve_process  # noqa: E402
 
 
-@contextlib.contextmanager
 def serving(bundle, *options: str):
-    port = free_port()
-    process = start_server(bundle, port, list(options))
-    try:
-        yield port, process
-    finally:
-        assert stop_server(process, timeout_s=30) == 0
+    return serve_process(bundle, *options, clean_exit=True)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -4,7 +4,6 @@ HTTP, overload, SIGTERM under load and the bounded load test. Every test stops i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -17,18 +16,11 @@ import pytest
 pytest.importorskip("uvicorn")
 from edgeembed.embedder import Embedder  # noqa: E402
 from edgeembed.serve.loadtest import _post, free_port, request, start_server, stop_server  # noqa: E402
+from servers import serving  # noqa: E402
 
 TEXTS = ["a dog runs in the park", "the cat sleeps on the sofa", "rain is expected tomorrow"]
 
 
-@contextlib.contextmanager
-def serving(bundle, *options: str):
-    port = free_port()
-    process = start_server(bundle, port, list(options))
-    try:
-        yield port, process
-    finally:
-        stop_server(process, timeout_s=30)
 
 
 def test_openai_client_gets_what_encode_gives(tiny_bundles):
