@@ -41,7 +41,7 @@ def run_server(
     ``header_timeout_s``, at most ``max_connections`` open (idle ones make way for new ones).
     """
     check_address(host, port)
-    for name, value in (("--max-connections", max_connections), ("--max-header-kb", max_header_bytes)):
+    for name, value in (("--max-connections", max_connections), ("--max-header-kb", max_header_bytes // 1024)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if not 0 < header_timeout_s <= 3600:
