@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
-from edgeembed.tokenize import BucketTokenizer, TokenizedText
+from edgeembed.embed.tokenize import BucketTokenizer, TokenizedText
+
+
+def builtin_calibration_texts() -> list[str]:
+    """The calibration set ``convert`` uses without ``--calibration`` (disjoint from the held-out texts)."""
+    resource = resources.files("edgeembed.converters") / "data" / "calibration.txt"
+    return [line for line in resource.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @dataclass(frozen=True)

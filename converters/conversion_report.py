@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from edgeembed import __version__
+from edgeembed.version import __version__
 from edgeembed.converters.projection_fit import projected_embeddings
 from edgeembed.converters.reference import reference_embeddings
-from edgeembed.embedder import Embedder
+from edgeembed.embed.embedder import Embedder
 from edgeembed.bundle import Bundle
 from edgeembed.formats import FORMATS
-from edgeembed.similarity import agreement_to_fp32, sts_spearman
+from edgeembed.host.similarity import agreement_to_fp32, sts_spearman
 
 
 def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.errors import ConversionError
 from edgeembed.texts import builtin_texts
-from edgeembed.tokenize import BucketTokenizer
+from edgeembed.embed.tokenize import BucketTokenizer
 
 INPUTS = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
 OUTPUT = "token_embeddings"

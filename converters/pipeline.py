@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from edgeembed import __version__
+from edgeembed.version import __version__
 from edgeembed.bundle import PROJECTION_NAME, TOKENIZER_NAME, Bundle, Manifest, Signature, write_bundle
-from edgeembed.converters import require_route, resolve_route, route_name
-from edgeembed.converters.calibration import build_calibration_set
+from edgeembed.converters.route_table import require_route, resolve_route, route_name
+from edgeembed.converters.calibration import build_calibration_set, builtin_calibration_texts
 from edgeembed.converters.conversion_report import conversion_report, sts_report
 from edgeembed.converters.families import check_family_route, supports
 from edgeembed.converters.projection_fit import add_projection, check_pca_dim, projected_embeddings
@@ -25,15 +25,16 @@ from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, Step
 from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
-from edgeembed.dense import dense_file
-from edgeembed.embedder import Embedder
+from edgeembed.embed.dense import dense_file
+from edgeembed.embed.embedder import Embedder
 from edgeembed.errors import ConversionError, MissingDependencyError
-from edgeembed.precision import embedding_ranges
+from edgeembed.embed.precision import embedding_ranges
 from edgeembed.formats import FORMATS
-from edgeembed.similarity import agreement_to_fp32, similarity_agreement
+from edgeembed.host.similarity import agreement_to_fp32, similarity_agreement
 from edgeembed.profiles import TargetProfile, load_target
-from edgeembed.texts import builtin_texts, read_sts, read_texts
-from edgeembed.tokenize import BucketTokenizer
+from edgeembed.host.sts import read_sts
+from edgeembed.texts import builtin_texts, read_texts
+from edgeembed.embed.tokenize import BucketTokenizer
 
 def _silent_step(message: str, total: int | None = None) -> Callable[[int], None]:
     return lambda n: None
@@ -67,7 +68,7 @@ def build_spec(
         seq_buckets=tuple(seq_buckets) if seq_buckets else None,
     )
     if calibration is None:
-        calibration_texts, source = builtin_texts("calibration"), "built-in"
+        calibration_texts, source = builtin_calibration_texts(), "built-in"
     elif isinstance(calibration, (str, os.PathLike)):
         calibration_texts, source = read_texts(calibration), str(calibration)
     else:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import PROJECTION_NAME, Bundle, Manifest
-from edgeembed.embedder import Embedder
+from edgeembed.embed.embedder import Embedder
 from edgeembed.errors import ConversionError
 
 

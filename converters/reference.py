@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edgeembed.pooling import l2_normalize, pool
-from edgeembed.tokenize import BucketTokenizer
+from edgeembed.embed.pooling import l2_normalize, pool
+from edgeembed.embed.tokenize import BucketTokenizer
 
 
 def reference_embeddings(
@@ -42,7 +42,7 @@ def reference_embeddings(
     for indices, vectors in chunks:
         result[indices] = vectors
     if dense:
-        from edgeembed.dense import DenseStack
+        from edgeembed.embed.dense import DenseStack
 
         result = DenseStack(list(dense))(result.astype(np.float64)).astype(np.float32)
     return l2_normalize(result) if normalize else result

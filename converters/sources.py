@@ -133,7 +133,7 @@ def _apply_sentence_bert_config(source: SourceModel, path: Path) -> None:
 
 def _dense_layer(folder: Path) -> tuple[np.ndarray, str]:
     """A Dense module's weights as ``[in + 1, out]`` (bias last) and its activation's name."""
-    from edgeembed.dense import TORCH_ACTIVATIONS
+    from edgeembed.embed.dense import TORCH_ACTIVATIONS
 
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     activation = TORCH_ACTIVATIONS.get(str(config.get("activation_function", "torch.nn.modules.linear.Identity")))

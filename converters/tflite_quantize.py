@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import Signature
-from edgeembed.packing import single_text_rows
+from edgeembed.embed.packing import single_text_rows
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.route import Climb, climb
 

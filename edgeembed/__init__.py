@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from edgeembed.version import __version__
 from edgeembed.errors import (
     BundleError,
     ConversionError,
@@ -17,7 +18,6 @@ from edgeembed.errors import (
     TargetError,
 )
 
-__version__ = "0.1.0"
 __all__ = [
     "Embedder", "Bundle", "convert", "EdgeEmbedError", "BundleError", "ConversionError",
     "TargetError", "InputError", "MissingDependencyError", "__version__",
@@ -26,12 +26,12 @@ __all__ = [
 if TYPE_CHECKING:
     from edgeembed.bundle import Bundle
     from edgeembed.converters import convert
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
 
 
 def __getattr__(name: str):
     if name == "Embedder":
-        from edgeembed.embedder import Embedder
+        from edgeembed.embed.embedder import Embedder
 
         return Embedder
     if name == "Bundle":

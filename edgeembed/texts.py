@@ -1,21 +1,14 @@
-"""Text files: one text per line, or the STS CSV format ``sentence1,sentence2[,score]``."""
+"""Text files (one text per line, or the STS CSV format ``sentence1,sentence2[,score]``) and the
+text sets shipped with edgeembed."""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from edgeembed.errors import InputError
-
-
-@dataclass(frozen=True)
-class StsPairs:
-    first: tuple[str, ...]
-    second: tuple[str, ...]
-    scores: tuple[float, ...]
 
 
 def _read(path: str | Path) -> str:
@@ -32,7 +25,7 @@ def _is_csv(path: str | Path) -> bool:
     return str(path).lower().endswith((".csv", ".tsv"))
 
 
-def _csv_rows(path: str | Path) -> list[list[str]]:
+def csv_rows(path: str | Path) -> list[list[str]]:
     text = _read(path)
     delimiter = "\t" if str(path).lower().endswith(".tsv") else ","
     rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if row]
@@ -44,7 +37,7 @@ def _csv_rows(path: str | Path) -> list[list[str]]:
 def read_texts(path: str | Path) -> list[str]:
     """Non-empty texts of a file; from an STS CSV, both sentences of every pair (deduplicated)."""
     if _is_csv(path):
-        texts = [cell for row in _csv_rows(path) for cell in row[:2]]
+        texts = [cell for row in csv_rows(path) for cell in row[:2]]
     else:
         texts = _read(path).splitlines()
     unique = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
@@ -53,25 +46,9 @@ def read_texts(path: str | Path) -> list[str]:
     return unique
 
 
-def read_sts(path: str | Path) -> StsPairs:
-    """STS pairs with gold scores from ``sentence1,sentence2,score`` rows."""
-    first, second, scores = [], [], []
-    for number, row in enumerate(_csv_rows(path), start=1):
-        if len(row) < 3:
-            raise InputError(f"{path}:{number}: expected sentence1,sentence2,score")
-        try:
-            scores.append(float(row[2]))
-        except ValueError:
-            raise InputError(f"{path}:{number}: score {row[2]!r} is not a number") from None
-        first.append(row[0])
-        second.append(row[1])
-    if len(scores) < 3:
-        raise InputError(f"{path}: need at least 3 scored pairs, found {len(scores)}")
-    return StsPairs(tuple(first), tuple(second), tuple(scores))
-
-
 def builtin_texts(name: str) -> list[str]:
-    """A text set shipped with edgeembed: ``calibration`` or ``holdout``."""
+    """A text set shipped with the device package: ``holdout`` (texts no conversion calibrated on;
+    the calibration set ships with the converters, ``edgeembed.converters.calibration``)."""
     resource = resources.files("edgeembed") / "data" / f"{name}.txt"
     return [line for line in resource.read_text(encoding="utf-8").splitlines() if line.strip()]
 

@@ -13,7 +13,7 @@ import numpy as np
 from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, MissingDependencyError
 from edgeembed.native_log import drop_native_noise
-from edgeembed.packing import single_text_rows
+from edgeembed.embed.packing import single_text_rows
 from edgeembed.runtimes.batching import pad_rows
 from edgeembed.runtimes.litert_executor import compiled_model_blocker
 
@@ -70,7 +70,7 @@ class LiteRTBackend:
         self._shared = None if interpreter_per_thread else self._new_state()
         self._lock = contextlib.nullcontext() if interpreter_per_thread else threading.Lock()
         self.device = device
-        # Every signature takes several texts per row (see ``edgeembed.packing``).
+        # Every signature takes several texts per row (see ``edgeembed.embed.packing``).
         self.packed = all(s.packed for s in manifest.signatures)
         # Row length -> rows per call of the batched signatures.
         self.batched_rows = {n: max(by) for n, by in self._by_length.items() if max(by) > 1}

@@ -77,8 +77,8 @@ sys.path.insert(0, "scripts/arm64")
 from device_check import SENTENCES
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.sources import load_source
-from edgeembed.pooling import l2_normalize
-from edgeembed.tokenize import BucketTokenizer
+from edgeembed.embed.pooling import l2_normalize
+from edgeembed.embed.tokenize import BucketTokenizer
 work = Path(sys.argv[1])
 source = load_source(None)
 tokenizer = BucketTokenizer(work / "minilm-rpi5" / "tokenizer.json", 128, (16, 32, 64, 128))

@@ -79,7 +79,7 @@ def main() -> None:
     print(f"{len(set(texts))} distinct lines of {len(texts)}", flush=True)
 
     from edgeembed import Embedder
-    from edgeembed.corpus import load_corpus_vectors
+    from edgeembed.tools.corpus import load_corpus_vectors
 
     embedder = Embedder.load(args.bundle, embedding_cache_size=0)
     started = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from edgeembed.serve.loadtest import free_port, start_server, stop_server
+from edgeembed.tools.serve_load import free_port, start_server, stop_server
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeembed.host.bench import run_bench
-from edgeembed.cli import app
+from edgeembed.cli.app import app
 from edgeembed.host.evaluate import evaluate_bundle
 from tiny_models import SENTENCES
 

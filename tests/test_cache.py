@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgeembed import Embedder
-from edgeembed.cache import EmbeddingCache
+from edgeembed.embed.cache import EmbeddingCache
 from tiny_models import SENTENCES
 
 
@@ -63,7 +63,7 @@ def test_disabled_caches_still_embed(fake_bundle):
 def test_a_byte_bound_keeps_huge_keys_from_growing_the_cache():
     import numpy as np
 
-    from edgeembed.cache import LRUCache, byte_budget, entry_bytes
+    from edgeembed.embed.cache import LRUCache, byte_budget, entry_bytes
 
     vector = np.zeros(384, np.float32)
     cache = LRUCache(1024, byte_budget(1024, vector.nbytes + 112))

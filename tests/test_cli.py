@@ -4,7 +4,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from edgeembed.cli import app
+from edgeembed.cli.app import app
 
 runner = CliRunner()
 
@@ -53,7 +53,7 @@ def test_convert_tiny_model_from_the_cli(tiny_model_dir, tmp_path):
 def test_error_messages_print_brackets_verbatim(capsys):
     import typer
 
-    from edgeembed import cli
+    from edgeembed.cli import app as cli
     from edgeembed.errors import EdgeEmbedError
 
     with pytest.raises(typer.Exit):

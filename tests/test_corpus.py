@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edgeembed import Embedder
-from edgeembed.corpus import embed_corpus, load_corpus_vectors
+from edgeembed.tools.corpus import embed_corpus, load_corpus_vectors
 from edgeembed.errors import InputError
 
 WORDS = "a the dog cat runs sleeps park sofa rain hello world man guitar music water plants".split()

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from edgeembed.cli import app
-from edgeembed.doctor import MachineFacts, best_profile, check_bundle, machine_facts
+from edgeembed.cli.app import app
+from edgeembed.tools.doctor import MachineFacts, best_profile, check_bundle, machine_facts
 
 
 def facts(**changes) -> MachineFacts:

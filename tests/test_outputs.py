@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeembed import Embedder
-from edgeembed.cli import app
+from edgeembed.cli.app import app
 from edgeembed.errors import InputError
-from edgeembed.precision import embedding_ranges
+from edgeembed.embed.precision import embedding_ranges
 from fakes import write_fake_bundle
 
 TEXTS = ["a dog runs in the park", "the cat sleeps", "hello world", "rain is expected tomorrow"]

@@ -16,10 +16,10 @@ import time
 import pytest
 
 from edgeembed.host import package as packaging
-from edgeembed.archive import is_device_package, unpack_package
+from edgeembed.bundle.archive import is_device_package, unpack_package
 from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError
-from edgeembed.archive import verify_package_dir
+from edgeembed.bundle.archive import verify_package_dir
 from edgeembed.host.package import PackageError, manylinux_tags, package_bundle, plan_package
 from edgeembed.profiles import load_target
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgeembed.errors import BundleError
-from edgeembed.packing import (
+from edgeembed.embed.packing import (
     invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups, single_text_rows,
 )
 
@@ -105,7 +105,7 @@ def test_every_pooling_mode_agrees_packed_bucketed_and_by_hand(tmp_path, fake_ru
 
 def _general_path(embedder, ids):
     """The packed path's loop for one text, without the single-text shortcut."""
-    from edgeembed.packing import row_groups as groups
+    from edgeembed.embed.packing import row_groups as groups
 
     batched, buckets = embedder.backend.batched_rows, embedder.tokenizer.seq_buckets
     (indices, row_length), = groups([len(ids)], batched, buckets)
@@ -118,7 +118,7 @@ def _general_path(embedder, ids):
 def test_the_single_text_shortcut_is_bit_identical_to_the_packed_path(fake_packed_bundle):
     """encode([one text]) skips the packing bookkeeping; its vector must not move by a bit."""
     from edgeembed import Embedder
-    from edgeembed.packing import mean_of_single_text, single_text_inputs
+    from edgeembed.embed.packing import mean_of_single_text, single_text_inputs
 
     embedder = Embedder.load(fake_packed_bundle, embedding_cache_size=0, token_cache_size=0)
     assert embedder.bundle.manifest.pooling == "mean" and embedder.packs_texts

@@ -1,7 +1,7 @@
 import numpy as np
 
-from edgeembed.similarity import cosine_summary, spearman, sts_spearman
-from edgeembed.pooling import l2_normalize, pool
+from edgeembed.host.similarity import cosine_summary, spearman, sts_spearman
+from edgeembed.embed.pooling import l2_normalize, pool
 
 
 def test_mean_pooling_ignores_padding():

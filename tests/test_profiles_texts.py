@@ -4,7 +4,8 @@ import pytest
 
 from edgeembed.errors import InputError, TargetError
 from edgeembed.profiles import builtin_target_names, load_target
-from edgeembed.texts import bench_texts, builtin_texts, read_sts, read_texts
+from edgeembed.host.sts import read_sts
+from edgeembed.texts import bench_texts, builtin_texts, read_texts
 
 
 NINE = {"rpi5", "rpi4", "jetson-orin-nano", "jetson-agx-orin", "intel-cpu", "intel-igpu", "intel-npu",
@@ -65,7 +66,9 @@ def test_bench_texts_never_repeat_a_text():
 
 
 def test_builtin_sets_are_disjoint():
-    calibration, holdout = builtin_texts("calibration"), builtin_texts("holdout")
+    from edgeembed.converters.calibration import builtin_calibration_texts
+
+    calibration, holdout = builtin_calibration_texts(), builtin_texts("holdout")
     assert len(calibration) >= 200 and len(holdout) >= 100
     assert not set(calibration) & set(holdout)
 

@@ -11,7 +11,7 @@ from edgeembed import Embedder
 from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError, InputError
 from edgeembed.converters.projection_fit import check_pca_dim, fit_pca
-from edgeembed.similarity import similarity_agreement
+from edgeembed.host.similarity import similarity_agreement
 from edgeembed.errors import ConversionError
 from fakes import DIM, write_fake_bundle
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from edgeembed import Embedder
 from edgeembed.bundle import Bundle, Manifest
-from edgeembed.cli import app
+from edgeembed.cli.app import app
 from edgeembed.errors import BundleError, InputError
 from fakes import write_fake_bundle
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgeembed.row_filling import fill_rows, first_fit_decreasing, fullest_subsets
+from edgeembed.embed.row_filling import fill_rows, first_fit_decreasing, fullest_subsets
 
 # Token counts of the first 40 distinct STS-B dev sentences (the emulated-Pi benchmark set).
 STS_SHORT = [7] * 5 + [8] * 8 + [9] * 14 + [10] * 5 + [11] * 5 + [12] * 3

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from tiny_models import build_tokenizer_json
-from edgeembed.cache import LRUCache
-from edgeembed.tokenize import BucketTokenizer, validate_texts
+from edgeembed.embed.cache import LRUCache
+from edgeembed.embed.tokenize import BucketTokenizer, validate_texts
 
 
 @pytest.fixture()

@@ -6,9 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeembed import Embedder
-from edgeembed.cli import app
+from edgeembed.cli.app import app
 from edgeembed.errors import InputError
-from edgeembed.tuning import load_tuned, settings_path, tune
+from edgeembed.embed.tuned import load_tuned, settings_path
+from edgeembed.tools.tune import tune
 from edgeembed.bundle import Bundle
 from tiny_models import SENTENCES
 

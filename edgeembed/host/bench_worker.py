@@ -61,7 +61,7 @@ def _mean_normalize(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
 
     embedder = Embedder.load(
         spec["bundle"], threads=spec["threads"], token_cache_size=0, embedding_cache_size=0
@@ -211,7 +211,7 @@ def _latencies_ms(encode: Encode, text: str, calls: int) -> list[float]:
 
 
 def _cache_hit_us(spec: dict[str, Any]) -> float:
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
 
     embedder = Embedder.load(spec["bundle"], threads=spec["threads"])
     embedder.encode(SHORT_SENTENCE)

@@ -9,8 +9,8 @@ import numpy as np
 
 from edgeembed.formats import FORMATS
 from edgeembed.host.output_grid import output_grid
-from edgeembed.similarity import agreement_to_fp32, sts_spearman
-from edgeembed.tokenize import BucketTokenizer
+from edgeembed.host.similarity import agreement_to_fp32, sts_spearman
+from edgeembed.embed.tokenize import BucketTokenizer
 
 
 def evaluate_bundle(
@@ -23,8 +23,8 @@ def evaluate_bundle(
     (:mod:`edgeembed.host.output_grid`)."""
     import importlib.util
 
-    from edgeembed.embedder import Embedder
-    from edgeembed.texts import read_sts
+    from edgeembed.embed.embedder import Embedder
+    from edgeembed.host.sts import read_sts
 
     pairs = read_sts(sts_file)
     embedder = Embedder.load(bundle_path, threads=threads, embedding_cache_size=0)

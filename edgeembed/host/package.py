@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from edgeembed import __version__
-from edgeembed.archive import MANIFEST_SHA256, write_tar_atomically
+from edgeembed.version import __version__
+from edgeembed.bundle.archive import MANIFEST_SHA256, write_tar_atomically
 from edgeembed.bundle import Bundle, sha256_file
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.formats import FORMATS, RUNTIMES
@@ -149,7 +149,7 @@ def pinned_requirements(wheelhouse: Path) -> str:
 
 
 def _template(name: str) -> str:
-    return (resources.files("edgeembed") / "device" / name).read_text(encoding="utf-8")
+    return (resources.files("edgeembed.host") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _sample_files() -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from edgeembed.embedder import Embedder
+from edgeembed.embed.embedder import Embedder
 
 
 def as_embedder(bundle: str | os.PathLike[str] | Embedder, **options: Any) -> Embedder:

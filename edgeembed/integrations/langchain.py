@@ -13,7 +13,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from edgeembed.embedder import Embedder
+from edgeembed.embed.embedder import Embedder
 from edgeembed.integrations._embedder import as_embedder, as_lists
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from edgeembed.embedder import Embedder
+from edgeembed.embed.embedder import Embedder
 from edgeembed.integrations._embedder import as_embedder, as_lists
 
 

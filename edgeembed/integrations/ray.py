@@ -84,7 +84,7 @@ class RayEmbedder:
     @property
     def embedder(self):
         if self._embedder is None:
-            from edgeembed.embedder import Embedder
+            from edgeembed.embed.embedder import Embedder
 
             path = _materialize(self.bundle) if isinstance(self.bundle, dict) else self.bundle
             self._embedder = Embedder.load(path, threads=self.threads, embedding_cache_size=0)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from edgeembed.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
 
 __all__ = ["ServeSettings", "create_app"]
 

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edgeembed import __version__
-from edgeembed.embedder import Embedder
+from edgeembed.version import __version__
+from edgeembed.embed.embedder import Embedder
 from edgeembed.serve.batcher import QueueFullError, ShuttingDownError
 from edgeembed.serve.protocol import (
     CLIENT_CLOSED, ClientGoneError, VectorsResponse, check_bearer, encode_vector, error_response, read_json,

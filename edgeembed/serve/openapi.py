@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeembed import __version__
+from edgeembed.version import __version__
 from edgeembed.serve.schemas import ENCODING_FORMATS
 from edgeembed.serve.settings import ServeSettings
 

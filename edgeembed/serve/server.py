@@ -49,7 +49,7 @@ def run_server(
     require_serve_extra()
     import uvicorn
 
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
     from edgeembed.serve.app import build_app
     from edgeembed.serve.connections import guarded_protocol
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeembed.embedder import Embedder
+from edgeembed.embed.embedder import Embedder
 from edgeembed.errors import InputError
-from edgeembed.pooling import l2_normalize
-from edgeembed.prompts import resolve_prompt, with_prompt
+from edgeembed.embed.pooling import l2_normalize
+from edgeembed.embed.prompts import resolve_prompt, with_prompt
 from edgeembed.serve.batcher import Arrival, DynamicBatcher
 from edgeembed.serve.metrics import ServeMetrics
 from edgeembed.serve.schemas import EmbedRequest, RequestError

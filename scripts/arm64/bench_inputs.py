@@ -18,7 +18,8 @@ def main() -> None:
     from edgeembed.host.bench import _onnx_int8, _transformer_dir
     from edgeembed.converters.onnx import export_onnx
     from edgeembed.converters.sources import load_source
-    from edgeembed.texts import builtin_texts, read_sts
+    from edgeembed.host.sts import read_sts
+    from edgeembed.texts import builtin_texts
 
     data, sts, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     pool = read_sts(sts).first if sts.is_file() else builtin_texts("holdout")

@@ -15,7 +15,7 @@ from insn_probe import mark  # copied beside this script
 
 
 def main() -> None:
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
     from edgeembed.host.bench_worker import bucket_filling_texts
 
     calls = int(sys.argv[2]) if len(sys.argv) > 2 else 10

@@ -1,5 +1,5 @@
 from edgeembed.converters.calibration import build_calibration_set
-from edgeembed.tokenize import BucketTokenizer
+from edgeembed.embed.tokenize import BucketTokenizer
 from tiny_models import SENTENCES, build_tokenizer_json
 
 

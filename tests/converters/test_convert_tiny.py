@@ -13,7 +13,7 @@ from edgeembed.converters import convert  # noqa: E402
 from edgeembed.converters.reference import reference_embeddings  # noqa: E402
 from edgeembed.converters.sources import load_source  # noqa: E402
 from edgeembed.errors import ConversionError  # noqa: E402
-from edgeembed.tokenize import BucketTokenizer  # noqa: E402
+from edgeembed.embed.tokenize import BucketTokenizer  # noqa: E402
 from tiny_models import SENTENCES, write_target  # noqa: E402
 
 
@@ -114,7 +114,7 @@ def test_truncate_dim_and_int8_ranges_are_stored_at_conversion(tiny_model_dir, t
 def test_pca_dim_through_the_cli_fits_stores_and_reports(tiny_model_dir, tmp_path):
     from typer.testing import CliRunner
 
-    from edgeembed.cli import app
+    from edgeembed.cli.app import app
 
     sts = tmp_path / "sts.csv"
     pairs = [(SENTENCES[i], SENTENCES[(i + 1) % len(SENTENCES)], float(i % 5)) for i in range(len(SENTENCES))]

@@ -18,7 +18,7 @@ from edgeembed import Embedder  # noqa: E402
 from edgeembed.converters import convert  # noqa: E402
 from edgeembed.converters.reference import reference_embeddings  # noqa: E402
 from edgeembed.converters.sources import load_source  # noqa: E402
-from edgeembed.tokenize import BucketTokenizer  # noqa: E402
+from edgeembed.embed.tokenize import BucketTokenizer  # noqa: E402
 from tiny_models import SENTENCES, write_target  # noqa: E402
 
 ROUTES = [

@@ -55,7 +55,7 @@ def test_llama_index_embedding_uses_the_bundle_prompts(embedder):
 
 def test_the_device_path_imports_no_framework():
     code = (
-        "import sys, json, edgeembed, edgeembed.cli, edgeembed.integrations;"
+        "import sys, json, edgeembed, edgeembed.cli.app, edgeembed.integrations;"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('langchain_core', 'llama_index', 'ray'))))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeembed import Embedder
-from edgeembed.cli import app
-from edgeembed.corpus import embed_corpus, load_corpus_vectors
+from edgeembed.cli.app import app
+from edgeembed.tools.corpus import embed_corpus, load_corpus_vectors
 from edgeembed.errors import BundleError, InputError
 from edgeembed.integrations.ray import RayEmbedder, ship_bundle
 

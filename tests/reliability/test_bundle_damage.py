@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeembed import BundleError, Embedder
-from edgeembed.archive import pack_bundle, unpack_bundle
+from edgeembed.bundle.archive import pack_bundle, unpack_bundle
 from edgeembed.bundle import MANIFEST_NAME, Bundle, Manifest, sha256_file
 
 junk = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True),

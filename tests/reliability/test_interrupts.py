@@ -10,7 +10,7 @@ import numpy as np
 
 from edgeembed import Embedder
 from edgeembed.bundle import Bundle
-from edgeembed.cache import EmbeddingCache
+from edgeembed.embed.cache import EmbeddingCache
 from tiny_models import write_target
 
 KILLS = 20
@@ -55,7 +55,7 @@ def test_random_kills_during_convert_leave_nothing_half_made(tiny_model_dir, tmp
 
 CACHE_WRITER = """
 import sys, numpy as np
-from edgeembed.cache import EmbeddingCache
+from edgeembed.embed.cache import EmbeddingCache
 cache = EmbeddingCache(100000, "fingerprint", sys.argv[1])
 rng = np.random.default_rng()
 i = 0
@@ -96,7 +96,7 @@ class _no_warnings:
 
 
 def test_random_kills_during_pack_leave_no_partial_archive(tiny_bundles, tmp_path):
-    from edgeembed.archive import unpack_bundle
+    from edgeembed.bundle.archive import unpack_bundle
 
     rng = random.Random(99)
     command = [sys.executable, "-m", "edgeembed.cli", "pack", str(tiny_bundles["int8-full"])]

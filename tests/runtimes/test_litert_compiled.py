@@ -53,7 +53,7 @@ def test_a_closed_model_refuses_to_run_instead_of_crashing(tiny_bundles):
 
 def test_a_cpu_that_cannot_load_the_compiled_model_gets_the_interpreter(tiny_bundles, monkeypatch, caplog):
     """Default, asked-for and tuned shared weights alike: the blocker wins, with a reason."""
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
     from edgeembed.runtimes import litert
 
     bundle = Bundle.load(tiny_bundles["fp32"])

@@ -15,7 +15,7 @@ from starlette.applications import Starlette  # noqa: E402
 from starlette.routing import Mount  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from edgeembed.embedder import Embedder  # noqa: E402
+from edgeembed.embed.embedder import Embedder  # noqa: E402
 from edgeembed.serve import ServeSettings, create_app  # noqa: E402
 
 TEXTS = ["a dog runs in the park", "the cat sleeps", "a dog runs in the park", "é"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("uvicorn")
-from edgeembed.serve.loadtest import free_port, request, start_server, stop_server  # noqa: E402
+from edgeembed.tools.serve_load import free_port, request, start_server, stop_server  # noqa: E402
 from servers import serving as serve_process  # noqa: E402
 
 
@@ -117,7 +117,7 @@ def test_requests_whose_clients_left_never_reach_the_model(tiny_bundles):
 def test_a_one_text_client_is_not_starved_by_64_bulk_clients(tiny_bundles):
     import asyncio
 
-    from edgeembed.serve.loadtest import _post
+    from edgeembed.tools.serve_load import _post
 
     async def bulk(port: int, client: int, stop: asyncio.Event, statuses: list) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

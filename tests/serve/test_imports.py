@@ -11,7 +11,7 @@ SERVER_MODULES = ("uvicorn", "starlette", "prometheus_client", "httptools", "any
 
 def test_import_edgeembed_and_the_cli_load_no_server_packages():
     code = (
-        "import sys, json, edgeembed, edgeembed.cli, edgeembed.serve;"
+        "import sys, json, edgeembed, edgeembed.cli.app, edgeembed.serve;"
         f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_MODULES!r})))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from edgeembed.serve.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
-from edgeembed.serve.loadtest import RoundResult, summarize
+from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
+from edgeembed.tools.serve_load import RoundResult, summarize
 
 
 def _round(mode: str, clients: int, seconds: float, requests: int, server_cpu: float | None, client_cpu: float) -> RoundResult:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("uvicorn")
-from edgeembed.serve.loadtest import free_port, request, start_server, stop_server  # noqa: E402
+from edgeembed.tools.serve_load import free_port, request, start_server, stop_server  # noqa: E402
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
@@ -20,7 +20,7 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 def test_openapi_describes_every_route(fake_bundle):
     from starlette.testclient import TestClient
 
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
     from edgeembed.serve import create_app
 
     with TestClient(create_app(Embedder.load(fake_bundle), api_key="k")) as client:

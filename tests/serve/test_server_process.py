@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("uvicorn")
-from edgeembed.embedder import Embedder  # noqa: E402
-from edgeembed.serve.loadtest import _post, free_port, request, start_server, stop_server  # noqa: E402
+from edgeembed.embed.embedder import Embedder  # noqa: E402
+from edgeembed.tools.serve_load import _post, free_port, request, start_server, stop_server  # noqa: E402
 from servers import serving  # noqa: E402
 
 TEXTS = ["a dog runs in the park", "the cat sleeps on the sofa", "rain is expected tomorrow"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from edgeembed.bundle import PROJECTION_NAME, Bundle
 from edgeembed.errors import BundleError
-from edgeembed.pooling import l2_normalize
+from edgeembed.embed.pooling import l2_normalize
 
 
 class Projection:

@@ -13,20 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from edgeembed.bundle import PROJECTION_NAME, Bundle
-from edgeembed.cache import EmbeddingCache, byte_budget
-from edgeembed.parallel import WorkerPool, check_workers
-from edgeembed.packing import (
+from edgeembed.embed.cache import EmbeddingCache, byte_budget
+from edgeembed.embed.parallel import WorkerPool, check_workers
+from edgeembed.embed.packing import (
     invoke_inputs, mean_of_single_text, pack_rows, plan_invokes, pool_invoke, row_groups, single_text_inputs,
 )
-from edgeembed.pooling import l2_normalize, pool
-from edgeembed.precision import quantize
-from edgeembed.progress import EmbeddingProgress
-from edgeembed.dense import dense_file, load_dense
-from edgeembed.projection import load_projection
-from edgeembed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
+from edgeembed.embed.pooling import l2_normalize, pool
+from edgeembed.embed.precision import quantize
+from edgeembed.embed.progress import EmbeddingProgress
+from edgeembed.embed.dense import dense_file, load_dense
+from edgeembed.embed.projection import load_projection
+from edgeembed.embed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
 from edgeembed.errors import InputError
-from edgeembed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
-from edgeembed.tuning import load_tuned
+from edgeembed.embed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
+from edgeembed.embed.tuned import load_tuned
 
 logger = logging.getLogger("edgeembed")
 CHUNK_SIZE = 4096  # texts tokenized at once; bounds memory for huge inputs
@@ -162,8 +162,8 @@ class Embedder:
         logged and kept in ``last_truncated``. ``truncate_dim`` keeps the first N dimensions
         (Matryoshka models; None = the bundle's default), normalizing after the cut as
         sentence-transformers does. ``precision`` "int8", "uint8", "binary" or "ubinary" returns
-        compact codes (:mod:`edgeembed.precision`). ``workers=N`` embeds in N processes, each
-        with this embedder's threads divided among them (:mod:`edgeembed.parallel`).
+        compact codes (:mod:`edgeembed.embed.precision`). ``workers=N`` embeds in N processes, each
+        with this embedder's threads divided among them (:mod:`edgeembed.embed.parallel`).
         """
         texts, single = validate_texts(sentences)
         if workers != 1 and check_workers(workers) > 1 and len(texts) > 1:
@@ -198,7 +198,7 @@ class Embedder:
         if self._pool is None or self._pool.workers != workers:
             self.close()
             load_options = {"embedding_cache_size": 0, "tuned": False, "device": self._device}
-            self._pool = WorkerPool(self.bundle.path, workers, max(1, self.threads // workers), load_options)
+            self._pool = WorkerPool(type(self).load, self.bundle.path, workers, max(1, self.threads // workers), load_options)
             self._pool_finalizer = weakref.finalize(self, self._pool.close)
         return self._pool.encode(texts, options)
 

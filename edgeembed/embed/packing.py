@@ -3,7 +3,7 @@
 A packed signature takes ``input_ids``, ``position_ids`` (each text counts from 0) and
 ``segment_ids`` (one number per text, 0 for padding); attention stays inside a
 segment, so a text embeds as it would alone. Rows are filled as full as the texts allow
-(:mod:`edgeembed.row_filling`); rows are grouped into the model's batched shapes, and a
+(:mod:`edgeembed.embed.row_filling`); rows are grouped into the model's batched shapes, and a
 leftover row runs alone in the smallest bucket that holds it. Pooling sums each text's own
 tokens (``np.add.reduceat``), so a vector never depends on the texts it shared a row with.
 """
@@ -17,7 +17,7 @@ from itertools import chain
 import numpy as np
 
 from edgeembed.errors import BundleError
-from edgeembed.row_filling import fill_rows
+from edgeembed.embed.row_filling import fill_rows
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Invoke:
 
 
 def pack_rows(token_ids: Sequence[Sequence[int]], row_length: int, pad_id: int) -> PackedRows:
-    """Texts laid out in rows as :func:`~edgeembed.row_filling.fill_rows` assigns them."""
+    """Texts laid out in rows as :func:`~edgeembed.embed.row_filling.fill_rows` assigns them."""
     count = len(token_ids)
     lengths = np.fromiter((len(ids) for ids in token_ids), dtype=np.int64, count=count)
     if count and lengths.max() > row_length:

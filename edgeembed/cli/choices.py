@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import Enum
 
 from edgeembed.formats import DEVICES, FORMATS, QUANTIZATIONS
-from edgeembed.precision import PRECISIONS
+from edgeembed.embed.precision import PRECISIONS
 
 
 def _choices(name: str, values) -> type[Enum]:

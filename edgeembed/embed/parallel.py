@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -18,11 +18,9 @@ CHUNK = 256  # texts per task: small enough to balance, large enough to batch we
 _worker_embedder = None
 
 
-def _start_worker(bundle_path: str, load_options: dict[str, Any]) -> None:
+def _start_worker(load: Callable[..., Any], bundle_path: str, load_options: dict[str, Any]) -> None:
     global _worker_embedder
-    from edgeembed.embedder import Embedder
-
-    _worker_embedder = Embedder.load(bundle_path, **load_options)
+    _worker_embedder = load(bundle_path, **load_options)
 
 
 def _encode_chunk(texts: list[str], options: dict[str, Any]) -> np.ndarray:
@@ -37,14 +35,18 @@ def check_workers(workers: int) -> int:
 
 class WorkerPool:
     """Processes that each load the bundle once and embed chunks in order; reused across calls
-    (spawning and loading a runtime costs about a second) and shut down with their Embedder."""
+    (spawning and loading a runtime costs about a second) and shut down with their Embedder.
+    ``load(bundle_path, **options)`` (``Embedder.load``, a picklable reference) makes each worker's embedder."""
 
-    def __init__(self, bundle_path: str | os.PathLike[str], workers: int, threads: int, load_options: dict[str, Any]) -> None:
+    def __init__(
+        self, load: Callable[..., Any], bundle_path: str | os.PathLike[str], workers: int, threads: int,
+        load_options: dict[str, Any],
+    ) -> None:
         self.workers = workers
         context = multiprocessing.get_context("spawn")  # runtimes hold threads: never fork them
         self._pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=context,
-            initializer=_start_worker, initargs=(str(bundle_path), {**load_options, "threads": threads}),
+            initializer=_start_worker, initargs=(load, str(bundle_path), {**load_options, "threads": threads}),
         )
 
     def encode(self, texts: Sequence[str], options: dict[str, Any]) -> np.ndarray:

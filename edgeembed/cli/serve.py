@@ -8,7 +8,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from edgeembed.cli_options import BundleArgument, DeviceOption, JsonFlag, RoundsOption, ThreadsOption
+from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, RoundsOption, ThreadsOption
 from edgeembed.errors import EdgeEmbedError
 
 API_KEY_ENV = "EDGEEMBED_API_KEY"
@@ -40,7 +40,7 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a bundle over HTTP: OpenAI /v1/embeddings, TEI /embed, /health, /info, /metrics."""
-    from edgeembed.cli_output import fail
+    from edgeembed.cli.output import fail
     from edgeembed.serve.server import run_server
     from edgeembed.serve.settings import MiB, ServeSettings, read_api_key_file
 
@@ -71,8 +71,8 @@ def bench_serve_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Measure the batching gain of 'edgeembed serve' on 127.0.0.1 (fresh server, bounded)."""
-    from edgeembed.cli_output import console, errors, fail
-    from edgeembed.serve.loadtest import load_test
+    from edgeembed.cli.output import console, errors, fail
+    from edgeembed.tools.serve_load import load_test
     from edgeembed.texts import builtin_texts
 
     sentences = builtin_texts("holdout")
@@ -87,6 +87,6 @@ def bench_serve_command(
     if as_json:
         print(json.dumps(summary))
         return
-    from edgeembed.serve.report import print_load_test
+    from edgeembed.cli.serve_load_table import print_load_test
 
     print_load_test(console, summary)

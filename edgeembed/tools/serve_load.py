@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeembed.errors import EdgeEmbedError
-from edgeembed.serve.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
+from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
 
 START_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0

@@ -8,8 +8,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from edgeembed.cli_options import BundleArgument, JsonFlag, RoundsOption, SourceModelOption, TextsFileOption, ThreadsOption
-from edgeembed.cli_output import console, errors, fail
+from edgeembed.cli.options import BundleArgument, JsonFlag, RoundsOption, SourceModelOption, TextsFileOption, ThreadsOption
+from edgeembed.cli.output import console, errors, fail
 from edgeembed.errors import EdgeEmbedError
 
 
@@ -24,10 +24,10 @@ def eval_command(
 ) -> None:
     """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed;
     with --dims/--precision, STS and retrieval (recall@1, MRR@10) per width and code."""
-    from edgeembed.cli_inputs import comma_list
+    from edgeembed.cli.inputs import comma_list
     from edgeembed.host.evaluate import evaluate_bundle
-    from edgeembed.precision import PRECISIONS
-    from edgeembed.report import print_evaluation
+    from edgeembed.embed.precision import PRECISIONS
+    from edgeembed.cli.tables import print_evaluation
 
     try:
         widths = [int(w) for w in comma_list(dims, "--dims", str.isdigit)] if dims else None
@@ -54,7 +54,7 @@ def bench_command(
 ) -> None:
     """Speed, cold start, memory and size of a bundle against PyTorch, ONNX Runtime and other bundles, in one run."""
     from edgeembed.host.bench import plot_bench, run_bench
-    from edgeembed.report import print_bench
+    from edgeembed.cli.tables import print_bench
 
     baselines = [name.strip() for name in baseline.split(",") if name.strip()]
     try:
@@ -80,8 +80,8 @@ def tune_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Time threads and batch sizes on this machine; Embedder.load then uses the fastest."""
-    from edgeembed import tuning
-    from edgeembed.report import print_tune
+    from edgeembed.tools import tune as tuning
+    from edgeembed.cli.tables import print_tune
     from edgeembed.texts import bench_texts, read_texts
 
     try:

@@ -155,7 +155,7 @@ def best_profile(facts: MachineFacts) -> tuple[str, str]:
 
 def check_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Verify hashes, load the runtime, embed one sentence."""
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
 
     started = time.perf_counter()
     try:

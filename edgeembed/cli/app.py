@@ -13,12 +13,12 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from edgeembed.choices import Converter, Device, Format, Precision, Quantization
-from edgeembed.cli_options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
-from edgeembed.cli_measure import bench_command, eval_command, tune_command
-from edgeembed.cli_output import console, errors, fail
+from edgeembed.cli.choices import Converter, Device, Format, Precision, Quantization
+from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
+from edgeembed.cli.measure import bench_command, eval_command, tune_command
+from edgeembed.cli.output import console, errors, fail
 from edgeembed.errors import EdgeEmbedError
-from edgeembed.serve.command import bench_serve_command, serve_command
+from edgeembed.cli.serve import bench_serve_command, serve_command
 
 app = typer.Typer(
     help="Convert sentence-embedding models into small, verified bundles and embed on the edge.",
@@ -61,11 +61,11 @@ def convert(
     pca_dim: Annotated[Optional[int], typer.Option(help="Fit a PCA to N dimensions on the calibration texts; encode() applies it.")] = None,
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
-    from edgeembed.cli_inputs import named_prompts
-    from edgeembed.cli_progress import ConversionSteps
+    from edgeembed.cli.inputs import named_prompts
+    from edgeembed.cli.progress import ConversionSteps
     from edgeembed.converters import convert as run_conversion
     from edgeembed.profiles import load_target
-    from edgeembed.report import print_conversion_report
+    from edgeembed.cli.tables import print_conversion_report
 
     try:
         prompts = named_prompts(prompt or [])
@@ -106,8 +106,8 @@ def embed(
     import numpy as np
 
     from edgeembed.atomic import atomic_write
-    from edgeembed.cli_inputs import npy_target, stdin_texts
-    from edgeembed.embedder import Embedder
+    from edgeembed.cli.inputs import npy_target, stdin_texts
+    from edgeembed.embed.embedder import Embedder
     from edgeembed.errors import InputError
 
     try:
@@ -131,7 +131,7 @@ def embed(
         print(json.dumps({"texts": texts, "embeddings": values.tolist()}))
     show_table = similarity if similarity is not None else not (as_json or npy_path)
     if show_table and precision.value == "float32":
-        from edgeembed.report import print_similarity
+        from edgeembed.cli.tables import print_similarity
 
         print_similarity(console, texts, vectors)
     elif not (as_json or npy_path):
@@ -153,8 +153,8 @@ def embed_corpus_command(
     """Embed a corpus into resumable shards (a rerun keeps every finished shard)."""
     from rich.progress import Progress
 
-    from edgeembed.corpus import check_corpus_source, embed_corpus
-    from edgeembed.embedder import Embedder
+    from edgeembed.tools.corpus import check_corpus_source, embed_corpus
+    from edgeembed.embed.embedder import Embedder
 
     try:
         check_corpus_source(source)  # before the model loads and before --out is made
@@ -175,7 +175,7 @@ def embed_corpus_command(
 def info(bundle: BundleArgument) -> None:
     """Verify a bundle's hashes and show its manifest and conversion report."""
     from edgeembed.bundle import Bundle
-    from edgeembed.report import print_bundle_info
+    from edgeembed.cli.tables import print_bundle_info
 
     try:
         loaded = Bundle.load(bundle)
@@ -195,7 +195,7 @@ def pack(
     out: Annotated[Path, typer.Argument(help="Archive to write (.tar.gz).")],
 ) -> None:
     """Verify a bundle and write it as one .tar.gz for shipping."""
-    from edgeembed.archive import pack_bundle
+    from edgeembed.bundle.archive import pack_bundle
 
     try:
         path = pack_bundle(bundle, out)
@@ -210,7 +210,7 @@ def unpack(
     out: Annotated[Path, typer.Argument(help="New directory.")],
 ) -> None:
     """Unpack a bundle or device package safely (no absolute paths, '..', links) and verify it."""
-    from edgeembed.archive import is_device_package, unpack_bundle, unpack_package
+    from edgeembed.bundle.archive import is_device_package, unpack_bundle, unpack_package
 
     try:
         if is_device_package(archive):
@@ -232,7 +232,7 @@ def targets(
     from dataclasses import asdict
 
     from edgeembed.profiles import all_targets, load_target
-    from edgeembed.report import print_profile, print_targets
+    from edgeembed.cli.tables import print_profile, print_targets
 
     try:
         profiles = [load_target(target)] if target else all_targets()
@@ -282,8 +282,8 @@ def doctor(
     as_json: JsonFlag = False,
 ) -> None:
     """What this machine has (CPU, runtimes, accelerators), which profile fits, bundle health."""
-    from edgeembed.doctor import diagnose
-    from edgeembed.report import print_doctor
+    from edgeembed.tools.doctor import diagnose
+    from edgeembed.cli.tables import print_doctor
 
     report = diagnose(bundle)
     if as_json:

@@ -24,42 +24,11 @@ from typing import Any
 
 from edgeembed.atomic import atomic_write
 from edgeembed.bundle import Bundle
+from edgeembed.embed.tuned import SETTINGS, SWITCHES, settings_path
 from edgeembed.errors import InputError
 
 logger = logging.getLogger("edgeembed")
 GOALS = ("latency", "throughput")
-_SETTINGS = ("threads", "batch_size")  # positive integers
-_SWITCHES = ("shared_weights",)  # booleans (LiteRT: CompiledModel with shared weights, or Interpreter)
-
-
-def settings_path(bundle: Bundle) -> Path:
-    """``$XDG_CONFIG_HOME/edgeembed/tuned/<manifest digest>.json`` (default ``~/.config``)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "edgeembed" / "tuned" / f"{bundle.manifest.digest[:24]}.json"
-
-
-def load_tuned(bundle: Bundle) -> dict[str, int | bool]:
-    """The tuned ``threads`` / ``batch_size`` (/ ``shared_weights``) for this bundle, or ``{}``. A damaged file is
-    ignored with a warning: it can only make embedding slower, never different."""
-    path = settings_path(bundle)
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        chosen = data["chosen"]
-        settings = {key: chosen[key] for key in _SETTINGS if key in chosen}
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in settings.values()):
-            raise ValueError("settings must be positive integers")
-        switches = {key: chosen[key] for key in _SWITCHES if key in chosen}
-        if not all(isinstance(v, bool) for v in switches.values()):
-            raise ValueError(f"{', '.join(_SWITCHES)} must be true or false")
-        settings.update(switches)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        logger.warning("ignoring tuned settings %s (%s); run `edgeembed tune` again", path, error)
-        return {}
-    return settings
-
-
 def tune(
     bundle_path: str | os.PathLike[str],
     texts: Sequence[str],
@@ -88,7 +57,7 @@ def tune(
         logger.setLevel(level)
     measured = [_median(option, results) for option, results in runs.items()]
     best = max(measured, key=lambda m: m["batch1_per_s"] if goal == "latency" else m["bulk_per_s"])
-    chosen = {key: best[key] for key in (*_SETTINGS, *_SWITCHES) if key in best}
+    chosen = {key: best[key] for key in (*SETTINGS, *SWITCHES) if key in best}
     result = {"bundle": str(bundle.path), "goal": goal, "cores": cores, "texts": len(texts),
               "chosen": chosen, "measured": measured}
     if bundle.manifest.format == "tflite":
@@ -119,7 +88,7 @@ def _interleaved_rounds(
     bundle: Bundle, texts: list[str], threads: list[int], batch_sizes: Sequence[int],
     rounds: int, min_seconds: float, progress: Callable[[str], None],
 ) -> dict[tuple[int, bool | None], list[dict[str, Any]]]:
-    from edgeembed.embedder import Embedder
+    from edgeembed.embed.embedder import Embedder
 
     options = [(count, shared) for count in threads for shared in _executors(bundle)]
     runs: dict[tuple[int, bool | None], list[dict[str, Any]]] = {option: [] for option in options}

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgeembed.choices import Device
+from edgeembed.cli.choices import Device
 
 BundleArgument = Annotated[Path, typer.Argument(help="Bundle directory.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

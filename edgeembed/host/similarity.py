@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeembed.pooling import l2_normalize
+from edgeembed.embed.pooling import l2_normalize
 
 
 def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

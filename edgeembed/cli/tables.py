@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgeembed.bundle import Bundle
-from edgeembed.pooling import l2_normalize
+from edgeembed.embed.pooling import l2_normalize
 
 
 def _mb(size: int | None) -> str:

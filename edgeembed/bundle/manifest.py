@@ -1,7 +1,6 @@
-"""The bundle: a directory with a manifest, a tokenizer, model file(s) and a conversion report.
+"""The manifest: the one contract between the converting host and the device (``edgeembed.json``).
 
-The manifest is the one contract between the converting host and the device. Loading reads
-JSON and checks sha256 of every listed file; it never unpickles and never executes code.
+It is plain JSON, checked field by field; it never unpickles and never executes code.
 """
 
 from __future__ import annotations
@@ -9,9 +8,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +28,7 @@ POOLING_MODES = ("mean", "cls", "last", "max", "mean_sqrt_len", "weightedmean")
 INPUT_ROLES = ("input_ids", "attention_mask", "position_ids", "segment_ids")
 # Fields added within schema 1: left out of the digest while empty, so older bundles verify.
 ADDED_OPTIONAL_FIELDS = ("default_prompt_name", "truncate_dim", "embedding_ranges", "projection_dim", "dense_activations")
-_FIX = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
+FIX_HINT = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,7 @@ class Manifest:
                 f"{sorted(self.prompts)}"
             )
         for name in (*self.model_files, *self.files):
-            _check_file_name(name)
+            check_file_name(name)
         for signature in self.signatures:
             if signature.model_file and signature.model_file not in self.model_files:
                 raise BundleError(
@@ -161,7 +157,7 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: Any, where: str = MANIFEST_NAME) -> Manifest:
         if not isinstance(data, Mapping):
-            raise BundleError(f"{where}: expected a JSON object. {_FIX}")
+            raise BundleError(f"{where}: expected a JSON object. {FIX_HINT}")
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise BundleError(
@@ -179,7 +175,7 @@ class Manifest:
         except BundleError as error:
             raise BundleError(f"{where}: {error}") from None
         except (KeyError, TypeError, ValueError) as error:
-            raise BundleError(f"{where}: malformed manifest ({error!r}). {_FIX}") from None
+            raise BundleError(f"{where}: malformed manifest ({error!r}). {FIX_HINT}") from None
 
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -203,7 +199,7 @@ def _check_types(manifest: Manifest) -> None:
             raise BundleError(f"signature {signature.name!r}: names must be strings")
 
 
-def _check_file_name(name: object) -> None:
+def check_file_name(name: object) -> None:
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
         raise BundleError(f"file name {name!r} is not a plain file name inside the bundle")
 
@@ -220,149 +216,3 @@ def sha256_files(paths) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Bundle:
-    """A verified bundle on disk."""
-
-    path: Path
-    manifest: Manifest
-
-    def file(self, name: str) -> Path:
-        return self.path / name
-
-    @property
-    def tokenizer_path(self) -> Path:
-        return self.path / TOKENIZER_NAME
-
-    def report(self) -> dict[str, Any]:
-        path = self.path / REPORT_NAME
-        if not path.is_file():
-            return {}
-        return json.loads(path.read_text(encoding="utf-8"))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], verify: bool = True) -> Bundle:
-        """Read the manifest and check every listed file's presence and sha256."""
-        root = Path(path)
-        if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
-            raise BundleError(f"{root} is an archive; unpack it first: edgeembed unpack {root.name} DIR")
-        if root.is_file():
-            raise BundleError(
-                f"{root} is a file; a bundle is the folder `edgeembed convert --out DIR` wrote "
-                f"(give {root.parent if root.name == MANIFEST_NAME else 'that folder'})"
-            )
-        manifest_path = root / MANIFEST_NAME
-        if not manifest_path.is_file():
-            raise BundleError(
-                f"{manifest_path} not found: {root} is not an edgeembed bundle. "
-                "Create one with `edgeembed convert --out DIR`."
-            )
-        try:
-            data = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise BundleError(f"{manifest_path}: unreadable JSON ({error}). {_FIX}") from None
-        manifest = Manifest.from_dict(data, str(manifest_path))
-        if manifest.digest != manifest.content_digest():
-            raise BundleError(
-                f"{manifest_path}: digest mismatch (the manifest was edited or damaged after "
-                f"conversion). {_FIX}"
-            )
-        required = {TOKENIZER_NAME, *manifest.model_files}
-        missing_hash = required - set(manifest.files)
-        if missing_hash:
-            raise BundleError(f"{manifest_path}: no sha256 listed for {sorted(missing_hash)}. {_FIX}")
-        listed = {MANIFEST_NAME, *manifest.files}
-        unexpected = sorted(p.name for p in root.iterdir() if p.name not in listed)
-        if unexpected:
-            raise BundleError(
-                f"{root}: unexpected file(s) {unexpected} not listed in {MANIFEST_NAME}; a bundle "
-                "holds only what its manifest lists. Remove them or re-create the bundle."
-            )
-        for name, expected in manifest.files.items():
-            file_path = root / name
-            if file_path.is_symlink():
-                raise BundleError(f"{file_path} is a symbolic link; bundles hold plain files only.")
-            if not file_path.is_file():
-                raise BundleError(f"{file_path} is missing from the bundle. {_FIX}")
-            if verify and sha256_file(file_path) != expected:
-                raise BundleError(
-                    f"{file_path}: sha256 mismatch (file damaged or tampered with). {_FIX}"
-                )
-        return cls(root, manifest)
-
-
-def write_bundle(
-    out: str | os.PathLike[str],
-    manifest: Manifest,
-    files: Mapping[str, Path | bytes],
-    report: Mapping[str, Any],
-    overwrite: bool = False,
-) -> Bundle:
-    """Write files + report + manifest (with hashes) to a temp dir beside ``out``, then rename.
-
-    An interrupted write leaves only a hidden ``.edgeembed-tmp-*`` directory, never a half bundle
-    at ``out``.
-    """
-    target = Path(out).resolve()
-    if target.exists() and not overwrite:
-        raise BundleError(f"{target} already exists; pass --overwrite or choose another --out.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(target.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=target.parent))
-    try:
-        hashes: dict[str, str] = {}
-        for name, content in files.items():
-            _check_file_name(name)
-            destination = staging / name
-            if isinstance(content, bytes):
-                destination.write_bytes(content)
-            else:
-                shutil.copyfile(content, destination)
-            hashes[name] = sha256_file(destination)
-        (staging / REPORT_NAME).write_text(json.dumps(report, indent=2, default=str) + "\n")
-        hashes[REPORT_NAME] = sha256_file(staging / REPORT_NAME)
-        final = dataclasses.replace(manifest, files=hashes).sealed()
-        (staging / MANIFEST_NAME).write_text(json.dumps(final.to_dict(), indent=2) + "\n")
-        _replace_dir(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return Bundle(target, final)
-
-
-STAGING_PREFIX = ".edgeembed-tmp-"
-
-
-def remove_stale_staging(parent: Path, prefix: str = STAGING_PREFIX) -> None:
-    """Delete staging entries left by killed processes (the writer's pid is in the name)."""
-    for entry in parent.glob(f"{prefix}*"):
-        pid_text = entry.name[len(prefix) :].split("-", 1)[0].split(".", 1)[0]
-        if pid_text.isdigit() and not _alive(int(pid_text)):
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _replace_dir(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    if not (target / MANIFEST_NAME).is_file() and any(target.iterdir()):
-        raise BundleError(f"{target} exists and is not a bundle; refusing to replace it.")
-    backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-    os.replace(target, backup)
-    os.replace(staging, target)
-    shutil.rmtree(backup, ignore_errors=True)

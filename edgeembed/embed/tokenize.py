@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeembed.cache import LRUCache, byte_budget
+from edgeembed.embed.cache import LRUCache, byte_budget
 from edgeembed.errors import BundleError, InputError
 
 

@@ -1,0 +1,1 @@
+"""The ``edgeembed`` command: a thin typer app (``app``) and one module per command group."""

@@ -1,0 +1,5 @@
+"""``python -m edgeembed.cli``."""
+
+from edgeembed.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Device tools beside embedding: doctor, tune, corpus embedding and the serve load test."""
