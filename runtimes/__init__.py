@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
@@ -27,7 +29,17 @@ FORMAT_DEFAULT_BACKEND: dict[str, str] = {name: default_backend(name) for name i
 
 
 class Backend(Protocol):
-    """Runs a bundle's model on one device."""
+    """Runs a bundle's model on one device, and declares what it can do: the core reads these
+    attributes and never probes a backend (``BackendTraits`` gives every one a default)."""
+
+    options: ClassVar[frozenset[str]]  # the ``backend_options`` keys it accepts (tuned ones included)
+    runtime: str  # the runtime package that executes the model
+    device: str  # where it runs: CPU, GPU, NPU
+    executor: str | None  # which of the runtime's executors runs (LiteRT: "compiled-model" or "interpreter")
+    executor_reason: str | None  # why that executor, for doctor
+    packed: bool  # rows carry several texts: call ``run_packed`` (see ``edgeembed.embed.packing``)
+    batched_rows: Mapping[int, int]  # packed: row length -> rows per call of its batched signatures
+    exact_lengths: bool  # takes any sequence length: pad a batch to its longest text, not to a bucket
 
     def __init__(self, bundle: Bundle, *, device: str, threads: int | None) -> None: ...
 
@@ -35,8 +47,29 @@ class Backend(Protocol):
         """Token embeddings ``[batch, seq, dim]`` (float32) or pooled ``[batch, dim]``."""
         ...
 
+    def run_packed(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Packed bundles only: token embeddings of rows holding several texts each."""
+        ...
+
     @property
     def seq_buckets(self) -> tuple[int, ...]: ...
+
+
+class BackendTraits:
+    """The defaults of :class:`Backend`'s declarations: a plain runtime that pads each batch to a
+    bucket, one text per row, no options. A backend overrides what differs."""
+
+    options: ClassVar[frozenset[str]] = frozenset()
+    runtime: str = ""
+    device: str = "CPU"
+    executor: str | None = None
+    executor_reason: str | None = None
+    packed: bool = False
+    batched_rows: Mapping[int, int] = MappingProxyType({})
+    exact_lengths: bool = False
+
+    def run_packed(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} runs one text per row; this bundle is not packed")
 
 
 def backend_for(bundle: Bundle, name: str | None = None) -> type[Backend]:

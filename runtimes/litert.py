@@ -14,6 +14,7 @@ from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, MissingDependencyError
 from edgeembed.native_log import drop_native_noise
 from edgeembed.embed.packing import single_text_rows
+from edgeembed.runtimes import BackendTraits
 from edgeembed.runtimes.batching import pad_rows
 from edgeembed.runtimes.litert_executor import compiled_model_blocker
 
@@ -36,7 +37,7 @@ def load_interpreter_class() -> tuple[type, str]:
     )
 
 
-class LiteRTBackend:
+class LiteRTBackend(BackendTraits):
     """Signature runners (one per sequence bucket and batch size) over the bundle's model.
 
     With ai-edge-litert's CompiledModel (the default where this CPU can load it, see
@@ -48,6 +49,8 @@ class LiteRTBackend:
     ``interpreter_per_thread=True`` gives each calling thread its own instead (more memory).
     """
 
+    options = frozenset({"shared_weights", "interpreter_per_thread"})
+
     def __init__(
         self,
         bundle: Bundle,
@@ -58,7 +61,7 @@ class LiteRTBackend:
         shared_weights: bool | None = None,
     ) -> None:
         self._interpreter_class, self.runtime = load_interpreter_class()
-        self.api = "interpreter"  # "compiled-model" once a CompiledModel is in use
+        self.executor = "interpreter"  # "compiled-model" once a CompiledModel is in use
         self._shared_weights, self.executor_reason = self._choose_executor(shared_weights)
         manifest = bundle.manifest
         self._model_path = bundle.file(manifest.model_files[0])
@@ -94,7 +97,7 @@ class LiteRTBackend:
                 from edgeembed.runtimes.litert_compiled import CompiledSignatures
 
                 compiled = CompiledSignatures(str(self._model_path), self._threads)
-                self.api = "compiled-model"
+                self.executor = "compiled-model"
                 return compiled, {}
             except (ImportError, AttributeError, TypeError, ValueError, RuntimeError) as error:
                 logger.debug("LiteRT CompiledModel unavailable (%s); using the Interpreter", error)

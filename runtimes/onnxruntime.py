@@ -17,7 +17,7 @@ import numpy as np
 from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError, EdgeEmbedError
 from edgeembed.runtimes import cache_dir as runtime_cache_dir
-from edgeembed.runtimes import import_runtime
+from edgeembed.runtimes import BackendTraits, import_runtime
 from edgeembed.runtimes.batching import run_in_chunks, signature_for
 
 logger = logging.getLogger("edgeembed")
@@ -51,8 +51,10 @@ def choose_providers(device: str, available: list[str], cache_dir: Path) -> list
     return chosen
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(BackendTraits):
     """One inference session over a model with dynamic batch and sequence dimensions."""
+
+    options = frozenset({"cache_dir"})
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ import numpy as np
 from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, EdgeEmbedError
 from edgeembed.runtimes import cache_dir as runtime_cache_dir
-from edgeembed.runtimes import import_runtime
+from edgeembed.runtimes import BackendTraits, import_runtime
 from edgeembed.runtimes.batching import run_in_chunks, signature_for
 
 logger = logging.getLogger("edgeembed")
@@ -47,8 +47,10 @@ def resolve_device(requested: str, available: list[str]) -> str:
 FLOAT_QUANTIZATIONS = ("fp32", "fp16")
 
 
-class OpenVINOBackend:
+class OpenVINOBackend(BackendTraits):
     """Compiled IR model(s): one with dynamic batch and sequence, or one static model per bucket."""
+
+    options = frozenset({"cache_dir"})
 
     def __init__(
         self,

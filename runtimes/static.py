@@ -12,11 +12,12 @@ import numpy as np
 
 from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError
+from edgeembed.runtimes import BackendTraits
 
 TABLE_NAME = "static_table.npy"
 
 
-class StaticBackend:
+class StaticBackend(BackendTraits):
     """``table[input_ids]`` as token embeddings; any batch and sequence length."""
 
     runtime = "numpy"

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeembed.bundle import Bundle, Manifest, Signature, write_bundle
+from edgeembed.runtimes import BackendTraits
 
 WORDS = (
     "a the an and or of to in on at is are was be it this that with for as by from dog dogs cat "
@@ -85,8 +86,10 @@ def write_fake_bundle(
     return out
 
 
-class NumpyBackend:
+class NumpyBackend(BackendTraits):
     """Runs a :func:`write_fake_bundle` model: ``table[ids] + positions[position]`` per token."""
+
+    runtime = "numpy"
 
     def __init__(self, bundle: Bundle, *, device: str = "CPU", threads: int | None = None, **options) -> None:
         with np.load(bundle.file(bundle.manifest.model_files[0])) as data:

@@ -84,5 +84,5 @@ def test_tflite_bundles_also_time_the_litert_executors(tiny_bundles, config_home
         data = json.loads(path.read_text())
         data["chosen"]["shared_weights"] = shared
         path.write_text(json.dumps(data))
-        assert Embedder.load(bundle).backend.api == api
-    assert Embedder.load(bundle, backend_options={"shared_weights": False}).backend.api == "interpreter"
+        assert Embedder.load(bundle).backend.executor == api
+    assert Embedder.load(bundle, backend_options={"shared_weights": False}).backend.executor == "interpreter"

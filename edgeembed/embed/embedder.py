@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import weakref
@@ -72,7 +71,7 @@ class Embedder:
         self._pool: WorkerPool | None = None
         backend_class = backend_for(bundle, backend)
         backend_options = dict(backend_options or {})
-        if "shared_weights" in defaults and "shared_weights" in inspect.signature(backend_class).parameters:
+        if "shared_weights" in defaults and "shared_weights" in backend_class.options:
             backend_options.setdefault("shared_weights", bool(defaults["shared_weights"]))  # tuned
         self.backend = backend_class(bundle, device=device, threads=self.threads, **backend_options)
         self.tokenizer = BucketTokenizer(
@@ -100,7 +99,7 @@ class Embedder:
         self.last_truncated = 0
         self.total_truncated = 0
         # Packed bundles put several texts in one row; batch_size then does not shape the calls.
-        self._packed = bool(getattr(self.backend, "packed", False))
+        self._packed = self.backend.packed
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None, **options) -> Embedder:
@@ -351,7 +350,7 @@ class Embedder:
     ) -> Iterator[tuple[np.ndarray, int]]:
         """Index groups sorted by length, each padded only to its own smallest bucket (or, on a
         backend with ``exact_lengths``, to its own longest text)."""
-        exact = getattr(self.backend, "exact_lengths", False)
+        exact = self.backend.exact_lengths
         lengths = np.fromiter((len(t.ids) for t in tokenized), dtype=np.int64, count=len(tokenized))
         order = np.argsort(-lengths, kind="stable")
         start = 0

@@ -170,10 +170,10 @@ def check_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
         "format": manifest.format,
         "quantization": manifest.quantization,
         "target": manifest.target,
-        "runtime": getattr(embedder.backend, "runtime", manifest.format),
-        "executor": getattr(embedder.backend, "api", None),  # LiteRT: compiled-model or interpreter
-        "executor_reason": getattr(embedder.backend, "executor_reason", None),
-        "device": getattr(embedder.backend, "device", "CPU"),
+        "runtime": embedder.backend.runtime or manifest.format,
+        "executor": embedder.backend.executor,  # LiteRT: compiled-model or interpreter
+        "executor_reason": embedder.backend.executor_reason,
+        "device": embedder.backend.device,
         "load_and_embed_s": round(time.perf_counter() - started, 3),
     }
 

@@ -12,7 +12,6 @@ uses it for any option the caller leaves unset; the bundle itself is never modif
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import json
 import logging
 import os
@@ -75,7 +74,7 @@ def _executors(bundle: Bundle) -> tuple[bool | None, ...]:
     from edgeembed.runtimes import backend_for
     from edgeembed.runtimes.litert_executor import compiled_model_blocker
 
-    if "shared_weights" not in inspect.signature(backend_for(bundle, None)).parameters:
+    if "shared_weights" not in backend_for(bundle, None).options:
         return (None,)
     if importlib.util.find_spec("ai_edge_litert") is None or importlib.util.find_spec("ai_edge_litert.compiled_model") is None:
         return (None,)

@@ -25,14 +25,14 @@ def test_every_signature_gives_the_interpreters_output(tiny_bundles, quantizatio
     bundle = Bundle.load(tiny_bundles[quantization])
     compiled = LiteRTBackend(bundle, threads=1)
     plain = LiteRTBackend(bundle, threads=1, shared_weights=False)
-    assert plain.api == "interpreter"
+    assert plain.executor == "interpreter"
     rng = np.random.default_rng(0)
     for signature in bundle.manifest.signatures:
         arrays = _feeds(signature, rng)
         np.testing.assert_array_equal(compiled._invoke(signature, arrays), plain._invoke(signature, arrays))
     # float outputs run on the CompiledModel; quantized outputs keep the Interpreter (its dequantization)
     floats = all(plain._runner(s)[1] is None for s in bundle.manifest.signatures)
-    assert compiled.api == ("compiled-model" if floats else "interpreter")
+    assert compiled.executor == ("compiled-model" if floats else "interpreter")
 
 
 def test_a_closed_model_refuses_to_run_instead_of_crashing(tiny_bundles):
@@ -57,12 +57,12 @@ def test_a_cpu_that_cannot_load_the_compiled_model_gets_the_interpreter(tiny_bun
     from edgeembed.runtimes import litert
 
     bundle = Bundle.load(tiny_bundles["fp32"])
-    assert LiteRTBackend(bundle, threads=1).api == "compiled-model"
+    assert LiteRTBackend(bundle, threads=1).executor == "compiled-model"
     monkeypatch.setattr(litert, "compiled_model_blocker", lambda: "this CPU lacks dotprod")
     quiet = LiteRTBackend(bundle, threads=1)
-    assert quiet.api == "interpreter" and quiet.executor_reason == "Interpreter: this CPU lacks dotprod"
+    assert quiet.executor == "interpreter" and quiet.executor_reason == "Interpreter: this CPU lacks dotprod"
     assert not caplog.records
     asked = LiteRTBackend(bundle, threads=1, shared_weights=True)
-    assert asked.api == "interpreter" and "not available here" in caplog.text
+    assert asked.executor == "interpreter" and "not available here" in caplog.text
     tuned = Embedder(bundle, threads=1, backend_options={"shared_weights": True})
-    assert tuned.backend.api == "interpreter" and tuned.encode("hello").shape == (tuned.embedding_dim,)
+    assert tuned.backend.executor == "interpreter" and tuned.encode("hello").shape == (tuned.embedding_dim,)
