@@ -19,8 +19,14 @@ from edgeembed.converters.route_table import (
 from edgeembed.native_log import verbose
 
 __all__ = [
-    "CONVERT_EXTRA_MODULES", "ROUTES", "ROUTE_REQUIREMENTS", "convert", "require_convert_extra", "require_route",
-    "resolve_route", "route_name",
+    "CONVERT_EXTRA_MODULES",
+    "ROUTES",
+    "ROUTE_REQUIREMENTS",
+    "convert",
+    "require_convert_extra",
+    "require_route",
+    "resolve_route",
+    "route_name",
 ]
 
 if not verbose():  # native TF/absl INFO lines and torch's import-time notices, read at load time

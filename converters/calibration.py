@@ -47,7 +47,7 @@ def build_calibration_set(
     for item in tokenizer.encode(list(texts)):
         grouped[tokenizer.bucket_for(len(item.ids))].append(item)
     synthesized = 0
-    for lower, bucket in zip((0, *buckets[:-1]), buckets):
+    for lower, bucket in zip((0, *buckets[:-1]), buckets, strict=False):
         attempts = 0
         while len(grouped[bucket]) < min_per_bucket and attempts < 20 * min_per_bucket:
             attempts += 1

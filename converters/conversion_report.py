@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from edgeembed.version import __version__
+from edgeembed.bundle import Bundle
 from edgeembed.converters.projection_fit import projected_embeddings
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.embed.embedder import Embedder
-from edgeembed.bundle import Bundle
 from edgeembed.formats import FORMATS
 from edgeembed.host.similarity import agreement_to_fp32, sts_spearman
+from edgeembed.version import __version__
 
 
 def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) -> dict[str, Any]:
@@ -21,10 +21,10 @@ def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, proj
     the PCA width when the bundle has one (``at_projection``, not part of the verdict)."""
     texts = list(dict.fromkeys((*sts.first, *sts.second)))
     position = {text: i for i, text in enumerate(texts)}
-    reference = reference_embeddings(source.model, tokenizer_, texts, source.pooling, source.normalize, dense=source.dense)
-    embedder = Embedder(
-        Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0
+    reference = reference_embeddings(
+        source.model, tokenizer_, texts, source.pooling, source.normalize, dense=source.dense
     )
+    embedder = Embedder(Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0)
     converted = embedder.encode(texts)
     first = [position[t] for t in sts.first]
     second = [position[t] for t in sts.second]
@@ -35,8 +35,12 @@ def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, proj
     if projected.projection_dim:
         reduced = projected_embeddings(workdir, projected, texts)
         value = sts_spearman(reduced[first], reduced[second], gold)
-        at_projection = {"dim": projected.projection_dim, "spearman": value, "fp32_full_dim_spearman": fp32,
-                         "drop": round(fp32 - value, 2)}
+        at_projection = {
+            "dim": projected.projection_dim,
+            "spearman": value,
+            "fp32_full_dim_spearman": fp32,
+            "drop": round(fp32 - value, 2),
+        }
     return {
         "file": str(eval_file),
         "pairs": len(gold),
@@ -72,8 +76,11 @@ def conversion_report(source, spec, result, fidelity, sts_report, timings, model
         "fidelity": {
             **fidelity,
             "held_out_texts": "built-in holdout set, disjoint from calibration",
-            **({"required_mean_cosine": target.min_mean_cosine, "required_min_cosine": target.min_cosine}
-               if "mean_cosine" in fidelity else {"required": f"STS drop <= {target.max_sts_drop} with --eval"}),
+            **(
+                {"required_mean_cosine": target.min_mean_cosine, "required_min_cosine": target.min_cosine}
+                if "mean_cosine" in fidelity
+                else {"required": f"STS drop <= {target.max_sts_drop} with --eval"}
+            ),
         },
         "sts": sts_report,
         "sizes_bytes": {"model": model_bytes, "float32_model": result.details.get("float32_size_bytes")},
@@ -81,4 +88,3 @@ def conversion_report(source, spec, result, fidelity, sts_report, timings, model
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
         "verdict": {"passed": not failures, "failures": failures},
     }
-

@@ -29,7 +29,6 @@ MASK_BIAS = 30.0
 PACKED_MASK_BIAS = 10000.0
 
 
-
 @dataclass(frozen=True)
 class Architecture:
     """What the static re-expression needs to know about a BERT-family ``model_type``."""
@@ -135,9 +134,7 @@ class BertFamilyEncoder(nn.Module):
         positions = embeddings.position_embeddings.weight[offset : offset + seq_length]
         token_type = embeddings.token_type_embeddings.weight[0]
         self.register_buffer("position_and_type", (positions + token_type).detach().clone())
-        self.layers = nn.ModuleList(
-            _EncoderLayer(layer, config.num_attention_heads) for layer in model.encoder.layer
-        )
+        self.layers = nn.ModuleList(_EncoderLayer(layer, config.num_attention_heads) for layer in model.encoder.layer)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         words = torch.index_select(self.word_embeddings, 0, input_ids.reshape(-1))
@@ -202,9 +199,7 @@ class GenericEncoder(nn.Module):
 
 def is_bert_family(model: nn.Module) -> bool:
     config = getattr(model, "config", None)
-    return getattr(config, "model_type", None) in SUPPORTED_MODEL_TYPES and hasattr(
-        model, "embeddings"
-    )
+    return getattr(config, "model_type", None) in SUPPORTED_MODEL_TYPES and hasattr(model, "embeddings")
 
 
 def _check_positions(model: nn.Module, seq_length: int) -> None:

@@ -42,8 +42,7 @@ def check_family_route(model_type: str, route: str) -> None:
         refused = refused or model_type not in SUPPORTED_MODEL_TYPES
     if refused:
         raise ConversionError(
-            f"{model_type} models cannot take the {route} route: {limit.reason}. "
-            f"Use {ALTERNATIVES[route]}."
+            f"{model_type} models cannot take the {route} route: {limit.reason}. Use {ALTERNATIVES[route]}."
         )
 
 

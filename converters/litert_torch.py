@@ -7,10 +7,10 @@ from pathlib import Path
 
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, build_packed_module, is_bert_family
+from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
-from edgeembed.converters.quiet import quiet
 from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
 from edgeembed.errors import ConversionError
 
@@ -45,12 +45,12 @@ def pack_row_lengths(buckets: tuple[int, ...]) -> tuple[int, ...]:
     across the row stays a few percent of the work (and fill three 16-row matmul tiles; on the
     emulated A76, rows of 48 ran 12.57 M instructions per STS-B text, rows of 64 12.89 M). Longer texts pack into rows of their own
     bucket, run one row per call (each signature shares the weights, so no memory is added)."""
-    return (next((b for b in sorted(buckets) if b >= PACK_ROW_LENGTH), max(buckets)),)  # a bucket: leftover rows run in it
+    return (
+        next((b for b in sorted(buckets) if b >= PACK_ROW_LENGTH), max(buckets)),
+    )  # a bucket: leftover rows run in it
 
 
-def export_float_model(
-    source: SourceModel, plan: list[tuple[str, int, int]], path: Path, packed: bool = False
-) -> None:
+def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], path: Path, packed: bool = False) -> None:
     import torch
 
     with quiet():
@@ -76,11 +76,10 @@ def export_float_model(
     with quiet() as log:
         try:
             converter.convert().export(str(path))
-        except Exception as error:  # noqa: BLE001 - surface any exporter failure with its log
+        except Exception as error:
             tail = "\n".join(log.getvalue().splitlines()[-15:])
             raise ConversionError(
-                f"litert-torch could not convert this model ({type(error).__name__}: {error}).\n"
-                f"{tail}"
+                f"litert-torch could not convert this model ({type(error).__name__}: {error}).\n{tail}"
             ) from error
 
 
@@ -97,15 +96,14 @@ def convert_tflite(
     # Texts share rows only where every signature has the same quantization parameters:
     # float and dynamic-range models; int8-full keeps one text per signature call.
     packed = is_bert_family(source.model) and spec.quantization != "int8-full"
-    plan = signature_plan(
-        spec.seq_buckets, spec.batch_size, batched=spec.quantization != "int8-full", packed=packed
-    )
+    plan = signature_plan(spec.seq_buckets, spec.batch_size, batched=spec.quantization != "int8-full", packed=packed)
     export_float_model(source, plan, float_path, packed)
     signatures = read_signatures(float_path, plan)
     converter = {
         "route": "litert-torch",
         "graph": ("edgeembed-bert-family-packed" if packed else "edgeembed-bert-family")
-        if is_bert_family(source.model) else "generic-module",
+        if is_bert_family(source.model)
+        else "generic-module",
         "versions": versions("litert-torch", "ai-edge-quantizer", "ai-edge-litert", "torch", "transformers"),
     }
     return quantize_tflite_route(float_path, spec, calibration, signatures, workdir, measure, step, converter)

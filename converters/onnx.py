@@ -32,7 +32,6 @@ QUANTIZED_OPS = ["MatMul", "Gather"]
 INT8_RUNGS: tuple[tuple[str, str], ...] = (("int8", ""), ("int8+float-ffn-down", "feed_forward_down"))
 
 
-
 def _export(module: Any, path: Path, opset: int) -> Path:
     import torch
 
@@ -50,7 +49,7 @@ def _export(module: Any, path: Path, opset: int) -> Path:
                 opset_version=opset,
                 dynamo=False,
             )
-        except Exception as error:  # noqa: BLE001 - surface any exporter failure with its log
+        except Exception as error:
             tail = "\n".join(log.getvalue().splitlines()[-15:])
             raise ConversionError(f"ONNX export failed ({type(error).__name__}: {error}).\n{tail}") from error
     return path
@@ -100,11 +99,15 @@ def quantize_dynamic_int8(
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    options: dict[str, Any] = {} if plain else {
-        "per_channel": True,
-        "op_types_to_quantize": QUANTIZED_OPS,
-        "nodes_to_exclude": exclude or [],
-    }
+    options: dict[str, Any] = (
+        {}
+        if plain
+        else {
+            "per_channel": True,
+            "op_types_to_quantize": QUANTIZED_OPS,
+            "nodes_to_exclude": exclude or [],
+        }
+    )
     with quiet():
         quantize_dynamic(str(source), str(destination), weight_type=QuantType.QInt8, **options)
     return destination

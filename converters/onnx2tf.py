@@ -18,17 +18,16 @@ from typing import Any
 from edgeembed.converters import tflite_quantize
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
-from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
 from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import Measure, RouteResult, Step, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
+from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
 from edgeembed.errors import ConversionError
 from edgeembed.native_log import drop_native_noise
 
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT = "token_embeddings"
-
 
 
 def export_static_onnx(source: SourceModel, bucket: int, path: Path) -> Path:
@@ -39,8 +38,13 @@ def export_static_onnx(source: SourceModel, bucket: int, path: Path) -> Path:
     sample = (torch.zeros(1, bucket, dtype=torch.long), torch.ones(1, bucket, dtype=torch.long))
     with quiet():
         torch.onnx.export(
-            module, sample, str(path), input_names=list(INPUT_NAMES), output_names=[OUTPUT],
-            opset_version=17, dynamo=False,
+            module,
+            sample,
+            str(path),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT],
+            opset_version=17,
+            dynamo=False,
         )
     return path
 
@@ -96,7 +100,7 @@ def keras_to_tflite(models: dict[int, Any], workdir: Path, path: Path) -> None:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         try:
             path.write_bytes(converter.convert())
-        except Exception as error:  # noqa: BLE001 - TF converter errors are plain exceptions
+        except Exception as error:
             raise ConversionError(f"TFLite conversion of the onnx2tf graph failed ({error})") from None
         finally:
             shutil.rmtree(saved, ignore_errors=True)
@@ -111,9 +115,9 @@ def ffn_down_outputs(float_model: Path) -> tuple[str, ...]:
     names: list[str] = []
     for subgraph in model.subgraphs:
         fcs = [
-            op for op in subgraph.operators
-            if flatbuffer.TFL_OP_CODE_TO_NAME.get(model.operatorCodes[op.opcodeIndex].builtinCode)
-            == "FULLY_CONNECTED"
+            op
+            for op in subgraph.operators
+            if flatbuffer.TFL_OP_CODE_TO_NAME.get(model.operatorCodes[op.opcodeIndex].builtinCode) == "FULLY_CONNECTED"
         ]
         widths = [int(subgraph.tensors[op.inputs[1]].shape[-1]) for op in fcs]
         if not widths or min(widths) == max(widths):
@@ -121,7 +125,8 @@ def ffn_down_outputs(float_model: Path) -> tuple[str, ...]:
         widest = max(widths)
         names += [
             flatbuffer.get_tensor_name(subgraph.tensors[op.outputs[0]])
-            for op, width in zip(fcs, widths) if width == widest
+            for op, width in zip(fcs, widths, strict=False)
+            if width == widest
         ]
     return tuple(names)
 

@@ -22,9 +22,9 @@ from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import Measure, RouteResult, Step, climb, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
+from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.errors import ConversionError
 from edgeembed.texts import builtin_texts
-from edgeembed.embed.tokenize import BucketTokenizer
 
 INPUTS = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
 OUTPUT = "token_embeddings"
@@ -34,7 +34,6 @@ INT8_RUNGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("int8", ()),
     ("int8+float-ffn-down", (".*feed_forward_down.*",)),
 )
-
 
 
 def example_inputs(workdir: Path, spec: ConversionSpec) -> dict[str, Any]:
@@ -56,9 +55,11 @@ def export_ir_model(source: SourceModel, spec: ConversionSpec, workdir: Path):
     with quiet() as log:
         try:
             model = ov.convert_model(module, example_input=example_inputs(workdir, spec))
-        except Exception as error:  # noqa: BLE001 - surface any frontend failure with its log
+        except Exception as error:
             tail = "\n".join(log.getvalue().splitlines()[-15:])
-            raise ConversionError(f"openvino.convert_model failed ({type(error).__name__}: {error}).\n{tail}") from error
+            raise ConversionError(
+                f"openvino.convert_model failed ({type(error).__name__}: {error}).\n{tail}"
+            ) from error
     # Inputs are named from the export module's forward signature, in order: the tracer numbers
     # them for some families (MPNet came out as '8', '13').
     names = forward_input_names(module)
@@ -67,7 +68,7 @@ def export_ir_model(source: SourceModel, spec: ConversionSpec, workdir: Path):
             f"{source.name}: OpenVINO traced {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
             f"expected {list(INPUTS)} and one output"
         )
-    for port, name in zip(model.inputs, names):
+    for port, name in zip(model.inputs, names, strict=False):
         port.get_tensor().set_names({name})
     model.outputs[0].get_tensor().set_names({OUTPUT})
     model.reshape({name: [-1, -1] for name in INPUTS})
@@ -107,9 +108,7 @@ def compress_weights(model, quantization: str, hidden_size: int):
             return nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
         # Small groups cost little here and measured best (MiniLM: g32 0.972, g64 0.964, g128 0.957).
         group = next((g for g in (32, 64, 128) if hidden_size % g == 0), -1)
-        return nncf.compress_weights(
-            model.clone(), mode=nncf.CompressWeightsMode.INT4_SYM, group_size=group, ratio=1.0
-        )
+        return nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT4_SYM, group_size=group, ratio=1.0)
 
 
 def save_ir(model, workdir: Path, stem: str, fp16: bool) -> dict[str, Path]:

@@ -14,27 +14,28 @@ from typing import Any
 
 import numpy as np
 
-from edgeembed.version import __version__
 from edgeembed.bundle import PROJECTION_NAME, TOKENIZER_NAME, Bundle, Manifest, Signature, write_bundle
-from edgeembed.converters.route_table import require_route, resolve_route, route_name
 from edgeembed.converters.calibration import build_calibration_set, builtin_calibration_texts
 from edgeembed.converters.conversion_report import conversion_report, sts_report
 from edgeembed.converters.families import check_family_route, supports
 from edgeembed.converters.projection_fit import add_projection, check_pca_dim, projected_embeddings
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, Step
+from edgeembed.converters.route_table import require_route, resolve_route, route_name
 from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embed.dense import dense_file
 from edgeembed.embed.embedder import Embedder
-from edgeembed.errors import ConversionError, MissingDependencyError
 from edgeembed.embed.precision import embedding_ranges
+from edgeembed.embed.tokenize import BucketTokenizer
+from edgeembed.errors import ConversionError, MissingDependencyError
 from edgeembed.formats import FORMATS
 from edgeembed.host.similarity import agreement_to_fp32, similarity_agreement
-from edgeembed.profiles import TargetProfile, load_target
 from edgeembed.host.sts import read_sts
+from edgeembed.profiles import TargetProfile, load_target
 from edgeembed.texts import builtin_texts, read_texts
-from edgeembed.embed.tokenize import BucketTokenizer
+from edgeembed.version import __version__
+
 
 def _silent_step(message: str, total: int | None = None) -> Callable[[int], None]:
     return lambda n: None
@@ -124,10 +125,20 @@ def convert(
     step = step or _silent_step
     out_path = Path(out)
     if out_path.exists() and not overwrite:
-        raise ConversionError(f"{out_path} already exists; pass --overwrite (Python: overwrite=True) or choose another --out")
+        raise ConversionError(
+            f"{out_path} already exists; pass --overwrite (Python: overwrite=True) or choose another --out"
+        )
     spec = build_spec(
-        target, quantization, calibration, max_seq_length, seq_buckets, strict, fallback,
-        format, device, converter,
+        target,
+        quantization,
+        calibration,
+        max_seq_length,
+        seq_buckets,
+        strict,
+        fallback,
+        format,
+        device,
+        converter,
     )
     require_route(spec.route)
     sts = read_sts(eval_file) if eval_file else None
@@ -231,14 +242,17 @@ def _run_route(source, spec, workdir, calibration_set, measure, step):
     try:
         return resolve_route(spec.route)(source, spec, workdir, calibration_set, measure, step)
     except ConversionError as error:
-        if spec.route != "tflite" or spec.converter_choice != "auto" or not supports(_model_type(source), "tflite/onnx2tf"):
+        if (
+            spec.route != "tflite"
+            or spec.converter_choice != "auto"
+            or not supports(_model_type(source), "tflite/onnx2tf")
+        ):
             raise
         try:
             require_route("tflite/onnx2tf")
         except MissingDependencyError:
             raise ConversionError(
-                f"{error}\nThe onnx2tf route could take over; install it with: "
-                'pip install "edgeembed[onnx2tf]"'
+                f'{error}\nThe onnx2tf route could take over; install it with: pip install "edgeembed[onnx2tf]"'
             ) from error
         step("litert-torch failed; trying the onnx2tf route")
         result = resolve_route("tflite/onnx2tf")(source, spec, workdir, calibration_set, measure, step)
@@ -322,9 +336,7 @@ def _measurer(
 
     def measure(model_files: tuple[str, ...], signatures: tuple[Signature, ...]) -> dict[str, float]:
         manifest = make_manifest(model_files, signatures)
-        embedder = Embedder(
-            Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0
-        )
+        embedder = Embedder(Bundle(workdir, manifest), device="CPU", token_cache_size=0, embedding_cache_size=0)
         vectors = embedder.encode(list(texts), normalize_embeddings=False)
         return agreement_to_fp32(reference, vectors, FORMATS[manifest.format].same_space)
 

@@ -41,7 +41,9 @@ def check_pca_dim(dim: int | None, embedding_dim: int, texts: int) -> None:
     if dim is None:
         return
     if not 1 <= dim < embedding_dim:
-        raise ConversionError(f"--pca-dim must be within 1..{embedding_dim - 1} (the model has {embedding_dim}), got {dim}")
+        raise ConversionError(
+            f"--pca-dim must be within 1..{embedding_dim - 1} (the model has {embedding_dim}), got {dim}"
+        )
     if texts <= dim:
         raise ConversionError(
             f"--pca-dim {dim} needs more than {dim} calibration texts to fit, found {texts}; "
@@ -59,11 +61,18 @@ def add_projection(
     """Fit on the calibration texts, write ``projection.npy`` into ``workdir``; the manifest
     that uses it and the fit's facts for the report."""
     check_pca_dim(dim, manifest.embedding_dim, len(calibration_texts))
-    vectors = _embedder(workdir, manifest).encode(list(calibration_texts), prompt="", normalize_embeddings=manifest.normalize)
+    vectors = _embedder(workdir, manifest).encode(
+        list(calibration_texts), prompt="", normalize_embeddings=manifest.normalize
+    )
     matrix, explained = fit_pca(vectors, dim)
     np.save(workdir / PROJECTION_NAME, matrix, allow_pickle=False)
-    fit = {"kind": "pca", "dim": dim, "from_dim": manifest.embedding_dim, "fitted_on_texts": len(vectors),
-           "explained_variance": round(explained, 4)}
+    fit = {
+        "kind": "pca",
+        "dim": dim,
+        "from_dim": manifest.embedding_dim,
+        "fitted_on_texts": len(vectors),
+        "explained_variance": round(explained, 4),
+    }
     return dataclasses.replace(manifest, projection_dim=dim), fit
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from edgeembed.errors import ConversionError, MissingDependencyError
 
@@ -53,9 +54,7 @@ def route_name(fmt: str, converter: str | None = None) -> str:
         choices.update({"litert-torch": "tflite", "onnx2tf": "tflite/onnx2tf"})
     choice = converter or "auto"
     if choice not in choices:
-        raise ConversionError(
-            f"converter {choice!r} cannot produce format {fmt!r}; choose one of {list(choices)}"
-        )
+        raise ConversionError(f"converter {choice!r} cannot produce format {fmt!r}; choose one of {list(choices)}")
     return choices[choice]
 
 

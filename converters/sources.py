@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,10 @@ def _apply_sentence_bert_config(source: SourceModel, path: Path) -> None:
         tokenizer = json.loads(source.tokenizer_json)
         lowercase = {"type": "Lowercase"}
         existing = tokenizer.get("normalizer")
-        tokenizer["normalizer"] = {"type": "Sequence", "normalizers": [existing, lowercase] if existing else [lowercase]}
+        tokenizer["normalizer"] = {
+            "type": "Sequence",
+            "normalizers": [existing, lowercase] if existing else [lowercase],
+        }
         source.tokenizer_json = json.dumps(tokenizer, ensure_ascii=False)
 
 
@@ -171,8 +175,14 @@ def _pooling_mode(config_path: Path) -> str:
         return "mean"
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if config.get("pooling_mode"):  # newer sentence-transformers write the mode by name
-        named = {"cls": "cls", "mean": "mean", "max": "max", "mean_sqrt_len_tokens": "mean_sqrt_len",
-                 "weightedmean": "weightedmean", "lasttoken": "last"}.get(str(config["pooling_mode"]))
+        named = {
+            "cls": "cls",
+            "mean": "mean",
+            "max": "max",
+            "mean_sqrt_len_tokens": "mean_sqrt_len",
+            "weightedmean": "weightedmean",
+            "lasttoken": "last",
+        }.get(str(config["pooling_mode"]))
         if named is None:
             raise ConversionError(f"{config_path}: pooling_mode {config['pooling_mode']!r} is not supported")
         return named
@@ -182,7 +192,9 @@ def _pooling_mode(config_path: Path) -> str:
             f"{config_path}: pooling concatenates {modes}; edgeembed reproduces one pooling mode per model"
         )
     if config.get("include_prompt") is False:
-        raise ConversionError(f"{config_path}: include_prompt=false (prompt tokens left out of pooling) is not supported")
+        raise ConversionError(
+            f"{config_path}: include_prompt=false (prompt tokens left out of pooling) is not supported"
+        )
     return modes[0] if modes else "mean"
 
 
@@ -227,9 +239,7 @@ def _tokenizer_json(folder: Path) -> str:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
         return tokenizer.backend_tokenizer.to_str()
     except (OSError, ValueError, AttributeError) as error:
-        raise ConversionError(
-            f"{folder}: no tokenizer.json and no fast tokenizer could be built ({error})"
-        ) from None
+        raise ConversionError(f"{folder}: no tokenizer.json and no fast tokenizer could be built ({error})") from None
 
 
 def _hash_weight_files(folder: Path) -> str | None:
@@ -301,7 +311,7 @@ def _cached_hub_folder(repo_id: str) -> Path:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception:  # noqa: BLE001 - any failure means "not available offline"
+    except Exception:
         raise ConversionError(
             f"{repo_id!r} is neither a local folder nor in the local Hugging Face cache, and "
             "edgeembed never downloads. Download the model once (e.g. `hf download "
@@ -314,12 +324,13 @@ def _load_module(model: Any, tokenizer: Any) -> SourceModel:
 
     if not isinstance(model, torch.nn.Module):
         raise ConversionError(
-            f"model must be None, a folder path, a hub id or a torch.nn.Module, "
-            f"not {type(model).__name__}"
+            f"model must be None, a folder path, a hub id or a torch.nn.Module, not {type(model).__name__}"
         )
     if tokenizer is None:
-        raise ConversionError("converting an nn.Module needs tokenizer= (a tokenizer.json path, "
-                              "a tokenizers.Tokenizer or a fast Hugging Face tokenizer)")
+        raise ConversionError(
+            "converting an nn.Module needs tokenizer= (a tokenizer.json path, "
+            "a tokenizers.Tokenizer or a fast Hugging Face tokenizer)"
+        )
     config = getattr(model, "config", None)
     return SourceModel(
         model=model.eval(),
@@ -353,6 +364,4 @@ def source_for_bundle(source: dict[str, str], model: Any = None) -> SourceModel:
     for candidate in (source.get("path"), source.get("name")):
         if candidate and Path(candidate).is_dir():
             return load_source(candidate)
-    raise ConversionError(
-        f"cannot find the source model {source.get('name')!r} of this bundle; pass --model FOLDER"
-    )
+    raise ConversionError(f"cannot find the source model {source.get('name')!r} of this bundle; pass --model FOLDER")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgeembed.errors import ConversionError
 from edgeembed.formats import QUANTIZATIONS
 from edgeembed.profiles import TargetProfile
-from edgeembed.errors import ConversionError
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,9 @@ class ConversionSpec:
 
     def __post_init__(self) -> None:
         if self.quantization not in QUANTIZATIONS:
-            raise ConversionError(
-                f"unknown quantization {self.quantization!r}; choose one of {list(QUANTIZATIONS)}"
-            )
+            raise ConversionError(f"unknown quantization {self.quantization!r}; choose one of {list(QUANTIZATIONS)}")
         if self.quantization == "int8-full" and len(self.calibration_texts) < 8:
-            raise ConversionError(
-                f"int8-full needs at least 8 calibration texts, got {len(self.calibration_texts)}"
-            )
+            raise ConversionError(f"int8-full needs at least 8 calibration texts, got {len(self.calibration_texts)}")
         if len(self.holdout_texts) < 4:
             raise ConversionError("verification needs at least 4 held-out texts")
 

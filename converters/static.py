@@ -71,20 +71,34 @@ def convert_static(
     try:
         with patch.dict(os.environ, quiet_bar):
             static = distill_from_model(
-                model=source.model, tokenizer=_fast_tokenizer(source, workdir), pca_dims=dims,
-                sif_coefficient=SIF_COEFFICIENT, quantize_to="float32", device="cpu",
+                model=source.model,
+                tokenizer=_fast_tokenizer(source, workdir),
+                pca_dims=dims,
+                sif_coefficient=SIF_COEFFICIENT,
+                quantize_to="float32",
+                device="cpu",
             )
     except (ValueError, RuntimeError, TypeError, AttributeError) as error:
-        raise ConversionError(f"{source.name}: model2vec could not distil this model ({type(error).__name__}: {error})") from None
+        raise ConversionError(
+            f"{source.name}: model2vec could not distil this model ({type(error).__name__}: {error})"
+        ) from None
     table = np.asarray(static.embedding, dtype=np.float32)
-    unknown = static.tokenizer.token_to_id(str(static.tokenizer.model.unk_token)) if hasattr(static.tokenizer.model, "unk_token") else None
+    unknown = (
+        static.tokenizer.token_to_id(str(static.tokenizer.model.unk_token))
+        if hasattr(static.tokenizer.model, "unk_token")
+        else None
+    )
     if unknown is not None and unknown < len(table):
         table[unknown] = 0.0  # model2vec drops unknown tokens; a zero row adds nothing to the sum
     dtype = np.float16 if spec.quantization == "fp16" else np.float32
     table_path = workdir / TABLE_NAME
     np.save(table_path, table.astype(dtype), allow_pickle=False)
     (workdir / TOKENIZER_NAME).write_text(_device_tokenizer(static.tokenizer), encoding="utf-8")
-    converter = {"route": "static", "graph": "model2vec distillation", "versions": versions("model2vec", "torch", "transformers")}
+    converter = {
+        "route": "static",
+        "graph": "model2vec distillation",
+        "versions": versions("model2vec", "torch", "transformers"),
+    }
     details: dict[str, Any] = {
         "embedding_dim": int(table.shape[1]),
         "vocabulary": int(table.shape[0]),

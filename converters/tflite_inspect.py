@@ -23,8 +23,13 @@ def tensor_census(model: bytes) -> dict[str, Any]:
             (buffer.data is not None and len(buffer.data) > 0) or getattr(buffer, "size", 0)
         )
         role = (
-            "inputs" if index in inputs else "outputs" if index in outputs
-            else "weights" if is_constant else "activations"
+            "inputs"
+            if index in inputs
+            else "outputs"
+            if index in outputs
+            else "weights"
+            if is_constant
+            else "activations"
         )
         roles[role][type_name[tensor.type]] += 1
     float_ops: Counter = Counter()
@@ -36,7 +41,7 @@ def tensor_census(model: bytes) -> dict[str, Any]:
         in_types = {type_name[subgraph.tensors[i].type] for i in operator.inputs if i >= 0}
         if name == "DEQUANTIZE":
             continue
-        if out_types & set(_FLOAT_TYPES) and not (name == "QUANTIZE"):
+        if out_types & set(_FLOAT_TYPES) and name != "QUANTIZE":
             kind = "dynamic-range INT8" if in_types & {"INT8"} else "float"
             float_ops[f"{name} ({kind})"] += 1
     return {

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import Signature
-from edgeembed.embed.packing import single_text_rows
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.route import Climb, climb
+from edgeembed.embed.packing import single_text_rows
 
 
 @dataclass(frozen=True)
@@ -146,9 +146,7 @@ def signature_feeds(signature: Signature, input_ids: np.ndarray, attention_mask:
     arrays = {"input_ids": input_ids, "attention_mask": attention_mask}
     if signature.packed:
         arrays = single_text_rows(input_ids, attention_mask)
-    return {
-        name: np.repeat(arrays[role], signature.batch_size, axis=0) for role, name in signature.inputs.items()
-    }
+    return {name: np.repeat(arrays[role], signature.batch_size, axis=0) for role, name in signature.inputs.items()}
 
 
 def quantize_dynamic(float_model: Path, calibration: CalibrationSet, signatures: tuple[Signature, ...]) -> bytes:
@@ -185,9 +183,7 @@ def quantize_simple(float_model: Path, quantization: str) -> bytes:
         q.add_dynamic_config(".*", "FULLY_CONNECTED", 8)
     elif quantization == "fp16":
         fp16 = qtyping.OpQuantizationConfig(
-            weight_tensor_config=qtyping.TensorQuantizationConfig(
-                num_bits=16, dtype=qtyping.TensorDataType.FLOAT
-            ),
+            weight_tensor_config=qtyping.TensorQuantizationConfig(num_bits=16, dtype=qtyping.TensorDataType.FLOAT),
             compute_precision=qtyping.ComputePrecision.FLOAT,
             explicit_dequantize=True,
         )

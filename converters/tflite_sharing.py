@@ -31,7 +31,7 @@ class _PackedOnce:
         self._table = table
         self._packed: tuple[Any, int] | None = None  # (builder, offset)
 
-    def Pack(self, builder: Any) -> int:  # noqa: N802 (the FlatBuffers object API's name)
+    def Pack(self, builder: Any) -> int:
         if self._packed is None or self._packed[0] is not builder:
             self._packed = (builder, self._table.Pack(builder))
         return self._packed[1]
@@ -44,7 +44,7 @@ class _SharingBuilder(flatbuffers.Builder):
         super().__init__(size)
         self._strings: dict[bytes, int] = {}
 
-    def CreateString(self, s, encoding="utf-8", errors="strict"):  # noqa: N802
+    def CreateString(self, s, encoding="utf-8", errors="strict"):
         key = s if isinstance(s, bytes) else s.encode(encoding, errors)
         if key not in self._strings:
             self._strings[key] = super().CreateString(s, encoding, errors)
@@ -55,7 +55,9 @@ def _quantization_key(table: Any) -> tuple | None:
     """Everything the table holds, as a hashable value; ``None`` for custom details (kept apart)."""
     if getattr(table, "detailsType", 0):
         return None
-    arrays = [None if value is None else np.asarray(value) for value in (table.min, table.max, table.scale, table.zeroPoint)]
+    arrays = [
+        None if value is None else np.asarray(value) for value in (table.min, table.max, table.scale, table.zeroPoint)
+    ]
     return (*(None if a is None else (a.dtype.str, a.tobytes()) for a in arrays), table.quantizedDimension)
 
 

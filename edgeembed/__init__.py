@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edgeembed.version import __version__
 from edgeembed.errors import (
     BundleError,
     ConversionError,
@@ -17,10 +16,19 @@ from edgeembed.errors import (
     MissingDependencyError,
     TargetError,
 )
+from edgeembed.version import __version__
 
 __all__ = [
-    "Embedder", "Bundle", "convert", "EdgeEmbedError", "BundleError", "ConversionError",
-    "TargetError", "InputError", "MissingDependencyError", "__version__",
+    "Bundle",
+    "BundleError",
+    "ConversionError",
+    "EdgeEmbedError",
+    "Embedder",
+    "InputError",
+    "MissingDependencyError",
+    "TargetError",
+    "__version__",
+    "convert",
 ]
 
 if TYPE_CHECKING:

@@ -36,7 +36,9 @@ RUNTIMES: dict[str, Runtime] = {
     runtime.name: runtime
     for runtime in (
         Runtime("litert", "ai-edge-litert", "ai_edge_litert.interpreter", "litert", ("ai-edge-litert",)),
-        Runtime("tflite-runtime", "tflite-runtime", "tflite_runtime.interpreter", "litert", ("tflite-runtime", "numpy<2")),
+        Runtime(
+            "tflite-runtime", "tflite-runtime", "tflite_runtime.interpreter", "litert", ("tflite-runtime", "numpy<2")
+        ),
         Runtime("openvino", "openvino", "openvino", "openvino", ("openvino",)),
         Runtime("onnxruntime", "onnxruntime", "onnxruntime", "onnxruntime", ("onnxruntime",)),
         Runtime("numpy", "numpy", "numpy", "static", ()),  # static tables: the floor is enough
@@ -46,7 +48,12 @@ FORMATS: dict[str, Format] = {
     fmt.name: fmt
     for fmt in (
         Format("tflite", ("fp32", "fp16", "int8-dynamic", "int8-full"), ("CPU",), ("litert", "tflite-runtime")),
-        Format("openvino", ("fp32", "fp16", "int8-full", "int8-weights", "int4-weights"), ("CPU", "GPU", "NPU", "AUTO"), ("openvino",)),
+        Format(
+            "openvino",
+            ("fp32", "fp16", "int8-full", "int8-weights", "int4-weights"),
+            ("CPU", "GPU", "NPU", "AUTO"),
+            ("openvino",),
+        ),
         # onnx GPU: TensorRT, else CUDA execution provider, else CPU
         Format("onnx", ("fp32", "fp16", "int8-dynamic", "int8-full"), ("CPU", "GPU"), ("onnxruntime",)),
         # A distilled token table (model2vec): another vector space, so fidelity is measured by

@@ -120,8 +120,7 @@ class TargetProfile:
             raise TargetError(f"{where}: field 'seq_buckets' must be strictly increasing")
         if buckets[-1] != self.max_seq_length:
             raise TargetError(
-                f"{where}: field 'seq_buckets' must end at max_seq_length={self.max_seq_length}, "
-                f"got {list(buckets)}"
+                f"{where}: field 'seq_buckets' must end at max_seq_length={self.max_seq_length}, got {list(buckets)}"
             )
         for name in ("min_mean_cosine", "min_cosine"):
             value = getattr(self, name)

@@ -36,10 +36,7 @@ def csv_rows(path: str | Path) -> list[list[str]]:
 
 def read_texts(path: str | Path) -> list[str]:
     """Non-empty texts of a file; from an STS CSV, both sentences of every pair (deduplicated)."""
-    if _is_csv(path):
-        texts = [cell for row in csv_rows(path) for cell in row[:2]]
-    else:
-        texts = _read(path).splitlines()
+    texts = [cell for row in csv_rows(path) for cell in row[:2]] if _is_csv(path) else _read(path).splitlines()
     unique = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
     if not unique:
         raise InputError(f"{path} holds no text")

@@ -6,8 +6,7 @@ import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -77,8 +76,7 @@ def backend_for(bundle: Bundle, name: str | None = None) -> type[Backend]:
     name = name or FORMAT_DEFAULT_BACKEND.get(bundle.manifest.format)
     if name not in BACKENDS:
         raise EdgeEmbedError(
-            f"no runtime backend {name!r} for format {bundle.manifest.format!r}; "
-            f"known backends: {', '.join(BACKENDS)}"
+            f"no runtime backend {name!r} for format {bundle.manifest.format!r}; known backends: {', '.join(BACKENDS)}"
         )
     module_name, class_name = BACKENDS[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)

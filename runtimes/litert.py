@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import Bundle, Signature
+from edgeembed.embed.packing import single_text_rows
 from edgeembed.errors import BundleError, MissingDependencyError
 from edgeembed.native_log import drop_native_noise
-from edgeembed.embed.packing import single_text_rows
 from edgeembed.runtimes import BackendTraits
 from edgeembed.runtimes.batching import pad_rows
 from edgeembed.runtimes.litert_executor import compiled_model_blocker
@@ -32,7 +32,7 @@ def load_interpreter_class() -> tuple[type, str]:
             continue
         return module.Interpreter, module_name.split(".")[0]
     raise MissingDependencyError(
-        "no LiteRT interpreter found; install one with: pip install \"edgeembed[litert]\" "
+        'no LiteRT interpreter found; install one with: pip install "edgeembed[litert]" '
         "(or edgeembed[tflite] for the older tflite-runtime)"
     )
 
@@ -146,7 +146,7 @@ class LiteRTBackend(BackendTraits):
             chunks.append((by_batch[batch], batch))
             start += batch
         remainder = rows - start
-        if remainder and (batch > 1 and remainder > batch // 2 or 1 not in by_batch):
+        if remainder and ((batch > 1 and remainder > batch // 2) or 1 not in by_batch):
             chunks.append((by_batch[batch], remainder))  # padded up to the batch size
         else:
             chunks.extend((by_batch[1], 1) for _ in range(remainder))

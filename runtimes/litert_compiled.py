@@ -95,7 +95,10 @@ class CompiledRunner:
     @staticmethod
     def _details(details: dict[str, dict]) -> dict[str, dict]:
         """Shapes as int tuples, computed once: every call compares against them."""
-        return {key: {"shape": tuple(int(n) for n in d["shape"]), "dtype": np.dtype(d["dtype"])} for key, d in details.items()}
+        return {
+            key: {"shape": tuple(int(n) for n in d["shape"]), "dtype": np.dtype(d["dtype"])}
+            for key, d in details.items()
+        }
 
     def release(self) -> None:
         self._model = self._input_buffers = self._output_buffers = None
@@ -109,7 +112,7 @@ class CompiledRunner:
     def __call__(self, **feeds: np.ndarray) -> dict[str, np.ndarray]:
         if self._model is None:
             raise RuntimeError("the model was closed")
-        for name, buffer in zip(self._input_names, self._input_buffers):
+        for name, buffer in zip(self._input_names, self._input_buffers, strict=False):
             value = feeds[name]
             expected = self._inputs[name]
             if value.shape != expected["shape"] or value.dtype != expected["dtype"]:
@@ -120,7 +123,7 @@ class CompiledRunner:
             buffer.write(value)
         self._model.run_by_index(self._index, self._input_buffers, self._output_buffers)
         result = {}
-        for name, buffer in zip(self._output_names, self._output_buffers):
+        for name, buffer in zip(self._output_names, self._output_buffers, strict=False):
             shape = self._outputs[name]["shape"]
             result[name] = buffer.read(math.prod(shape), np.float32).reshape(shape)
         return result

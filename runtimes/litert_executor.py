@@ -30,13 +30,28 @@ ACCELERATOR_LIBRARY = "libLiteRtWebGpuAccelerator.so"
 # The library's own load-time check (ai-edge-litert 2.3.0): its feature name -> the kernel's names.
 ACCELERATOR_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
     "aarch64": {
-        "aes": ("aes",), "lse": ("atomics",), "crc": ("crc32",), "dotprod": ("asimddp",),
-        "fp16": ("fphp", "asimdhp"), "rdm": ("asimdrdm",), "rcpc": ("lrcpc",), "sha2": ("sha2",),
+        "aes": ("aes",),
+        "lse": ("atomics",),
+        "crc": ("crc32",),
+        "dotprod": ("asimddp",),
+        "fp16": ("fphp", "asimdhp"),
+        "rdm": ("asimdrdm",),
+        "rcpc": ("lrcpc",),
+        "sha2": ("sha2",),
     },
     "x86_64": {
-        "aes": ("aes",), "avx": ("avx",), "mmx": ("mmx",), "pclmul": ("pclmulqdq",), "popcnt": ("popcnt",),
-        "sse": ("sse",), "sse2": ("sse2",), "sse3": ("pni",), "sse4.1": ("sse4_1",), "sse4.2": ("sse4_2",),
-        "ssse3": ("ssse3",), "cmpxchg16b": ("cx16",),
+        "aes": ("aes",),
+        "avx": ("avx",),
+        "mmx": ("mmx",),
+        "pclmul": ("pclmulqdq",),
+        "popcnt": ("popcnt",),
+        "sse": ("sse",),
+        "sse2": ("sse2",),
+        "sse3": ("pni",),
+        "sse4.1": ("sse4_1",),
+        "sse4.2": ("sse4_2",),
+        "ssse3": ("ssse3",),
+        "cmpxchg16b": ("cx16",),
     },
 }
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from edgeembed.bundle import Bundle
 from edgeembed.errors import BundleError, EdgeEmbedError
-from edgeembed.runtimes import cache_dir as runtime_cache_dir
 from edgeembed.runtimes import BackendTraits, import_runtime
+from edgeembed.runtimes import cache_dir as runtime_cache_dir
 from edgeembed.runtimes.batching import run_in_chunks, signature_for
 
 logger = logging.getLogger("edgeembed")
@@ -79,7 +79,7 @@ class OnnxRuntimeBackend(BackendTraits):
         model_path = bundle.file(manifest.model_files[0])
         try:
             self._session = ort.InferenceSession(str(model_path), options, providers=providers)
-        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
+        except Exception as error:
             raise BundleError(f"{model_path}: ONNX Runtime cannot load this model ({error}).") from None
         used = self._session.get_providers()
         self.device = "CPU" if used[0] == "CPUExecutionProvider" else "GPU"

@@ -17,8 +17,8 @@ import numpy as np
 
 from edgeembed.bundle import Bundle, Signature
 from edgeembed.errors import BundleError, EdgeEmbedError
-from edgeembed.runtimes import cache_dir as runtime_cache_dir
 from edgeembed.runtimes import BackendTraits, import_runtime
+from edgeembed.runtimes import cache_dir as runtime_cache_dir
 from edgeembed.runtimes.batching import run_in_chunks, signature_for
 
 logger = logging.getLogger("edgeembed")

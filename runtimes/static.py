@@ -30,9 +30,15 @@ class StaticBackend(BackendTraits):
         try:
             self.table = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as error:
-            raise BundleError(f"{path}: cannot read the static table ({error}). Re-convert with --format static.") from None
+            raise BundleError(
+                f"{path}: cannot read the static table ({error}). Re-convert with --format static."
+            ) from None
         manifest = bundle.manifest
-        if self.table.ndim != 2 or self.table.dtype not in (np.float16, np.float32) or self.table.shape[1] != manifest.embedding_dim:
+        if (
+            self.table.ndim != 2
+            or self.table.dtype not in (np.float16, np.float32)
+            or self.table.shape[1] != manifest.embedding_dim
+        ):
             raise BundleError(
                 f"{path}: expected a float16/float32 table of width {manifest.embedding_dim}, "
                 f"found {self.table.dtype} {self.table.shape}"

@@ -22,7 +22,21 @@ from edgeembed.bundle.manifest import (
 )
 
 __all__ = [
-    "ADDED_OPTIONAL_FIELDS", "FORMATS", "INPUT_ROLES", "MANIFEST_NAME", "POOLING_MODES", "PROJECTION_NAME",
-    "REPORT_NAME", "SCHEMA_VERSION", "STAGING_PREFIX", "TOKENIZER_NAME", "Bundle", "Manifest", "Signature",
-    "remove_stale_staging", "sha256_file", "sha256_files", "write_bundle",
+    "ADDED_OPTIONAL_FIELDS",
+    "FORMATS",
+    "INPUT_ROLES",
+    "MANIFEST_NAME",
+    "POOLING_MODES",
+    "PROJECTION_NAME",
+    "REPORT_NAME",
+    "SCHEMA_VERSION",
+    "STAGING_PREFIX",
+    "TOKENIZER_NAME",
+    "Bundle",
+    "Manifest",
+    "Signature",
+    "remove_stale_staging",
+    "sha256_file",
+    "sha256_files",
+    "write_bundle",
 ]

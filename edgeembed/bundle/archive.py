@@ -72,6 +72,7 @@ def is_device_package(archive: str | os.PathLike[str]) -> bool:
 def unpack_package(archive: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
     """Safely extract a device package into ``destination`` (a new directory) and check
     ``MANIFEST.sha256``. Returns the package folder inside ``destination``."""
+
     def extract(tar: tarfile.TarFile, staging: Path, source: Path) -> Path:
         root = _check_members(tar, source, flat=False)
         for member in tar.getmembers():
@@ -98,7 +99,7 @@ def _extract_staged(archive, destination, extract: Callable[[tarfile.TarFile, Pa
     if target.exists():
         raise BundleError(f"{target} already exists; choose a new destination")
     try:
-        tar = tarfile.open(source, "r:gz")
+        tar = tarfile.open(source, "r:gz")  # noqa: SIM115 (closed by the `with tar:` below, once staging exists)
     except (OSError, tarfile.TarError) as error:
         raise BundleError(f"{source}: not a readable .tar.gz ({error})") from None
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,8 @@ def verify_package_dir(root: Path) -> list[str]:
         elif sha256_file(path) != digest:
             problems.append(f"{name}: sha256 mismatch")
     extra = sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*")
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
         if p.is_file() and p.name != MANIFEST_SHA256 and p.relative_to(root).as_posix() not in listed
     )
     problems.extend(f"{name}: not listed in {MANIFEST_SHA256}" for name in extra)

@@ -68,8 +68,7 @@ class Bundle:
         manifest = Manifest.from_dict(data, str(manifest_path))
         if manifest.digest != manifest.content_digest():
             raise BundleError(
-                f"{manifest_path}: digest mismatch (the manifest was edited or damaged after "
-                f"conversion). {FIX_HINT}"
+                f"{manifest_path}: digest mismatch (the manifest was edited or damaged after conversion). {FIX_HINT}"
             )
         required = {TOKENIZER_NAME, *manifest.model_files}
         missing_hash = required - set(manifest.files)
@@ -89,9 +88,7 @@ class Bundle:
             if not file_path.is_file():
                 raise BundleError(f"{file_path} is missing from the bundle. {FIX_HINT}")
             if verify and sha256_file(file_path) != expected:
-                raise BundleError(
-                    f"{file_path}: sha256 mismatch (file damaged or tampered with). {FIX_HINT}"
-                )
+                raise BundleError(f"{file_path}: sha256 mismatch (file damaged or tampered with). {FIX_HINT}")
         return cls(root, manifest)
 
 

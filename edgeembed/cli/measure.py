@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 
-from edgeembed.cli.options import BundleArgument, JsonFlag, RoundsOption, SourceModelOption, TextsFileOption, ThreadsOption
+from edgeembed.cli.options import (
+    BundleArgument,
+    JsonFlag,
+    RoundsOption,
+    SourceModelOption,
+    TextsFileOption,
+    ThreadsOption,
+)
 from edgeembed.cli.output import console, errors, fail
 from edgeembed.errors import EdgeEmbedError
 
@@ -18,16 +25,16 @@ def eval_command(
     sts: Annotated[Path, typer.Option(help="STS CSV: sentence1,sentence2,score.")],
     model: SourceModelOption = None,
     threads: ThreadsOption = None,
-    dims: Annotated[Optional[str], typer.Option(help="Also score these widths, e.g. 384,256,128.")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="Also score these codes, e.g. float32,int8,binary.")] = None,
+    dims: Annotated[str | None, typer.Option(help="Also score these widths, e.g. 384,256,128.")] = None,
+    precision: Annotated[str | None, typer.Option(help="Also score these codes, e.g. float32,int8,binary.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """STS Spearman x100 of a bundle, and of its FP32 source when the convert extra is installed;
     with --dims/--precision, STS and retrieval (recall@1, MRR@10) per width and code."""
     from edgeembed.cli.inputs import comma_list
-    from edgeembed.host.evaluate import evaluate_bundle
-    from edgeembed.embed.precision import PRECISIONS
     from edgeembed.cli.tables import print_evaluation
+    from edgeembed.embed.precision import PRECISIONS
+    from edgeembed.host.evaluate import evaluate_bundle
 
     try:
         widths = [int(w) for w in comma_list(dims, "--dims", str.isdigit)] if dims else None
@@ -43,23 +50,35 @@ def eval_command(
 
 def bench_command(
     bundle: BundleArgument,
-    baseline: Annotated[str, typer.Option(help="Comma-separated: torch, onnxruntime, openvino (plain FP32); '' for none.")] = "torch,onnxruntime",
+    baseline: Annotated[
+        str, typer.Option(help="Comma-separated: torch, onnxruntime, openvino (plain FP32); '' for none.")
+    ] = "torch,onnxruntime",
     texts: TextsFileOption = None,
     threads: Annotated[int, typer.Option(help="Threads for every pipeline.")] = 2,
     rounds: RoundsOption = 3,
     model: SourceModelOption = None,
     as_json: JsonFlag = False,
-    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG chart (needs edgeembed[plot]).")] = None,
-    compare: Annotated[Optional[List[Path]], typer.Option(help="Another bundle to run in the same rounds (repeatable).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG chart (needs edgeembed[plot]).")] = None,
+    compare: Annotated[
+        list[Path] | None, typer.Option(help="Another bundle to run in the same rounds (repeatable).")
+    ] = None,
 ) -> None:
     """Speed, cold start, memory and size of a bundle against PyTorch, ONNX Runtime and other bundles, in one run."""
-    from edgeembed.host.bench import plot_bench, run_bench
     from edgeembed.cli.tables import print_bench
+    from edgeembed.host.bench import plot_bench, run_bench
 
     baselines = [name.strip() for name in baseline.split(",") if name.strip()]
     try:
-        result = run_bench(bundle, baselines, texts, threads=threads, rounds=max(1, rounds),
-                           model=model, progress=lambda m: errors.print(f"[dim]{m}[/]"), compare=compare or ())
+        result = run_bench(
+            bundle,
+            baselines,
+            texts,
+            threads=threads,
+            rounds=max(1, rounds),
+            model=model,
+            progress=lambda m: errors.print(f"[dim]{m}[/]"),
+            compare=compare or (),
+        )
         if plot:
             plot_bench(result, plot)
     except EdgeEmbedError as error:
@@ -73,24 +92,32 @@ def bench_command(
 def tune_command(
     bundle: BundleArgument,
     texts: TextsFileOption = None,
-    threads: Annotated[str, typer.Option(help="Comma-separated thread counts to try (default 1, 2, 4 ... cores).")] = "",
+    threads: Annotated[
+        str, typer.Option(help="Comma-separated thread counts to try (default 1, 2, 4 ... cores).")
+    ] = "",
     goal: Annotated[str, typer.Option(help="latency (one text per call) or throughput (bulk).")] = "latency",
     rounds: RoundsOption = 3,
     reset: Annotated[bool, typer.Option("--reset", help="Forget this bundle's tuned settings.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Time threads and batch sizes on this machine; Embedder.load then uses the fastest."""
-    from edgeembed.tools import tune as tuning
     from edgeembed.cli.tables import print_tune
     from edgeembed.texts import bench_texts, read_texts
+    from edgeembed.tools import tune as tuning
 
     try:
         if reset:
             console.print("forgot tuned settings" if tuning.reset(bundle) else "no tuned settings to forget")
             return
         counts = [int(t) for t in threads.split(",") if t.strip()] if threads else None
-        result = tuning.tune(bundle, read_texts(texts) if texts else bench_texts(), counts, goal=goal,
-                             rounds=rounds, progress=lambda m: errors.print(f"[dim]{m}[/]"))
+        result = tuning.tune(
+            bundle,
+            read_texts(texts) if texts else bench_texts(),
+            counts,
+            goal=goal,
+            rounds=rounds,
+            progress=lambda m: errors.print(f"[dim]{m}[/]"),
+        )
     except (EdgeEmbedError, ValueError) as error:
         fail(error)
     print(json.dumps(result)) if as_json else print_tune(console, result)

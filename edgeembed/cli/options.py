@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,9 +11,13 @@ from edgeembed.cli.choices import Device
 
 BundleArgument = Annotated[Path, typer.Argument(help="Bundle directory.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-ThreadsOption = Annotated[Optional[int], typer.Option(help="Runtime threads (default: the bundle's, capped at the cores).")]
-DeviceOption = Annotated[Optional[Device], typer.Option(help="Run on this device (default: the bundle's).")]
-TextsFileOption = Annotated[Optional[Path], typer.Option(help="Texts (one per line or STS CSV). Default: built-in sample.")]
-SourceModelOption = Annotated[Optional[str], typer.Option(help="FP32 source model folder (default: from the bundle).")]
+ThreadsOption = Annotated[
+    int | None, typer.Option(help="Runtime threads (default: the bundle's, capped at the cores).")
+]
+DeviceOption = Annotated[Device | None, typer.Option(help="Run on this device (default: the bundle's).")]
+TextsFileOption = Annotated[
+    Path | None, typer.Option(help="Texts (one per line or STS CSV). Default: built-in sample.")
+]
+SourceModelOption = Annotated[str | None, typer.Option(help="FP32 source model folder (default: from the bundle).")]
 RoundsOption = Annotated[int, typer.Option(help="Interleaved rounds; figures are medians over rounds.")]
 OverwriteFlag = Annotated[bool, typer.Option(help="Replace what exists at the output path.")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,26 +16,53 @@ API_KEY_ENV = "EDGEEMBED_API_KEY"
 
 def serve_command(
     bundle: BundleArgument,
-    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
-    api_key: Annotated[Optional[str], typer.Option(envvar=API_KEY_ENV, show_envvar=True, help="Require 'Authorization: Bearer KEY' (prefer the env var or --api-key-file).")] = None,
-    api_key_file: Annotated[Optional[Path], typer.Option(help="Read the key from this file (mode 0600 or 0400).")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=API_KEY_ENV,
+            show_envvar=True,
+            help="Require 'Authorization: Bearer KEY' (prefer the env var or --api-key-file).",
+        ),
+    ] = None,
+    api_key_file: Annotated[Path | None, typer.Option(help="Read the key from this file (mode 0600 or 0400).")] = None,
     max_batch: Annotated[int, typer.Option(help="Texts per model batch.")] = 64,
     max_batch_tokens: Annotated[int, typer.Option(help="Tokens per model batch.")] = 16384,
     max_wait_ms: Annotated[float, typer.Option(help="Longest a request waits for others to join its batch.")] = 2.0,
-    max_queue: Annotated[int, typer.Option(help="Texts waiting for the model; beyond: 503 with Retry-After (largest requests first).")] = 2048,
-    max_queue_wait_ms: Annotated[float, typer.Option(help="Longest a request waits for the model; beyond: 503 with Retry-After.")] = 10_000.0,
+    max_queue: Annotated[
+        int, typer.Option(help="Texts waiting for the model; beyond: 503 with Retry-After (largest requests first).")
+    ] = 2048,
+    max_queue_wait_ms: Annotated[
+        float, typer.Option(help="Longest a request waits for the model; beyond: 503 with Retry-After.")
+    ] = 10_000.0,
     max_inputs: Annotated[int, typer.Option(help="Texts per request; beyond: 413.")] = 2048,
     max_body_mb: Annotated[float, typer.Option(help="Request body limit in MiB; beyond: 413.")] = 2.0,
-    auto_truncate: Annotated[bool, typer.Option(help="Truncate texts over the token limit (and report it); off: 413.")] = True,
-    max_input_chars: Annotated[Optional[int], typer.Option(help="Characters per text; beyond: 413 (default max(20000, 16 x token limit)).")] = None,
-    model_name: Annotated[Optional[str], typer.Option(help="Model name in responses (default: the bundle's source).")] = None,
+    auto_truncate: Annotated[
+        bool, typer.Option(help="Truncate texts over the token limit (and report it); off: 413.")
+    ] = True,
+    max_input_chars: Annotated[
+        int | None, typer.Option(help="Characters per text; beyond: 413 (default max(20000, 16 x token limit)).")
+    ] = None,
+    model_name: Annotated[
+        str | None, typer.Option(help="Model name in responses (default: the bundle's source).")
+    ] = None,
     threads: ThreadsOption = None,
     device: DeviceOption = None,
-    cache_size: Annotated[Optional[int], typer.Option(help="Embedding-cache entries (default: the bundle's; 0 = off).")] = None,
-    max_connections: Annotated[int, typer.Option(help="Open connections; a new one closes the oldest idle one, or gets 503 when all are busy.")] = 512,
-    header_timeout: Annotated[float, typer.Option(help="Seconds a client has to send a request's headers; beyond: 408, closed.")] = 10.0,
-    max_header_kb: Annotated[int, typer.Option(help="Request line and headers limit in KiB; beyond: 431, closed.")] = 32,
+    cache_size: Annotated[
+        int | None, typer.Option(help="Embedding-cache entries (default: the bundle's; 0 = off).")
+    ] = None,
+    max_connections: Annotated[
+        int, typer.Option(help="Open connections; a new one closes the oldest idle one, or gets 503 when all are busy.")
+    ] = 512,
+    header_timeout: Annotated[
+        float, typer.Option(help="Seconds a client has to send a request's headers; beyond: 408, closed.")
+    ] = 10.0,
+    max_header_kb: Annotated[
+        int, typer.Option(help="Request line and headers limit in KiB; beyond: 431, closed.")
+    ] = 32,
     graceful_timeout: Annotated[float, typer.Option(help="Seconds SIGTERM waits for accepted requests.")] = 30.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
@@ -49,14 +76,31 @@ def serve_command(
             raise EdgeEmbedError("give --api-key (or $EDGEEMBED_API_KEY) or --api-key-file, not both")
         key = read_api_key_file(api_key_file) if api_key_file else api_key
         settings = ServeSettings(
-            max_batch=max_batch, max_batch_tokens=max_batch_tokens, max_wait_ms=max_wait_ms,
-            max_queue=max_queue, max_queue_wait_ms=max_queue_wait_ms, max_inputs=max_inputs, max_body_bytes=int(max_body_mb * MiB),
-            auto_truncate=auto_truncate, max_input_chars=max_input_chars, api_key=key, model_name=model_name,
+            max_batch=max_batch,
+            max_batch_tokens=max_batch_tokens,
+            max_wait_ms=max_wait_ms,
+            max_queue=max_queue,
+            max_queue_wait_ms=max_queue_wait_ms,
+            max_inputs=max_inputs,
+            max_body_bytes=int(max_body_mb * MiB),
+            auto_truncate=auto_truncate,
+            max_input_chars=max_input_chars,
+            api_key=key,
+            model_name=model_name,
         )
         run_server(
-            bundle, settings, host=host, port=port, threads=threads, device=device.value if device else None,
-            embedding_cache_size=cache_size, max_connections=max_connections, header_timeout_s=header_timeout,
-            max_header_bytes=max_header_kb * 1024, graceful_timeout_s=graceful_timeout, log_level=log_level,
+            bundle,
+            settings,
+            host=host,
+            port=port,
+            threads=threads,
+            device=device.value if device else None,
+            embedding_cache_size=cache_size,
+            max_connections=max_connections,
+            header_timeout_s=header_timeout,
+            max_header_bytes=max_header_kb * 1024,
+            graceful_timeout_s=graceful_timeout,
+            log_level=log_level,
         )
     except EdgeEmbedError as error:
         fail(error)
@@ -67,19 +111,26 @@ def bench_serve_command(
     clients: Annotated[int, typer.Option(help="Concurrent clients in the concurrent rounds.")] = 32,
     requests: Annotated[int, typer.Option(help="Single-sentence requests per round.")] = 400,
     rounds: RoundsOption = 3,
-    server_option: Annotated[Optional[List[str]], typer.Option("--server-option", help="Extra 'edgeembed serve' option, e.g. --server-option=--max-wait-ms=5.")] = None,
+    server_option: Annotated[
+        list[str] | None,
+        typer.Option("--server-option", help="Extra 'edgeembed serve' option, e.g. --server-option=--max-wait-ms=5."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Measure the batching gain of 'edgeembed serve' on 127.0.0.1 (fresh server, bounded)."""
     from edgeembed.cli.output import console, errors, fail
-    from edgeembed.tools.serve_load import load_test
     from edgeembed.texts import builtin_texts
+    from edgeembed.tools.serve_load import load_test
 
     sentences = builtin_texts("holdout")
     texts = [sentences[i % len(sentences)] for i in range(max(1, requests))]
     try:
         summary = load_test(
-            bundle, texts, clients=clients, rounds=rounds, server_args=list(server_option or []),
+            bundle,
+            texts,
+            clients=clients,
+            rounds=rounds,
+            server_args=list(server_option or []),
             progress=lambda message: errors.print(message, markup=False),
         )
     except EdgeEmbedError as error:

@@ -7,13 +7,20 @@ from rich.table import Table
 
 
 def print_load_test(console: Console, summary: dict) -> None:
-    table = Table(title=f"edgeembed serve on 127.0.0.1: {summary['requests_per_round']} single-sentence requests x {summary['rounds']} rounds")
+    table = Table(
+        title=f"edgeembed serve on 127.0.0.1: {summary['requests_per_round']} single-sentence requests x {summary['rounds']} rounds"
+    )
     for column in ("mode", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "client CPU ms/req"):
         table.add_column(column, justify="left" if column == "mode" else "right")
     for mode, row in summary["modes"].items():
         table.add_row(
-            mode, f"{row['requests_per_s']:.0f}", f"{row['p50_ms']:.1f}", f"{row['p99_ms']:.1f}", str(row["errors"]),
-            _ms(row.get("server_cpu_ms_per_request")), _ms(row.get("client_cpu_ms_per_request")),
+            mode,
+            f"{row['requests_per_s']:.0f}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            str(row["errors"]),
+            _ms(row.get("server_cpu_ms_per_request")),
+            _ms(row.get("client_cpu_ms_per_request")),
         )
     console.print(table)
     batches = summary["server_batches"]

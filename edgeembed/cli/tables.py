@@ -29,13 +29,14 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
         table.add_row("min cosine", f"{fidelity['min_cosine']:.4f}", f">= {fidelity['required_min_cosine']}")
         table.add_row("5th percentile cosine", f"{fidelity['p5_cosine']:.4f}", "")
     else:  # a distilled space: how pairwise similarities among the held-out texts agree
-        table.add_row("pairwise-cosine Spearman vs FP32", f"{fidelity['spearman_vs_fp32']:.4f}", fidelity.get("required", ""))
+        table.add_row(
+            "pairwise-cosine Spearman vs FP32", f"{fidelity['spearman_vs_fp32']:.4f}", fidelity.get("required", "")
+        )
         table.add_row("mean |cosine error| over pairs", f"{fidelity['mean_abs_cosine_error']:.4f}", "")
     sts = report.get("sts")
     if sts:
         table.add_row(f"STS Spearman FP32 ({sts['pairs']} pairs)", f"{sts['fp32_spearman']:.2f}", "")
-        table.add_row("STS Spearman converted", f"{sts['converted_spearman']:.2f}",
-                      f"drop <= {sts['max_drop']}")
+        table.add_row("STS Spearman converted", f"{sts['converted_spearman']:.2f}", f"drop <= {sts['max_drop']}")
     projection = report.get("projection")
     if projection:
         _projection_rows(table, projection)
@@ -59,21 +60,29 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
     if verdict["passed"]:
         console.print(f"[green]verdict: passed[/]  bundle: {path}")
     else:
-        console.print(f"[bold yellow]verdict: BELOW TARGET[/] ({'; '.join(verdict['failures'])})"
-                      f"  bundle: {path}\n  try --quantization int8-dynamic or fp16, or more "
-                      "--calibration text; --strict turns this into an error")
+        console.print(
+            f"[bold yellow]verdict: BELOW TARGET[/] ({'; '.join(verdict['failures'])})"
+            f"  bundle: {path}\n  try --quantization int8-dynamic or fp16, or more "
+            "--calibration text; --strict turns this into an error"
+        )
 
 
 def _projection_rows(table: Table, projection: dict[str, Any]) -> None:
     """The PCA's cost against the full-width FP32 model (no bar: the width is the user's choice)."""
     dim = projection["dim"]
-    table.add_row(f"PCA {projection['from_dim']} -> {dim}: variance kept",
-                  f"{projection['explained_variance']:.3f}", f"fit on {projection['fitted_on_texts']} texts")
+    table.add_row(
+        f"PCA {projection['from_dim']} -> {dim}: variance kept",
+        f"{projection['explained_variance']:.3f}",
+        f"fit on {projection['fitted_on_texts']} texts",
+    )
     agreement = projection["holdout_similarity"]
     table.add_row(f"PCA {dim}: pairwise-cosine Spearman vs FP32", f"{agreement['spearman_vs_fp32']:.4f}", "")
     if projection.get("sts"):
-        table.add_row(f"STS Spearman at PCA {dim}", f"{projection['sts']['spearman']:.2f}",
-                      f"drop {projection['sts']['drop']:.2f}")
+        table.add_row(
+            f"STS Spearman at PCA {dim}",
+            f"{projection['sts']['spearman']:.2f}",
+            f"drop {projection['sts']['drop']:.2f}",
+        )
 
 
 def print_similarity(console: Console, texts: list[str], vectors: np.ndarray) -> None:
@@ -153,33 +162,50 @@ def print_output_grid(console: Console, rows: list[dict[str, Any]]) -> None:
         table.add_column(column, justify="right")
     for row in rows:
         fp32 = row.get("fp32") or {}
-        ours = ("skipped", "", "") if "skipped" in row else (
-            f"{row['sts_spearman']:.2f}", f"{row['recall_at_1']:.3f}", f"{row['mrr_at_10']:.3f}")
-        table.add_row(str(row["width"]), row["precision"], str(row.get("bytes_per_vector", "")), *ours,
-                      f"{fp32['sts_spearman']:.2f}" if fp32 else "", f"{fp32['recall_at_1']:.3f}" if fp32 else "")
+        ours = (
+            ("skipped", "", "")
+            if "skipped" in row
+            else (f"{row['sts_spearman']:.2f}", f"{row['recall_at_1']:.3f}", f"{row['mrr_at_10']:.3f}")
+        )
+        table.add_row(
+            str(row["width"]),
+            row["precision"],
+            str(row.get("bytes_per_vector", "")),
+            *ours,
+            f"{fp32['sts_spearman']:.2f}" if fp32 else "",
+            f"{fp32['recall_at_1']:.3f}" if fp32 else "",
+        )
     console.print(table)
 
 
 def print_bench(console: Console, result: dict[str, Any]) -> None:
     machine = result["machine"]
-    table = Table(title=(
-        f"edgeembed bench: {result['texts']} texts, {result['threads']} threads, "
-        f"median of {result['rounds']} interleaved rounds\n{machine['cpu']} ({machine['cores']} cores)"
-    ))
-    columns = ("pipeline", "b1/s", "b32/s", "pad b1", "pad b32", "p50 ms", "p95 ms", "cold s",
-               "RSS MB", "size MB")
+    table = Table(
+        title=(
+            f"edgeembed bench: {result['texts']} texts, {result['threads']} threads, "
+            f"median of {result['rounds']} interleaved rounds\n{machine['cpu']} ({machine['cores']} cores)"
+        )
+    )
+    columns = ("pipeline", "b1/s", "b32/s", "pad b1", "pad b32", "p50 ms", "p95 ms", "cold s", "RSS MB", "size MB")
     for column in columns:
         table.add_column(column, justify="left" if column == "pipeline" else "right", no_wrap=True)
     for name, r in result["results"].items():
         waste = r.get("padding_waste", {})
-        table.add_row(name, f"{r['batch1_per_s']:.0f}", f"{r['batch32_per_s']:.0f}",
-                      f"{waste.get('batch1', 0):.2f}", f"{waste.get('batch32', 0):.2f}",
-                      f"{r['latency_p50_ms']:.2f}", f"{r['latency_p95_ms']:.2f}",
-                      f"{r['cold_start_s']:.2f}", f"{r['peak_rss_mb']:.0f}", f"{r['model_mb']:.1f}")
+        table.add_row(
+            name,
+            f"{r['batch1_per_s']:.0f}",
+            f"{r['batch32_per_s']:.0f}",
+            f"{waste.get('batch1', 0):.2f}",
+            f"{waste.get('batch32', 0):.2f}",
+            f"{r['latency_p50_ms']:.2f}",
+            f"{r['latency_p95_ms']:.2f}",
+            f"{r['cold_start_s']:.2f}",
+            f"{r['peak_rss_mb']:.0f}",
+            f"{r['model_mb']:.1f}",
+        )
     console.print(table)
     for name, ratio in result["ratios"].items():
-        console.print(f"{name.replace('_', ' ')}: batch 1 x{ratio['batch1_per_s']}, "
-                      f"batch 32 x{ratio['batch32_per_s']}")
+        console.print(f"{name.replace('_', ' ')}: batch 1 x{ratio['batch1_per_s']}, batch 32 x{ratio['batch32_per_s']}")
     console.print("pad = tokens the model ran (padding included) per token of text")
     for name, r in result["results"].items():
         if r.get("latency_by_bucket_ms"):
@@ -199,8 +225,13 @@ def print_tune(console: Console, result: dict[str, Any]) -> None:
         table.add_column(column, justify="right", no_wrap=True)
     for row in result["measured"]:
         executor = ("shared weights" if row.get("shared_weights") else "Interpreter",) if executors else ()
-        table.add_row(str(row["threads"]), *executor, f"{row['batch1_per_s']:.0f}", f"{row['bulk_per_s']:.0f}",
-                      str(row["batch_size"]))
+        table.add_row(
+            str(row["threads"]),
+            *executor,
+            f"{row['batch1_per_s']:.0f}",
+            f"{row['bulk_per_s']:.0f}",
+            str(row["batch_size"]),
+        )
     console.print(table)
     if result.get("litert_executor"):
         console.print(f"LiteRT executor: {result['litert_executor']}")
@@ -228,10 +259,13 @@ def print_doctor(console: Console, report: dict) -> None:
     bundle = report.get("bundle")
     if bundle:
         if bundle["ok"]:
-            table.add_row("bundle", f"[green]OK[/] {bundle['path']}: {bundle['format']} {bundle['quantization']} "
-                          f"for {bundle['target']}, ran on {bundle['runtime']}"
-                          f"{' (' + bundle['executor'] + ')' if bundle.get('executor') else ''} {bundle['device']} "
-                          f"in {bundle['load_and_embed_s']} s")
+            table.add_row(
+                "bundle",
+                f"[green]OK[/] {bundle['path']}: {bundle['format']} {bundle['quantization']} "
+                f"for {bundle['target']}, ran on {bundle['runtime']}"
+                f"{' (' + bundle['executor'] + ')' if bundle.get('executor') else ''} {bundle['device']} "
+                f"in {bundle['load_and_embed_s']} s",
+            )
         else:
             table.add_row("bundle", f"[red]FAILED[/] {bundle['path']}: {bundle.get('error', 'bad output')}")
     console.print(table)

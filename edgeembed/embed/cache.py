@@ -21,7 +21,6 @@ import numpy as np
 
 from edgeembed.atomic import atomic_write
 
-
 KEY_ALLOWANCE = 1024  # bytes of key (text) an ordinary entry may take within the byte budget
 
 
@@ -103,8 +102,14 @@ class LRUCache:
         return self._bytes
 
     def info(self) -> dict[str, int | None]:
-        return {"hits": self.hits, "misses": self.misses, "size": len(self), "maxsize": self.maxsize,
-                "bytes": self._bytes, "max_bytes": self.max_bytes}
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "size": len(self),
+            "maxsize": self.maxsize,
+            "bytes": self._bytes,
+            "max_bytes": self.max_bytes,
+        }
 
 
 class EmbeddingCache(LRUCache):
@@ -116,7 +121,11 @@ class EmbeddingCache(LRUCache):
     """
 
     def __init__(
-        self, maxsize: int, fingerprint: str, path: str | os.PathLike[str] | None = None, max_bytes: int | None = None,
+        self,
+        maxsize: int,
+        fingerprint: str,
+        path: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
     ):
         super().__init__(maxsize, max_bytes)
         self.fingerprint = fingerprint
@@ -133,10 +142,10 @@ class EmbeddingCache(LRUCache):
                 texts, flags, vectors = data["texts"], data["normalized"], data["vectors"]
                 if not (len(texts) == len(flags) == len(vectors)) or vectors.dtype != np.float32:
                     raise ValueError("inconsistent arrays")
-                for text, flag, vector in zip(texts.tolist(), flags.tolist(), vectors):
+                for text, flag, vector in zip(texts.tolist(), flags.tolist(), vectors, strict=False):
                     if np.isfinite(vector).all():
                         self.put((text, bool(flag)), _frozen(vector))
-        except Exception as error:  # noqa: BLE001 - any unreadable cache is simply not used
+        except Exception as error:
             self.clear()
             warnings.warn(f"{path}: unreadable embedding cache ignored ({error})", stacklevel=3)
 

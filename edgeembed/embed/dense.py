@@ -67,8 +67,12 @@ def load_dense(bundle: Bundle) -> DenseStack | None:
         if matrix.dtype != np.float32 or matrix.ndim != 2 or not np.isfinite(matrix).all():
             raise BundleError(f"{path}: expected a finite float32 matrix, found {matrix.dtype} {matrix.shape}")
         if layers and layers[-1][0].shape[1] != matrix.shape[0] - 1:
-            raise BundleError(f"{path}: takes {matrix.shape[0] - 1} inputs, the layer before gives {layers[-1][0].shape[1]}")
+            raise BundleError(
+                f"{path}: takes {matrix.shape[0] - 1} inputs, the layer before gives {layers[-1][0].shape[1]}"
+            )
         layers.append((matrix, name))
     if layers[-1][0].shape[1] != bundle.manifest.embedding_dim:
-        raise BundleError(f"Dense layers end at width {layers[-1][0].shape[1]}, the manifest says {bundle.manifest.embedding_dim}")
+        raise BundleError(
+            f"Dense layers end at width {layers[-1][0].shape[1]}, the manifest says {bundle.manifest.embedding_dim}"
+        )
     return DenseStack(layers)

@@ -13,19 +13,31 @@ import numpy as np
 
 from edgeembed.bundle import PROJECTION_NAME, Bundle
 from edgeembed.embed.cache import EmbeddingCache, byte_budget
-from edgeembed.embed.parallel import WorkerPool, check_workers
+from edgeembed.embed.dense import dense_file, load_dense
 from edgeembed.embed.packing import (
-    invoke_inputs, mean_of_single_text, pack_rows, plan_invokes, pool_invoke, row_groups, single_text_inputs,
+    invoke_inputs,
+    mean_of_single_text,
+    pack_rows,
+    plan_invokes,
+    pool_invoke,
+    row_groups,
+    single_text_inputs,
 )
+from edgeembed.embed.parallel import WorkerPool, check_workers
 from edgeembed.embed.pooling import l2_normalize, pool
 from edgeembed.embed.precision import quantize
 from edgeembed.embed.progress import EmbeddingProgress
-from edgeembed.embed.dense import dense_file, load_dense
 from edgeembed.embed.projection import load_projection
-from edgeembed.embed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name, resolve_prompt, with_prompt
-from edgeembed.errors import InputError
+from edgeembed.embed.prompts import (
+    DOCUMENT_PROMPT_NAMES,
+    QUERY_PROMPT_NAMES,
+    first_prompt_name,
+    resolve_prompt,
+    with_prompt,
+)
 from edgeembed.embed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
 from edgeembed.embed.tuned import load_tuned
+from edgeembed.errors import InputError
 
 logger = logging.getLogger("edgeembed")
 CHUNK_SIZE = 4096  # texts tokenized at once; bounds memory for huge inputs
@@ -167,12 +179,20 @@ class Embedder:
         texts, single = validate_texts(sentences)
         if workers != 1 and check_workers(workers) > 1 and len(texts) > 1:
             return self._encode_in_processes(
-                texts, workers, batch_size=batch_size, normalize_embeddings=normalize_embeddings,
-                prompt_name=prompt_name, prompt=prompt, truncate_dim=truncate_dim, precision=precision,
+                texts,
+                workers,
+                batch_size=batch_size,
+                normalize_embeddings=normalize_embeddings,
+                prompt_name=prompt_name,
+                prompt=prompt,
+                truncate_dim=truncate_dim,
+                precision=precision,
             )
         manifest = self.bundle.manifest
         if prompt is not None or prompt_name is not None or manifest.default_prompt_name:
-            texts = with_prompt(texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt))
+            texts = with_prompt(
+                texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt)
+            )
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         normalize = manifest.normalize if normalize_embeddings is None else bool(normalize_embeddings)
         width = self._width
@@ -197,7 +217,9 @@ class Embedder:
         if self._pool is None or self._pool.workers != workers:
             self.close()
             load_options = {"embedding_cache_size": 0, "tuned": False, "device": self._device}
-            self._pool = WorkerPool(type(self).load, self.bundle.path, workers, max(1, self.threads // workers), load_options)
+            self._pool = WorkerPool(
+                type(self).load, self.bundle.path, workers, max(1, self.threads // workers), load_options
+            )
             self._pool_finalizer = weakref.finalize(self, self._pool.close)
         return self._pool.encode(texts, options)
 
@@ -210,8 +232,14 @@ class Embedder:
     def _output_dim(self, truncate_dim: int | None) -> int:
         if truncate_dim is None:
             return self.bundle.manifest.truncate_dim or self.embedding_dim
-        if isinstance(truncate_dim, bool) or not isinstance(truncate_dim, (int, np.integer)) or not 1 <= truncate_dim <= self.embedding_dim:
-            raise InputError(f"truncate_dim (--truncate-dim) must be an integer in 1..{self.embedding_dim}, got {truncate_dim!r}")
+        if (
+            isinstance(truncate_dim, bool)
+            or not isinstance(truncate_dim, (int, np.integer))
+            or not 1 <= truncate_dim <= self.embedding_dim
+        ):
+            raise InputError(
+                f"truncate_dim (--truncate-dim) must be an integer in 1..{self.embedding_dim}, got {truncate_dim!r}"
+            )
         return int(truncate_dim)
 
     def _encode_float(
@@ -231,7 +259,7 @@ class Embedder:
         unique = list(dict.fromkeys(t for i, t in enumerate(texts) if i not in hits))
         computed = self._compute(unique, batch_size, normalize, show_progress_bar)
         if cache is not None:
-            for text, vector in zip(unique, computed):
+            for text, vector in zip(unique, computed, strict=False):
                 cache.put((text, normalize), _readonly(vector))
         if single:
             return computed[0]
@@ -283,8 +311,13 @@ class Embedder:
             while chunk := list(islice(iterator, chunk_size)):
                 try:
                     vectors = self.encode(
-                        chunk, batch_size, normalize_embeddings, prompt_name=prompt_name, prompt=prompt,
-                        truncate_dim=truncate_dim, precision=precision,
+                        chunk,
+                        batch_size,
+                        normalize_embeddings,
+                        prompt_name=prompt_name,
+                        prompt=prompt,
+                        truncate_dim=truncate_dim,
+                        precision=precision,
                     )
                 except TypeError as error:
                     raise TypeError(_shift_index(str(error), offset)) from None
@@ -292,9 +325,7 @@ class Embedder:
                 advance(len(chunk))
                 yield vectors
 
-    def _compute(
-        self, texts: list[str], batch_size: int, normalize: bool, show_progress_bar: bool
-    ) -> np.ndarray:
+    def _compute(self, texts: list[str], batch_size: int, normalize: bool, show_progress_bar: bool) -> np.ndarray:
         result = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
         self.last_truncated = 0
         with EmbeddingProgress(len(texts), show_progress_bar and bool(texts)) as advance:
@@ -303,9 +334,7 @@ class Embedder:
                 tokenized = self.tokenizer.encode(chunk)
                 self.last_truncated += sum(item.truncated for item in tokenized)
                 batches = (
-                    self._packed_batches(tokenized)
-                    if self._packed
-                    else self._bucket_batches(tokenized, batch_size)
+                    self._packed_batches(tokenized) if self._packed else self._bucket_batches(tokenized, batch_size)
                 )
                 for indices, vectors in batches:
                     if self.dense is not None:
@@ -318,7 +347,9 @@ class Embedder:
             self.total_truncated += self.last_truncated
             logger.warning(
                 "%d of %d texts exceeded max_seq_length=%d tokens and were truncated",
-                self.last_truncated, len(texts), self.max_seq_length,
+                self.last_truncated,
+                len(texts),
+                self.max_seq_length,
             )
         return result
 
@@ -326,7 +357,9 @@ class Embedder:
         """Texts packed into rows (several per row), rows grouped into the model's calls."""
         if len(tokenized) == 1 and tokenized[0].ids and self.bundle.manifest.pooling == "mean":
             ids = tokenized[0].ids  # one text: the same call and sums, without the bookkeeping
-            outputs = self.backend.run_packed(single_text_inputs(ids, self.tokenizer.bucket_for(len(ids)), self.tokenizer.pad_id))
+            outputs = self.backend.run_packed(
+                single_text_inputs(ids, self.tokenizer.bucket_for(len(ids)), self.tokenizer.pad_id)
+            )
             yield np.zeros(1, dtype=np.int64), mean_of_single_text(outputs, len(ids))
             return
         batched = self.backend.batched_rows
@@ -345,9 +378,7 @@ class Embedder:
         for indices, bucket in self._batches(tokenized, batch_size):
             yield indices, self._embed_batch([tokenized[i] for i in indices], bucket)
 
-    def _batches(
-        self, tokenized: list[TokenizedText], batch_size: int
-    ) -> Iterator[tuple[np.ndarray, int]]:
+    def _batches(self, tokenized: list[TokenizedText], batch_size: int) -> Iterator[tuple[np.ndarray, int]]:
         """Index groups sorted by length, each padded only to its own smallest bucket (or, on a
         backend with ``exact_lengths``, to its own longest text)."""
         exact = self.backend.exact_lengths
@@ -393,4 +424,3 @@ def _readonly(vector: np.ndarray) -> np.ndarray:
     vector = vector.copy()
     vector.flags.writeable = False
     return vector
-

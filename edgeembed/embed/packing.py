@@ -16,8 +16,8 @@ from itertools import chain
 
 import numpy as np
 
-from edgeembed.errors import BundleError
 from edgeembed.embed.row_filling import fill_rows
+from edgeembed.errors import BundleError
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,13 @@ def pack_rows(token_ids: Sequence[Sequence[int]], row_length: int, pad_id: int) 
     segment_ids[targets] = np.repeat(np.arange(1, count + 1, dtype=np.int32), lengths)  # unique per text
     shape = (rows, row_length)
     return PackedRows(
-        input_ids.reshape(shape), position_ids.reshape(shape), segment_ids.reshape(shape),
-        row_of, start_of, lengths, used[:rows],
+        input_ids.reshape(shape),
+        position_ids.reshape(shape),
+        segment_ids.reshape(shape),
+        row_of,
+        start_of,
+        lengths,
+        used[:rows],
     )
 
 
@@ -81,7 +86,9 @@ def single_text_rows(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[
     return {"input_ids": input_ids, "position_ids": positions, "segment_ids": attention_mask}
 
 
-def row_groups(lengths: Sequence[int], batched: Mapping[int, int], buckets: Sequence[int]) -> list[tuple[np.ndarray, int]]:
+def row_groups(
+    lengths: Sequence[int], batched: Mapping[int, int], buckets: Sequence[int]
+) -> list[tuple[np.ndarray, int]]:
     """``(text indices, row length)``: each text packs into the shortest batched row length that
     holds it; texts longer than every batched row share rows as long as their longest text's
     bucket. A text thus runs in the same signature lengths whatever else is in the call."""
@@ -99,9 +106,7 @@ def row_groups(lengths: Sequence[int], batched: Mapping[int, int], buckets: Sequ
     return groups
 
 
-def plan_invokes(
-    packed: PackedRows, batched: Mapping[int, int], buckets: Sequence[int]
-) -> list[Invoke]:
+def plan_invokes(packed: PackedRows, batched: Mapping[int, int], buckets: Sequence[int]) -> list[Invoke]:
     """Full batched calls while rows last, then the remaining rows one per call, each in the
     smallest bucket that holds it: a call costs little overhead, an empty row a whole row of
     compute, so no call is padded with empty rows."""
@@ -133,9 +138,7 @@ def invoke_inputs(packed: PackedRows, invoke: Invoke) -> dict[str, np.ndarray]:
     return arrays
 
 
-def pool_invoke(
-    outputs: np.ndarray, packed: PackedRows, invoke: Invoke, mode: str
-) -> tuple[np.ndarray, np.ndarray]:
+def pool_invoke(outputs: np.ndarray, packed: PackedRows, invoke: Invoke, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """``(text indices, pooled vectors)`` for the texts whose rows this call ran."""
     local = np.full(packed.input_ids.shape[0], -1, dtype=np.int64)
     local[invoke.rows] = np.arange(len(invoke.rows))

@@ -39,14 +39,20 @@ class WorkerPool:
     ``load(bundle_path, **options)`` (``Embedder.load``, a picklable reference) makes each worker's embedder."""
 
     def __init__(
-        self, load: Callable[..., Any], bundle_path: str | os.PathLike[str], workers: int, threads: int,
+        self,
+        load: Callable[..., Any],
+        bundle_path: str | os.PathLike[str],
+        workers: int,
+        threads: int,
         load_options: dict[str, Any],
     ) -> None:
         self.workers = workers
         context = multiprocessing.get_context("spawn")  # runtimes hold threads: never fork them
         self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context,
-            initializer=_start_worker, initargs=(load, str(bundle_path), {**load_options, "threads": threads}),
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(load, str(bundle_path), {**load_options, "threads": threads}),
         )
 
     def encode(self, texts: Sequence[str], options: dict[str, Any]) -> np.ndarray:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgeembed.bundle import PROJECTION_NAME, Bundle
-from edgeembed.errors import BundleError
 from edgeembed.embed.pooling import l2_normalize
+from edgeembed.errors import BundleError
 
 
 class Projection:

@@ -47,8 +47,7 @@ class BucketTokenizer:
         self.seq_buckets = tuple(sorted(int(b) for b in seq_buckets))
         if not self.seq_buckets or self.seq_buckets[-1] < self.max_seq_length:
             raise BundleError(
-                f"largest sequence bucket {self.seq_buckets[-1:]} is below max_seq_length "
-                f"{self.max_seq_length}"
+                f"largest sequence bucket {self.seq_buckets[-1:]} is below max_seq_length {self.max_seq_length}"
             )
         self.pad_id = _pad_id(Path(tokenizer_file))
         # bounded in bytes too: ids of at most max_seq_length tokens, keys of ordinary length
@@ -64,7 +63,7 @@ class BucketTokenizer:
                 encodings = self._encode(batch)
             except TypeError:  # lone surrogates cannot cross into Rust as UTF-8
                 encodings = self._encode([replace_lone_surrogates(t) for t in batch])
-            for index, encoding in zip(missing, encodings):
+            for index, encoding in zip(missing, encodings, strict=False):
                 item = TokenizedText(tuple(encoding.ids), bool(encoding.overflowing))
                 self.cache.put(texts[index], item)
                 results[index] = item
@@ -123,9 +122,7 @@ def validate_texts(sentences: object) -> tuple[list[str], bool]:
     try:
         texts = list(sentences)  # type: ignore[call-overload]
     except TypeError:
-        raise TypeError(
-            f"sentences must be str or a sequence of str, not {type(sentences).__name__}"
-        ) from None
+        raise TypeError(f"sentences must be str or a sequence of str, not {type(sentences).__name__}") from None
     for index, text in enumerate(texts):
         if isinstance(text, np.str_):
             texts[index] = str(text)

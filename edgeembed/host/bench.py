@@ -85,7 +85,9 @@ def _transformer_dir(folder: Path) -> Path:
 def _onnx_int8(source: Any, model_dir: Path) -> Path:
     from edgeembed.converters.onnx import quantize_dynamic_int8
 
-    return _cached_onnx(source, "model-int8-dynamic.onnx", lambda fp32, out: quantize_dynamic_int8(fp32, out, plain=True))
+    return _cached_onnx(
+        source, "model-int8-dynamic.onnx", lambda fp32, out: quantize_dynamic_int8(fp32, out, plain=True)
+    )
 
 
 def _onnx_fp32(source: Any) -> Path:
@@ -116,7 +118,9 @@ def _run_worker(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     spawned = time.time()
     process = subprocess.run(
         [sys.executable, "-m", "edgeembed.host.bench_worker", json.dumps(spec), repr(spawned)],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TRANSFORMERS_VERBOSITY": "error"},
     )
     lines = [line for line in process.stdout.splitlines() if line.startswith("{")]
@@ -159,8 +163,11 @@ def run_bench(
         texts_path = Path(work) / "texts.txt"
         texts_path.write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n", encoding="utf-8")
         common = {
-            "texts": str(texts_path), "threads": threads, "min_seconds": min_seconds,
-            "latency_calls": 100, "max_seq_length": bundle.manifest.max_seq_length,
+            "texts": str(texts_path),
+            "threads": threads,
+            "min_seconds": min_seconds,
+            "latency_calls": 100,
+            "max_seq_length": bundle.manifest.max_seq_length,
         }
         specs = {"edgeembed": {"pipeline": "edgeembed", "bundle": str(bundle.path), **common}}
         for name, other in others.items():
@@ -172,8 +179,11 @@ def run_bench(
             for name, spec in specs.items():  # interleaved: every pipeline once per round
                 progress(f"round {round_index + 1}/{rounds}: {name}")
                 runs[name].append(_run_worker(spec, timeout=600))
-    sizes = {"edgeembed": _model_bytes(bundle), **{k: v["size"] for k, v in baseline_specs.items()},
-             **{name: _model_bytes(other) for name, other in others.items()}}
+    sizes = {
+        "edgeembed": _model_bytes(bundle),
+        **{k: v["size"] for k, v in baseline_specs.items()},
+        **{name: _model_bytes(other) for name, other in others.items()},
+    }
     results = {name: {**_median(r), "model_mb": (sizes[name] or 0) / 1e6} for name, r in runs.items()}
     return {
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()},
@@ -216,8 +226,9 @@ def plot_bench(result: dict[str, Any], path: str | Path) -> Path:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for name, values in results.items():
         lengths = sorted(values["latency_by_tokens_ms"], key=int)
-        left.plot([int(n) for n in lengths], [values["latency_by_tokens_ms"][n] for n in lengths],
-                  marker="o", label=name)
+        left.plot(
+            [int(n) for n in lengths], [values["latency_by_tokens_ms"][n] for n in lengths], marker="o", label=name
+        )
     left.set(xlabel="tokens", ylabel="latency, batch 1 (ms)", title="Latency vs sequence length")
     left.legend()
     names = list(results)

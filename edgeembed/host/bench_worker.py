@@ -63,9 +63,7 @@ def _mean_normalize(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
     from edgeembed.embed.embedder import Embedder
 
-    embedder = Embedder.load(
-        spec["bundle"], threads=spec["threads"], token_cache_size=0, embedding_cache_size=0
-    )
+    embedder = Embedder.load(spec["bundle"], threads=spec["threads"], token_cache_size=0, embedding_cache_size=0)
     backend = embedder.backend
     for name in ("run", "run_packed"):  # count what reaches the model, padding included
         if hasattr(backend, name):
@@ -180,7 +178,9 @@ def openvino_pipeline(spec: dict[str, Any]) -> Encode:
 
 
 PIPELINES = {
-    "edgeembed": edgeembed_pipeline, "torch": torch_pipeline, "onnxruntime": onnxruntime_pipeline,
+    "edgeembed": edgeembed_pipeline,
+    "torch": torch_pipeline,
+    "onnxruntime": onnxruntime_pipeline,
     "openvino": openvino_pipeline,
 }
 
@@ -256,8 +256,7 @@ def measure(spec: dict[str, Any], spawned_at: float) -> dict[str, Any]:
         "latency_p50_ms": statistics.median(latencies),
         "latency_p95_ms": float(np.percentile(latencies, 95)),
         "latency_by_tokens_ms": {
-            str(n): statistics.median(_latencies_ms(encode, " ".join(["edge"] * (n - 2)), 15))
-            for n in SEQUENCE_LENGTHS
+            str(n): statistics.median(_latencies_ms(encode, " ".join(["edge"] * (n - 2)), 15)) for n in SEQUENCE_LENGTHS
         },
     }
     if hasattr(encode, "bucket_texts"):  # edgeembed: what one text costs in each of its buckets

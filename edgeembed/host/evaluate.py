@@ -7,15 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.formats import FORMATS
 from edgeembed.host.output_grid import output_grid
 from edgeembed.host.similarity import agreement_to_fp32, sts_spearman
-from edgeembed.embed.tokenize import BucketTokenizer
 
 
 def evaluate_bundle(
-    bundle_path, sts_file, model=None, threads: int | None = None,
-    widths: list[int] | None = None, precisions: list[str] | None = None,
+    bundle_path,
+    sts_file,
+    model=None,
+    threads: int | None = None,
+    widths: list[int] | None = None,
+    precisions: list[str] | None = None,
 ) -> dict:
     """STS Spearman x100 of a bundle and, when the convert extra is installed, of its FP32 source
     with the cosine between the two. ``model`` overrides where the source is looked for. With

@@ -29,8 +29,8 @@ def score(vectors: np.ndarray, first: list[int], second: list[int], gold: np.nda
     """STS Spearman x100, and recall@1 / MRR@10 of finding each relevant pair's sentence2."""
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     sts = 100.0 * spearman(np.sum(unit[first] * unit[second], axis=1), gold)
-    queries = [q for q, g in zip(first, gold) if g >= RELEVANT_SCORE]
-    answers = [a for a, g in zip(second, gold) if g >= RELEVANT_SCORE]
+    queries = [q for q, g in zip(first, gold, strict=False) if g >= RELEVANT_SCORE]
+    answers = [a for a, g in zip(second, gold, strict=False) if g >= RELEVANT_SCORE]
     corpus = sorted(set(second))
     column = {row: index for index, row in enumerate(corpus)}
     similarities = unit[queries] @ unit[corpus].T

@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from edgeembed.version import __version__
-from edgeembed.bundle.archive import MANIFEST_SHA256, write_tar_atomically
 from edgeembed.bundle import Bundle, sha256_file
+from edgeembed.bundle.archive import MANIFEST_SHA256, write_tar_atomically
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.formats import FORMATS, RUNTIMES
 from edgeembed.host.wheel_pruning import prune_wheelhouse
 from edgeembed.host.wheel_slimming import slim_wheelhouse
 from edgeembed.profiles import TargetProfile, load_target
+from edgeembed.version import __version__
 
 # What pip installs on the device for each runtime, beyond edgeembed's own dependencies.
 RUNTIME_REQUIREMENTS = {name: runtime.requirements for name, runtime in RUNTIMES.items()}
@@ -121,8 +121,21 @@ def download_wheels(plan: PackagePlan, edgeembed_wheel: Path, wheelhouse: Path) 
     platform_args = [arg for tag in plan.platforms for arg in ("--platform", tag)]
     requirements = [f"{device_roots(plan)[0]} @ {edgeembed_wheel.resolve().as_uri()}", *plan.requirements]
     _pip(
-        "download", "--only-binary=:all:", "--python-version", plan.python, "--implementation", "cp",
-        "--abi", abi, "--abi", "abi3", "--abi", "none", *platform_args, "-d", str(wheelhouse),
+        "download",
+        "--only-binary=:all:",
+        "--python-version",
+        plan.python,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        "--abi",
+        "abi3",
+        "--abi",
+        "none",
+        *platform_args,
+        "-d",
+        str(wheelhouse),
         *requirements,
     )
 

@@ -14,7 +14,7 @@ def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def cosine_summary(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
     cosines = rowwise_cosine(reference, candidate)
     return {
-        "sentences": int(len(cosines)),
+        "sentences": len(cosines),
         "mean_cosine": round(float(cosines.mean()), 5),
         "min_cosine": round(float(cosines.min()), 5),
         "p5_cosine": round(float(np.percentile(cosines, 5)), 5),
@@ -29,7 +29,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
     starts = np.concatenate(([0], boundaries))
     ends = np.concatenate((boundaries, [len(values)]))
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=False):
         ranks[order[start:end]] = (start + end - 1) / 2.0 + 1.0
     return ranks
 
@@ -54,7 +54,7 @@ def similarity_agreement(reference: np.ndarray, candidate: np.ndarray) -> dict[s
     expected = (l2_normalize(reference) @ l2_normalize(reference).T)[upper]
     found = (l2_normalize(candidate) @ l2_normalize(candidate).T)[upper]
     return {
-        "pairs": int(len(expected)),
+        "pairs": len(expected),
         "spearman_vs_fp32": round(spearman(expected, found), 4),
         "mean_abs_cosine_error": round(float(np.abs(expected - found).mean()), 4),
     }
@@ -64,4 +64,4 @@ def agreement_to_fp32(reference: np.ndarray, candidate: np.ndarray, same_space: 
     """Cosine per text when the vectors share the source model's space, else pairwise agreement."""
     if same_space:
         return cosine_summary(reference, candidate)
-    return {"sentences": int(len(candidate)), "vector_space": "distilled", **similarity_agreement(reference, candidate)}
+    return {"sentences": len(candidate), "vector_space": "distilled", **similarity_agreement(reference, candidate)}

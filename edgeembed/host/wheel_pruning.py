@@ -62,10 +62,17 @@ def prune_wheelhouse(wheelhouse: Path, roots: list[str], python: str, arch: str)
     """
     requirement = _requirement_class()
     environment = {
-        "python_version": python, "python_full_version": f"{python}.0", "implementation_version": f"{python}.0",
-        "platform_machine": arch, "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
-        "implementation_name": "cpython", "platform_python_implementation": "CPython",
-        "platform_release": "", "platform_version": "",
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "implementation_version": f"{python}.0",
+        "platform_machine": arch,
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_version": "",
     }
     wheels = {}
     for wheel in wheelhouse.glob("*.whl"):
@@ -96,7 +103,7 @@ def prune_wheelhouse(wheelhouse: Path, roots: list[str], python: str, arch: str)
 
 
 def _why(name: str, wheels: dict) -> str:
-    for (parent, child), reason in UNNEEDED_EDGES.items():
+    for (_parent, child), reason in UNNEEDED_EDGES.items():
         if child == name:
             return reason
     return "needed only by wheels left out"

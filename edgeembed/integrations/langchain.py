@@ -1,8 +1,8 @@
 """LangChain ``Embeddings`` backed by an edgeembed bundle (``pip install "edgeembed[langchain]"``).
 
-    from edgeembed.integrations.langchain import EdgeEmbedEmbeddings
-    embeddings = EdgeEmbedEmbeddings("minilm-rpi5")
-    vectors = embeddings.embed_documents(["first passage", "second passage"])
+from edgeembed.integrations.langchain import EdgeEmbedEmbeddings
+embeddings = EdgeEmbedEmbeddings("minilm-rpi5")
+vectors = embeddings.embed_documents(["first passage", "second passage"])
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ class EdgeEmbedEmbeddings(Embeddings):
     """Documents get the bundle's document prompt, queries its query prompt (if it has them)."""
 
     def __init__(
-        self, bundle: str | os.PathLike[str] | Embedder, batch_size: int | None = None,
-        normalize_embeddings: bool | None = None, **load_options: Any,
+        self,
+        bundle: str | os.PathLike[str] | Embedder,
+        batch_size: int | None = None,
+        normalize_embeddings: bool | None = None,
+        **load_options: Any,
     ) -> None:
         self.embedder = as_embedder(bundle, **load_options)
         self.options = {"batch_size": batch_size, "normalize_embeddings": normalize_embeddings}

@@ -1,7 +1,7 @@
 """LlamaIndex ``BaseEmbedding`` backed by an edgeembed bundle (``pip install "edgeembed[llama-index]"``).
 
-    from edgeembed.integrations.llama_index import EdgeEmbedEmbedding
-    Settings.embed_model = EdgeEmbedEmbedding(bundle="minilm-rpi5")
+from edgeembed.integrations.llama_index import EdgeEmbedEmbedding
+Settings.embed_model = EdgeEmbedEmbedding(bundle="minilm-rpi5")
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ class EdgeEmbedEmbedding(BaseEmbedding):
 
     _embedder: Embedder = PrivateAttr()
 
-    def __init__(self, bundle: str | os.PathLike[str] | Embedder, embed_batch_size: int = 32, **load_options: Any) -> None:
+    def __init__(
+        self, bundle: str | os.PathLike[str] | Embedder, embed_batch_size: int = 32, **load_options: Any
+    ) -> None:
         embedder = as_embedder(bundle, **load_options)
         name = str(embedder.bundle.manifest.source.get("name") or embedder.bundle.path.name)
         super().__init__(model_name=name, embed_batch_size=embed_batch_size)

@@ -92,7 +92,8 @@ class RayEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         encode = {
-            "document": self.embedder.encode_document, "query": self.embedder.encode_query,
+            "document": self.embedder.encode_document,
+            "query": self.embedder.encode_query,
             "plain": self.embedder.encode,
         }[self.kind]
         return encode(list(texts), **self.encode_options)
@@ -116,7 +117,9 @@ class RayEmbedder:
                 raise InputError(f"batch has no column {self.text_column!r} (columns: {sorted(batch)})")
             vectors = self.embed([str(text) if isinstance(text, np.str_) else text for text in batch[self.text_column]])
             return {**batch, self.output_column: vectors}
-        raise InputError(f"unsupported batch type {type(batch).__name__}; use batch_format 'numpy', 'pandas' or 'pyarrow'")
+        raise InputError(
+            f"unsupported batch type {type(batch).__name__}; use batch_format 'numpy', 'pandas' or 'pyarrow'"
+        )
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -140,15 +143,21 @@ class RayShardRunner:
     """Actors (one per ``threads`` CPUs of the cluster unless ``actors`` says) embedding corpus
     shards; at most two shards per actor are in flight, which bounds the driver's memory."""
 
-    def __init__(self, bundle: str | os.PathLike[str], address: str, actors: int | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, bundle: str | os.PathLike[str], address: str, actors: int | None = None, threads: int = 1
+    ) -> None:
         ray = import_ray()
         from ray.util import ActorPool
 
         if not ray.is_initialized():
             _check_reachable(address)  # Ray itself retries an unreachable address for minutes
             try:
-                ray.init(address=None if address == "local" else address, include_dashboard=False,
-                         log_to_driver=False, configure_logging=False)
+                ray.init(
+                    address=None if address == "local" else address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
                 raise EdgeEmbedError(
                     f"cannot start or reach Ray at {address!r} ({type(error).__name__}: {error}); use "

@@ -16,16 +16,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edgeembed.version import __version__
 from edgeembed.embed.embedder import Embedder
 from edgeembed.serve.batcher import QueueFullError, ShuttingDownError
-from edgeembed.serve.protocol import (
-    CLIENT_CLOSED, ClientGoneError, VectorsResponse, check_bearer, encode_vector, error_response, read_json,
-)
 from edgeembed.serve.openapi import openapi_document
+from edgeembed.serve.protocol import (
+    CLIENT_CLOSED,
+    ClientGoneError,
+    VectorsResponse,
+    check_bearer,
+    encode_vector,
+    error_response,
+    read_json,
+)
 from edgeembed.serve.schemas import EmbedRequest, RequestError, parse_openai, parse_tei
 from edgeembed.serve.service import Embedded, EmbeddingService
 from edgeembed.serve.settings import ServeSettings
+from edgeembed.version import __version__
 
 logger = logging.getLogger("edgeembed.serve")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -51,7 +57,11 @@ def build_app(embedder: Embedder, settings: ServeSettings) -> Starlette:
             Route("/info", routes.guard("/info", "openai", routes.info), methods=["GET"]),
             Route("/metrics", routes.guard("/metrics", "openai", routes.metrics), methods=["GET"]),
             Route("/health", routes.guard("/health", "openai", routes.health, protected=False), methods=["GET"]),
-            Route("/openapi.json", routes.guard("/openapi.json", "openai", routes.openapi, protected=False), methods=["GET"]),
+            Route(
+                "/openapi.json",
+                routes.guard("/openapi.json", "openai", routes.openapi, protected=False),
+                methods=["GET"],
+            ),
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
@@ -65,7 +75,9 @@ class _Routes:
         self.service = service
         self.settings = service.settings
         self._openapi = openapi_document(
-            service.settings, service.model_name, service.embedder.embedding_dim,
+            service.settings,
+            service.model_name,
+            service.embedder.embedding_dim,
             sorted(service.embedder.bundle.manifest.prompts),
         )
 
@@ -85,14 +97,20 @@ class _Routes:
             except QueueFullError as error:
                 self.service.metrics.rejected.inc()
                 retry = self.settings.retry_after_s
-                response = error_response(family, 503, f"{error}; retry in {retry} s", headers={"Retry-After": str(retry)})
+                response = error_response(
+                    family, 503, f"{error}; retry in {retry} s", headers={"Retry-After": str(retry)}
+                )
             except ShuttingDownError as error:
-                response = error_response(family, 503, str(error), headers={"Retry-After": str(self.settings.retry_after_s)})
+                response = error_response(
+                    family, 503, str(error), headers={"Retry-After": str(self.settings.retry_after_s)}
+                )
             except asyncio.CancelledError:  # shutdown: a body still arriving, or --graceful-timeout ran out
                 if not self.service.stopping:
                     raise
                 response = error_response(
-                    family, 503, "the server is shutting down; retry shortly",
+                    family,
+                    503,
+                    "the server is shutting down; retry shortly",
                     headers={"Retry-After": str(self.settings.retry_after_s)},
                 )
             except Exception:
@@ -117,7 +135,8 @@ class _Routes:
             dim = self.service.embedder.embedding_dim
             if parsed.dimensions is not None and parsed.dimensions > dim:
                 raise RequestError(
-                    400, f"dimensions={parsed.dimensions} is not available: this model gives at most {dim}",
+                    400,
+                    f"dimensions={parsed.dimensions} is not available: this model gives at most {dim}",
                     "dimensions",
                 )
             return parsed, await _unless_client_leaves(request, self.service.embed(parsed, arrival))
@@ -134,7 +153,9 @@ class _Routes:
 
     async def tei(self, request: Request) -> Response:
         _, embedded = await self._embed(request, parse_tei)
-        return VectorsResponse(np.ascontiguousarray(embedded.vectors, dtype=np.float32), headers=_embed_headers(embedded))
+        return VectorsResponse(
+            np.ascontiguousarray(embedded.vectors, dtype=np.float32), headers=_embed_headers(embedded)
+        )
 
     async def models(self, request: Request) -> Response:
         model = {"id": self.service.model_name, "object": "model", "created": 0, "owned_by": "edgeembed"}
@@ -165,11 +186,14 @@ def server_info(service: EmbeddingService) -> dict:
     report = embedder.bundle.report()
     sts = report.get("sts") or {}
     fidelity = {
-        key: value for key, value in (report.get("fidelity") or {}).items()
+        key: value
+        for key, value in (report.get("fidelity") or {}).items()
         if key in ("sentences", "mean_cosine", "min_cosine", "p5_cosine", "spearman_vs_fp32")
     }
     if sts:
-        fidelity["sts_spearman"] = {key: sts.get(key) for key in ("fp32_spearman", "converted_spearman", "drop", "pairs")}
+        fidelity["sts_spearman"] = {
+            key: sts.get(key) for key in ("fp32_spearman", "converted_spearman", "drop", "pairs")
+        }
     return {
         "model": service.model_name,
         "dimensions": embedder.get_sentence_embedding_dimension(),

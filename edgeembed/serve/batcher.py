@@ -174,10 +174,8 @@ class DynamicBatcher:
             if full or self._arriving == 0 or self._closing or remaining <= 0:
                 break
             self._wake.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
         batch, self._jobs = self._jobs[:count], self._jobs[count:]
         self._queued_texts -= sum(len(job.texts) for job in batch)
         return batch
@@ -186,9 +184,7 @@ class DynamicBatcher:
         """How many head jobs fit one batch (at least one), and whether the batch is full."""
         texts = tokens = count = 0
         for job in self._jobs:
-            if count and (
-                texts + len(job.texts) > self.max_batch or tokens + job.tokens > self.max_batch_tokens
-            ):
+            if count and (texts + len(job.texts) > self.max_batch or tokens + job.tokens > self.max_batch_tokens):
                 return count, True
             texts, tokens, count = texts + len(job.texts), tokens + job.tokens, count + 1
         return count, texts >= self.max_batch or tokens >= self.max_batch_tokens
@@ -199,20 +195,24 @@ class DynamicBatcher:
             job = self._jobs.pop()
             self._queued_texts -= len(job.texts)
             if not job.future.done():
-                job.future.set_exception(QueueFullError(
-                    f"the queue is full ({self._queued_texts} texts waiting, limit {self.max_queue}); "
-                    "smaller requests went first"
-                ))
+                job.future.set_exception(
+                    QueueFullError(
+                        f"the queue is full ({self._queued_texts} texts waiting, limit {self.max_queue}); "
+                        "smaller requests went first"
+                    )
+                )
 
     def _drop_abandoned(self) -> None:
         """Requests whose client went away cost no compute; those waiting too long are refused."""
         now = time.monotonic()
         for job in self._jobs:
             if not job.future.done() and now - job.enqueued > self.max_queue_wait_s:
-                job.future.set_exception(QueueFullError(
-                    f"the request waited {now - job.enqueued:.1f} s without reaching the model "
-                    f"(limit {self.max_queue_wait_s:g} s, --max-queue-wait-ms)"
-                ))
+                job.future.set_exception(
+                    QueueFullError(
+                        f"the request waited {now - job.enqueued:.1f} s without reaching the model "
+                        f"(limit {self.max_queue_wait_s:g} s, --max-queue-wait-ms)"
+                    )
+                )
         if any(job.future.done() for job in self._jobs):
             self._jobs = [job for job in self._jobs if not job.future.done()]
             self._queued_texts = sum(len(job.texts) for job in self._jobs)

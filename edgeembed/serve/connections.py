@@ -22,10 +22,22 @@ REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: 
 
 def refusal(status: int, message: str, retry_after_s: int | None = None) -> bytes:
     """A complete HTTP/1.1 response that ends the connection."""
-    body = json.dumps({"error": {"message": message, "type": "invalid_request_error" if status < 500
-                                 else "server_overloaded", "param": None, "code": status}}).encode()
-    head = [f"HTTP/1.1 {status} {REASONS[status]}", "content-type: application/json",
-            f"content-length: {len(body)}", "connection: close"]
+    body = json.dumps(
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error" if status < 500 else "server_overloaded",
+                "param": None,
+                "code": status,
+            }
+        }
+    ).encode()
+    head = [
+        f"HTTP/1.1 {status} {REASONS[status]}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: close",
+    ]
     if retry_after_s is not None:
         head.append(f"retry-after: {retry_after_s}")
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body

@@ -19,14 +19,25 @@ class ServeMetrics:
     def __init__(self, queue_depth: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("edgeembed_requests", "HTTP requests by route and status", ["route", "status"], registry=r)
-        self.latency = Histogram(
-            "edgeembed_request_duration_seconds", "Request latency by route", ["route"],
-            buckets=LATENCY_BUCKETS, registry=r,
+        self.requests = Counter(
+            "edgeembed_requests", "HTTP requests by route and status", ["route", "status"], registry=r
         )
-        self.batch_size = Histogram("edgeembed_batch_size", "Texts per model batch", buckets=BATCH_SIZE_BUCKETS, registry=r)
-        self.batch_tokens = Histogram("edgeembed_batch_tokens", "Tokens per model batch", buckets=BATCH_TOKEN_BUCKETS, registry=r)
-        self.inference = Histogram("edgeembed_batch_duration_seconds", "Model time per batch", buckets=LATENCY_BUCKETS, registry=r)
+        self.latency = Histogram(
+            "edgeembed_request_duration_seconds",
+            "Request latency by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "edgeembed_batch_size", "Texts per model batch", buckets=BATCH_SIZE_BUCKETS, registry=r
+        )
+        self.batch_tokens = Histogram(
+            "edgeembed_batch_tokens", "Tokens per model batch", buckets=BATCH_TOKEN_BUCKETS, registry=r
+        )
+        self.inference = Histogram(
+            "edgeembed_batch_duration_seconds", "Model time per batch", buckets=LATENCY_BUCKETS, registry=r
+        )
         self.queue_depth = Gauge("edgeembed_queue_depth", "Texts waiting for the model", registry=r)
         self.queue_depth.set_function(queue_depth)
         self.rejected = Counter("edgeembed_queue_rejected", "Requests refused because the queue was full", registry=r)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeembed.version import __version__
 from edgeembed.serve.schemas import ENCODING_FORMATS
 from edgeembed.serve.settings import ServeSettings
+from edgeembed.version import __version__
 
 JSON = "application/json"
 
@@ -36,7 +36,9 @@ def _errors(protected: bool, tei: bool = False) -> dict[str, Any]:
     return answers
 
 
-def openapi_document(settings: ServeSettings, model_name: str, dimensions: int, prompt_names: list[str]) -> dict[str, Any]:
+def openapi_document(
+    settings: ServeSettings, model_name: str, dimensions: int, prompt_names: list[str]
+) -> dict[str, Any]:
     """The description of this server's routes for its settings and model."""
     protected = settings.api_key is not None
     security = [{"bearer": []}] if protected else []
@@ -69,24 +71,38 @@ def openapi_document(settings: ServeSettings, model_name: str, dimensions: int, 
         "required": ["object", "data", "model", "usage"],
         "properties": {
             "object": {"const": "list"},
-            "data": {"type": "array", "items": {
-                "type": "object", "required": ["object", "index", "embedding"],
-                "properties": {"object": {"const": "embedding"}, "index": {"type": "integer"},
-                               "embedding": {"oneOf": [vector, {"type": "string"}]}},
-            }},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["object", "index", "embedding"],
+                    "properties": {
+                        "object": {"const": "embedding"},
+                        "index": {"type": "integer"},
+                        "embedding": {"oneOf": [vector, {"type": "string"}]},
+                    },
+                },
+            },
             "model": {"type": "string"},
-            "usage": {"type": "object", "properties": {"prompt_tokens": {"type": "integer"},
-                                                       "total_tokens": {"type": "integer"}}},
+            "usage": {
+                "type": "object",
+                "properties": {"prompt_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}},
+            },
         },
     }
 
     def post(summary: str, body: dict[str, Any], answer: dict[str, Any], tei: bool = False) -> dict[str, Any]:
-        return {"post": {
-            "summary": summary, "security": security,
-            "requestBody": {"required": True, "content": {JSON: {"schema": body}}},
-            "responses": {"200": {"description": "the vectors, in input order", "content": {JSON: {"schema": answer}}},
-                          **_errors(protected, tei)},
-        }}
+        return {
+            "post": {
+                "summary": summary,
+                "security": security,
+                "requestBody": {"required": True, "content": {JSON: {"schema": body}}},
+                "responses": {
+                    "200": {"description": "the vectors, in input order", "content": {JSON: {"schema": answer}}},
+                    **_errors(protected, tei),
+                },
+            }
+        }
 
     def get(summary: str, content_type: str = JSON, open_route: bool = False) -> dict[str, Any]:
         responses: dict[str, Any] = {"200": {"description": summary, "content": {content_type: {"schema": {}}}}}
@@ -112,13 +128,27 @@ def openapi_document(settings: ServeSettings, model_name: str, dimensions: int, 
         },
         "components": {
             "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                    "type": "object", "required": ["message", "type", "code"],
-                    "properties": {"message": {"type": "string"}, "type": {"type": "string"},
-                                   "param": {"type": ["string", "null"]}, "code": {"type": "integer"}},
-                }}},
-                "TeiError": {"type": "object", "required": ["error", "error_type"],
-                             "properties": {"error": {"type": "string"}, "error_type": {"type": "string"}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["message", "type", "code"],
+                            "properties": {
+                                "message": {"type": "string"},
+                                "type": {"type": "string"},
+                                "param": {"type": ["string", "null"]},
+                                "code": {"type": "integer"},
+                            },
+                        }
+                    },
+                },
+                "TeiError": {
+                    "type": "object",
+                    "required": ["error", "error_type"],
+                    "properties": {"error": {"type": "string"}, "error_type": {"type": "string"}},
+                },
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

@@ -21,8 +21,12 @@ from edgeembed.serve.schemas import RequestError
 
 DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body is read (and dropped) up to here, so the client sees the 413
 OPENAI_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-    405: "invalid_request_error", 413: "invalid_request_error", 415: "invalid_request_error",
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
     503: "server_overloaded",
 }
 TEI_TYPES = {401: "Unauthorized", 413: "Validation", 400: "Validation", 415: "Validation", 503: "Overloaded"}
@@ -78,9 +82,7 @@ async def _discard(request: Request) -> None:
 
 
 def _too_large(size: int, limit: int) -> RequestError:
-    return RequestError(
-        413, f"the request body is {size} bytes; this server takes at most {limit} (--max-body-mb)"
-    )
+    return RequestError(413, f"the request body is {size} bytes; this server takes at most {limit} (--max-body-mb)")
 
 
 def check_bearer(request: Request, key: str | None) -> None:
@@ -94,7 +96,9 @@ def check_bearer(request: Request, key: str | None) -> None:
         raise RequestError(401, "invalid API key")
 
 
-def error_response(family: str, status: int, message: str, param: str | None = None, headers: dict | None = None) -> JSONResponse:
+def error_response(
+    family: str, status: int, message: str, param: str | None = None, headers: dict | None = None
+) -> JSONResponse:
     """``family`` is ``"openai"`` or ``"tei"``."""
     headers = dict(headers or {})
     if status == 401:

@@ -42,7 +42,9 @@ def parse_openai(body: Any, max_inputs: int) -> EmbedRequest:
     _optional(body, "user", str)  # accepted and unused, as a string
     encoding_format = _optional(body, "encoding_format", str) or "float"
     if encoding_format not in ENCODING_FORMATS:
-        raise RequestError(400, f"encoding_format must be one of {list(ENCODING_FORMATS)}, got {encoding_format!r}", "encoding_format")
+        raise RequestError(
+            400, f"encoding_format must be one of {list(ENCODING_FORMATS)}, got {encoding_format!r}", "encoding_format"
+        )
     dimensions = _optional(body, "dimensions", int)
     if dimensions is not None and dimensions < 1:
         raise RequestError(400, f"dimensions must be >= 1, got {dimensions}", "dimensions")
@@ -54,10 +56,16 @@ def parse_tei(body: Any, max_inputs: int) -> EmbedRequest:
     body, texts = _body_and_texts(body, "inputs", max_inputs)
     direction = _optional(body, "truncation_direction", str)
     if direction not in (None, "right", "Right"):
-        raise RequestError(400, f"truncation_direction {direction!r} is not supported; texts are truncated on the right", "truncation_direction")
+        raise RequestError(
+            400,
+            f"truncation_direction {direction!r} is not supported; texts are truncated on the right",
+            "truncation_direction",
+        )
     normalize = _optional(body, "normalize", bool)
     return EmbedRequest(
-        texts, normalize=True if normalize is None else normalize, truncate=_optional(body, "truncate", bool),
+        texts,
+        normalize=True if normalize is None else normalize,
+        truncate=_optional(body, "truncate", bool),
         prompt_name=_optional(body, "prompt_name", str),
     )
 
@@ -79,7 +87,9 @@ def _texts(value: Any, name: str, max_inputs: int) -> list[str]:
         raise RequestError(400, f"'{name}' is an empty list; send at least one text", name)
     if len(value) > max_inputs:
         raise RequestError(
-            413, f"'{name}' has {len(value)} texts; this server takes at most {max_inputs} per request (--max-inputs)", name
+            413,
+            f"'{name}' has {len(value)} texts; this server takes at most {max_inputs} per request (--max-inputs)",
+            name,
         )
     for index, item in enumerate(value):
         if not isinstance(item, str):

@@ -57,9 +57,15 @@ def run_server(
     app = build_app(embedder, settings)
     app.state.service.warm_up()
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
         http=guarded_protocol(max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s),
-        timeout_graceful_shutdown=graceful_timeout_s, server_header=False,
+        timeout_graceful_shutdown=graceful_timeout_s,
+        server_header=False,
     )
     server = _draining_server(config, app.state.service)
     # uvicorn re-raises the stop signal after its graceful shutdown; with these handlers in

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeembed.embed.embedder import Embedder
-from edgeembed.errors import InputError
 from edgeembed.embed.pooling import l2_normalize
 from edgeembed.embed.prompts import resolve_prompt, with_prompt
+from edgeembed.errors import InputError
 from edgeembed.serve.batcher import Arrival, DynamicBatcher
 from edgeembed.serve.metrics import ServeMetrics
 from edgeembed.serve.schemas import EmbedRequest, RequestError
@@ -105,7 +105,7 @@ class EmbeddingService:
                     413,
                     f"input {over[0]} is longer than the model's limit of {self.embedder.max_seq_length} tokens "
                     f"({len(over)} text(s) too long) and truncation was turned off; shorten it, or allow "
-                    "truncation (\"truncate\": true on /embed, or a server without --no-auto-truncate)",
+                    'truncation ("truncate": true on /embed, or a server without --no-auto-truncate)',
                     "input",
                 )
             vectors, hits = self._cached(texts)
@@ -113,7 +113,7 @@ class EmbeddingService:
             if missing:
                 tokens = sum(lengths[index] for index, text in enumerate(texts) if index not in hits)
                 computed = await self.batcher.submit(missing, tokens, arrival)
-                row_of = dict(zip(missing, computed))
+                row_of = dict(zip(missing, computed, strict=False))
                 for index, text in enumerate(texts):
                     if index not in hits:
                         vectors[index] = row_of[text]
@@ -142,7 +142,8 @@ class EmbeddingService:
         for index, text in enumerate(texts):
             if len(text) > limit:
                 raise RequestError(
-                    413, f"input {index} has {len(text)} characters; this server takes at most {limit} per text "
+                    413,
+                    f"input {index} has {len(text)} characters; this server takes at most {limit} per text "
                     f"(the model reads only its first {self.embedder.max_seq_length} tokens; --max-input-chars)",
                     "input",
                 )
@@ -162,7 +163,9 @@ class EmbeddingService:
     def _run_model(self, texts: list[str]) -> np.ndarray:
         """Raw pooled vectors (the embedder caches them under the un-normalized key)."""
         # The texts carry their prompt already, and the service cuts the width per request.
-        return self.embedder.encode(texts, normalize_embeddings=False, prompt="", truncate_dim=self.embedder.embedding_dim)
+        return self.embedder.encode(
+            texts, normalize_embeddings=False, prompt="", truncate_dim=self.embedder.embedding_dim
+        )
 
 
 def _model_name(embedder: Embedder) -> str:

@@ -46,8 +46,14 @@ class ServeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"serve: {name} ({_flag(name)}) must be a positive integer, got {value!r}")
-        if self.max_input_chars is not None and (isinstance(self.max_input_chars, bool) or not isinstance(self.max_input_chars, int) or self.max_input_chars < 1):
-            raise InputError(f"serve: max_input_chars (--max-input-chars) must be a positive integer, got {self.max_input_chars!r}")
+        if self.max_input_chars is not None and (
+            isinstance(self.max_input_chars, bool)
+            or not isinstance(self.max_input_chars, int)
+            or self.max_input_chars < 1
+        ):
+            raise InputError(
+                f"serve: max_input_chars (--max-input-chars) must be a positive integer, got {self.max_input_chars!r}"
+            )
         if isinstance(self.max_queue_wait_ms, bool) or not 1 <= self.max_queue_wait_ms <= 3_600_000:
             raise InputError(
                 f"serve: max_queue_wait_ms (--max-queue-wait-ms) must be within 1..3600000, got {self.max_queue_wait_ms!r}"

@@ -79,7 +79,7 @@ def _read_parquet(source: Path) -> Iterator[tuple[str, str]]:
     for batch in table.iter_batches(columns=columns):
         data = batch.to_pydict()
         ids = data.get("id") or range(row + 1, row + 1 + len(data["text"]))
-        for identifier, text in zip(ids, data["text"]):
+        for identifier, text in zip(ids, data["text"], strict=False):
             yield str(identifier), "" if text is None else str(text)
         row += len(data["text"])
 
@@ -117,8 +117,13 @@ class LocalShards:
 
 
 def embed_corpus(
-    embedder, source: str | os.PathLike[str], out: str | os.PathLike[str], shard_size: int = 10_000,
-    fmt: str = "parquet", workers: int = 1, progress: Callable[[int], None] = lambda rows: None,
+    embedder,
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    shard_size: int = 10_000,
+    fmt: str = "parquet",
+    workers: int = 1,
+    progress: Callable[[int], None] = lambda rows: None,
     ray_address: str | None = None,
 ) -> CorpusResult:
     """Embed ``source`` with ``embedder`` into shards under ``out``; finished shards are kept.
@@ -184,8 +189,12 @@ def _shard_path(folder: Path, number: int, fmt: str) -> Path:
 def _claim_run(folder: Path, embedder, source: Path, shard_size: int, fmt: str) -> dict:
     stat = source.stat()
     run = {
-        "bundle_digest": embedder.bundle.manifest.digest, "input": str(source.resolve()),
-        "input_bytes": stat.st_size, "input_mtime_ns": stat.st_mtime_ns, "shard_size": shard_size, "format": fmt,
+        "bundle_digest": embedder.bundle.manifest.digest,
+        "input": str(source.resolve()),
+        "input_bytes": stat.st_size,
+        "input_mtime_ns": stat.st_mtime_ns,
+        "shard_size": shard_size,
+        "format": fmt,
     }
     existing = folder / RUN_FILE
     if existing.is_file():
@@ -193,8 +202,7 @@ def _claim_run(folder: Path, embedder, source: Path, shard_size: int, fmt: str) 
         differs = [key for key in run if earlier.get(key) != run[key]]
         if differs:
             raise InputError(
-                f"{folder} holds shards of another run ({', '.join(differs)} differ); choose another --out "
-                "or delete it"
+                f"{folder} holds shards of another run ({', '.join(differs)} differ); choose another --out or delete it"
             )
     elif any(folder.iterdir()):
         raise InputError(f"{folder} is not empty and holds no {RUN_FILE}; choose another --out")
@@ -205,17 +213,21 @@ def _claim_run(folder: Path, embedder, source: Path, shard_size: int, fmt: str) 
 def _write_shard(path: Path, fmt: str, ids: list[str], texts: list[str], vectors: np.ndarray) -> None:
     hashes = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest() for text in texts]
     if fmt == "npy":
-        atomic_write(path.with_suffix(".ids.json"), lambda s: s.write(json.dumps({"id": ids, "text_sha256": hashes}).encode()))
+        atomic_write(
+            path.with_suffix(".ids.json"), lambda s: s.write(json.dumps({"id": ids, "text_sha256": hashes}).encode())
+        )
         atomic_write(path, lambda stream: np.save(stream, vectors))
         return
     import pyarrow as pa
 
     parquet = _pyarrow_parquet()
-    table = pa.table({
-        "id": pa.array(ids, pa.string()),
-        "text_sha256": pa.array(hashes, pa.string()),
-        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1]),
-    })
+    table = pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "text_sha256": pa.array(hashes, pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1]),
+        }
+    )
     atomic_write(path, lambda stream: parquet.write_table(table, stream))
 
 

@@ -21,8 +21,12 @@ from edgeembed.runtimes.litert_executor import executor_summary
 
 RUNTIME_MODULES = {runtime.package: runtime.module for runtime in RUNTIMES.values()}
 ACCELERATOR_PROVIDERS = (
-    "TensorrtExecutionProvider", "CUDAExecutionProvider", "ROCMExecutionProvider",
-    "OpenVINOExecutionProvider", "DmlExecutionProvider", "QNNExecutionProvider",
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "ROCMExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "DmlExecutionProvider",
+    "QNNExecutionProvider",
 )
 CPU_FEATURES = ("asimddp", "asimdhp", "i8mm", "sve", "avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 
@@ -87,7 +91,7 @@ def _runtimes() -> tuple[dict[str, str], list[str]]:
     for name, module in RUNTIME_MODULES.items():
         try:
             imported = importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - a broken install is "missing" here
+        except Exception:
             versions[name] = "missing"
             continue
         try:
@@ -105,8 +109,15 @@ def _runtimes() -> tuple[dict[str, str], list[str]]:
     return versions, accelerators
 
 
-ARM_PARTS = {"0xd03": "Cortex-A53", "0xd08": "Cortex-A72", "0xd0b": "Cortex-A76", "0xd42": "Cortex-A78AE",
-             "0xd0c": "Neoverse-N1", "0xd40": "Neoverse-V1", "0xd4f": "Neoverse-V2"}
+ARM_PARTS = {
+    "0xd03": "Cortex-A53",
+    "0xd08": "Cortex-A72",
+    "0xd0b": "Cortex-A76",
+    "0xd42": "Cortex-A78AE",
+    "0xd0c": "Neoverse-N1",
+    "0xd40": "Neoverse-V1",
+    "0xd4f": "Neoverse-V2",
+}
 
 
 def _cpu_name(cpuinfo: str) -> str:

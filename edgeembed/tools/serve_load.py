@@ -58,14 +58,24 @@ def free_port() -> int:
 def start_server(bundle: str | os.PathLike[str], port: int, extra_args: list[str]) -> subprocess.Popen:
     """``edgeembed serve`` in a fresh process; returns once ``/health`` answers 200."""
     command = [
-        sys.executable, "-m", "edgeembed.cli", "serve", str(bundle), "--port", str(port),
-        "--log-level", "warning", *extra_args,
+        sys.executable,
+        "-m",
+        "edgeembed.cli",
+        "serve",
+        str(bundle),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *extra_args,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise EdgeEmbedError(f"the server exited with status {process.returncode}:\n{process.stdout.read()[-2000:]}")
+            raise EdgeEmbedError(
+                f"the server exited with status {process.returncode}:\n{process.stdout.read()[-2000:]}"
+            )
         try:
             status, _ = request(port, "GET", "/health")
             if status == 200:
@@ -89,7 +99,9 @@ def stop_server(process: subprocess.Popen, timeout_s: float = 60.0) -> int:
     return process.returncode
 
 
-def request(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+def request(
+    port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
     try:
         payload = None if body is None else json.dumps(body).encode()
@@ -132,7 +144,9 @@ async def _round(port: int, texts: list[str], clients: int, mode: str) -> RoundR
     return result
 
 
-async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes) -> tuple[int, bytes]:
+async def _post(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+) -> tuple[int, bytes]:
     """One keep-alive HTTP/1.1 POST; the load generator stays light so it measures the server."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -172,7 +186,9 @@ def load_test(
         raise EdgeEmbedError("bench-serve needs --clients >= 2, --rounds >= 1 and at least one text")
     port = free_port()
     progress(f"starting the server on 127.0.0.1:{port}")
-    process = start_server(Path(bundle), port, ["--cache-size", "0", *(server_args or [])])  # every request reaches the model
+    process = start_server(
+        Path(bundle), port, ["--cache-size", "0", *(server_args or [])]
+    )  # every request reaches the model
     results: list[RoundResult] = []
     try:
         run_round(port, texts[: min(len(texts), 32)], clients, "warm-up")
@@ -239,7 +255,9 @@ def summarize(
     cores = cores or usable_cores()
     modes = {}
     for result in results:
-        entry = modes.setdefault(result.mode, {"clients": result.clients, "rates": [], "latencies": [], "errors": [], "rounds": []})
+        entry = modes.setdefault(
+            result.mode, {"clients": result.clients, "rates": [], "latencies": [], "errors": [], "rounds": []}
+        )
         entry["rounds"].append(result)
         entry["rates"].append(result.requests_per_s)
         entry["latencies"].extend(result.latencies_s)

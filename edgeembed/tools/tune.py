@@ -28,6 +28,8 @@ from edgeembed.errors import InputError
 
 logger = logging.getLogger("edgeembed")
 GOALS = ("latency", "throughput")
+
+
 def tune(
     bundle_path: str | os.PathLike[str],
     texts: Sequence[str],
@@ -57,15 +59,21 @@ def tune(
     measured = [_median(option, results) for option, results in runs.items()]
     best = max(measured, key=lambda m: m["batch1_per_s"] if goal == "latency" else m["bulk_per_s"])
     chosen = {key: best[key] for key in (*SETTINGS, *SWITCHES) if key in best}
-    result = {"bundle": str(bundle.path), "goal": goal, "cores": cores, "texts": len(texts),
-              "chosen": chosen, "measured": measured}
+    result = {
+        "bundle": str(bundle.path),
+        "goal": goal,
+        "cores": cores,
+        "texts": len(texts),
+        "chosen": chosen,
+        "measured": measured,
+    }
     if bundle.manifest.format == "tflite":
         from edgeembed.runtimes.litert_executor import executor_summary
 
         result["litert_executor"] = executor_summary()
-    result["settings_file"] = str(atomic_write(
-        settings_path(bundle), lambda stream: stream.write(json.dumps(result, indent=1).encode())
-    ))
+    result["settings_file"] = str(
+        atomic_write(settings_path(bundle), lambda stream: stream.write(json.dumps(result, indent=1).encode()))
+    )
     return result
 
 
@@ -76,7 +84,10 @@ def _executors(bundle: Bundle) -> tuple[bool | None, ...]:
 
     if "shared_weights" not in backend_for(bundle, None).options:
         return (None,)
-    if importlib.util.find_spec("ai_edge_litert") is None or importlib.util.find_spec("ai_edge_litert.compiled_model") is None:
+    if (
+        importlib.util.find_spec("ai_edge_litert") is None
+        or importlib.util.find_spec("ai_edge_litert.compiled_model") is None
+    ):
         return (None,)
     if compiled_model_blocker() is not None:  # this CPU cannot load it: only the Interpreter is timed
         return (None,)
@@ -84,8 +95,13 @@ def _executors(bundle: Bundle) -> tuple[bool | None, ...]:
 
 
 def _interleaved_rounds(
-    bundle: Bundle, texts: list[str], threads: list[int], batch_sizes: Sequence[int],
-    rounds: int, min_seconds: float, progress: Callable[[str], None],
+    bundle: Bundle,
+    texts: list[str],
+    threads: list[int],
+    batch_sizes: Sequence[int],
+    rounds: int,
+    min_seconds: float,
+    progress: Callable[[str], None],
 ) -> dict[tuple[int, bool | None], list[dict[str, Any]]]:
     from edgeembed.embed.embedder import Embedder
 
@@ -96,7 +112,11 @@ def _interleaved_rounds(
             executor = "" if shared is None else (", shared weights" if shared else ", Interpreter")
             progress(f"round {round_index + 1}/{rounds}: {count} thread(s){executor}")
             embedder = Embedder(
-                bundle, threads=count, token_cache_size=0, embedding_cache_size=0, tuned=False,
+                bundle,
+                threads=count,
+                token_cache_size=0,
+                embedding_cache_size=0,
+                tuned=False,
                 backend_options=None if shared is None else {"shared_weights": shared},
             )
             sizes = (embedder.batch_size,) if embedder.packs_texts else tuple(batch_sizes)
