@@ -51,9 +51,9 @@ def build_calibration_set(
         attempts = 0
         while len(grouped[bucket]) < min_per_bucket and attempts < 20 * min_per_bucket:
             attempts += 1
-            item = _joined_sample(tokenizer, texts, rng, lower, bucket)
-            if item is not None:
-                grouped[bucket].append(item)
+            joined = _joined_sample(tokenizer, texts, rng, lower, bucket)
+            if joined is not None:
+                grouped[bucket].append(joined)
                 synthesized += 1
     samples: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for bucket, items in grouped.items():

@@ -43,6 +43,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "xlm-roberta": Architecture(positions_after_padding=True),
     "camembert": Architecture(positions_after_padding=True),
 }
+HFModel = Any  # a Hugging Face model: its parts are attributes its config names, untyped
 SUPPORTED_MODEL_TYPES = tuple(ARCHITECTURES)
 
 
@@ -120,7 +121,9 @@ class _EncoderLayer(nn.Module):
 class BertFamilyEncoder(nn.Module):
     """``(input_ids, attention_mask) -> token embeddings [batch, seq, hidden]`` for BERT/RoBERTa."""
 
-    def __init__(self, model: nn.Module, seq_length: int, dynamic: bool = False) -> None:
+    position_and_type: torch.Tensor  # a registered buffer: position + token-type embeddings, summed
+
+    def __init__(self, model: HFModel, seq_length: int, dynamic: bool = False) -> None:
         super().__init__()
         self.dynamic = dynamic
         config = model.config
@@ -159,7 +162,7 @@ class PackedBertEncoder(BertFamilyEncoder):
     sequence length: positions are gathered from the whole position table.
     """
 
-    def __init__(self, model: nn.Module, max_positions: int) -> None:
+    def __init__(self, model: HFModel, max_positions: int) -> None:
         super().__init__(model, max_positions)
 
     def forward(  # type: ignore[override]
@@ -179,7 +182,7 @@ class PackedBertEncoder(BertFamilyEncoder):
 class GenericEncoder(nn.Module):
     """Wraps any module called as ``module(input_ids=..., attention_mask=...)``."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: HFModel) -> None:
         super().__init__()
         self.model = model
 
@@ -197,12 +200,12 @@ class GenericEncoder(nn.Module):
         )
 
 
-def is_bert_family(model: nn.Module) -> bool:
+def is_bert_family(model: HFModel) -> bool:
     config = getattr(model, "config", None)
     return getattr(config, "model_type", None) in SUPPORTED_MODEL_TYPES and hasattr(model, "embeddings")
 
 
-def _check_positions(model: nn.Module, seq_length: int) -> None:
+def _check_positions(model: HFModel, seq_length: int) -> None:
     config = model.config
     offset = position_offset(config)
     max_positions = int(config.max_position_embeddings)
@@ -213,7 +216,7 @@ def _check_positions(model: nn.Module, seq_length: int) -> None:
         )
 
 
-def build_packed_module(model: nn.Module, max_seq_length: int) -> nn.Module:
+def build_packed_module(model: HFModel, max_seq_length: int) -> nn.Module:
     """One module for every packed signature (BERT family only; see ``PackedBertEncoder``)."""
     _check_positions(model, max_seq_length)
     return PackedBertEncoder(model, max_seq_length).eval()
@@ -226,7 +229,7 @@ def forward_input_names(module: nn.Module) -> list[str]:
     return [name for name in inspect.signature(module.forward).parameters if name != "self"]
 
 
-def build_export_module(model: nn.Module, seq_length: int, dynamic: bool = False) -> nn.Module:
+def build_export_module(model: HFModel, seq_length: int, dynamic: bool = False) -> nn.Module:
     """The module to export: for one static sequence length, or (``dynamic``) up to it."""
     if is_bert_family(model):
         _check_positions(model, seq_length)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, build_packed_module, is_bert_family
@@ -57,7 +58,7 @@ def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], pa
         import litert_torch
 
     converter = litert_torch.Converter()
-    modules = {}
+    modules: dict[int, Any] = {}
     if packed:  # one module, no per-length constants: every signature shares all weights
         shared = build_packed_module(source.model, max(bucket for _, bucket, _ in plan))
     for name, bucket, batch in plan:

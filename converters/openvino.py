@@ -124,8 +124,9 @@ def save_variant(
 ) -> tuple[dict[str, Path], tuple[Signature, ...]]:
     """Dynamic: one IR. Static (NPU): one IR per bucket, ``[1, bucket]`` inputs."""
     if not spec.static_shapes:
-        files = save_ir(model, workdir, "model", fp16)
-        return files, dynamic_signatures(spec.seq_buckets, spec.batch_size, INPUTS, OUTPUT)
+        return save_ir(model, workdir, "model", fp16), dynamic_signatures(
+            spec.seq_buckets, spec.batch_size, INPUTS, OUTPUT
+        )
     files: dict[str, Path] = {}
     signatures = []
     for bucket in spec.seq_buckets:

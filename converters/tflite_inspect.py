@@ -20,7 +20,7 @@ def tensor_census(model: bytes) -> dict[str, Any]:
     for index, tensor in enumerate(subgraph.tensors):
         buffer = flat.buffers[tensor.buffer] if tensor.buffer < len(flat.buffers) else None
         is_constant = buffer is not None and (
-            (buffer.data is not None and len(buffer.data) > 0) or getattr(buffer, "size", 0)
+            (buffer.data is not None and len(buffer.data) > 0) or bool(getattr(buffer, "size", 0))
         )
         role = (
             "inputs"

@@ -74,7 +74,7 @@ def quantize_tflite_route(
                 lambda candidate: _measure_bytes(workdir, candidate, signatures, measure),
                 spec.min_mean_cosine,
                 fallback=spec.fallback,
-                on_rung=lambda name: step(f"INT8 recipe {name}"),
+                on_rung=lambda name: _announce(step, f"INT8 recipe {name}"),
                 ladder=ladder,
             )
         model = result.candidate
@@ -94,3 +94,8 @@ def _measure_bytes(
 ) -> dict[str, float]:
     (workdir / MODEL_FILE).write_bytes(model)
     return measure((MODEL_FILE,), signatures)
+
+
+def _announce(step: Step, message: str) -> None:
+    """A phase without a total (``step`` returns an ``advance`` this caller has no use for)."""
+    step(message)

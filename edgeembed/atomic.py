@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def atomic_write(target: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
+def atomic_write(target: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(stream)`` on a temp file, then move it over ``target``."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -176,7 +176,7 @@ def _device_match(table: object, where: str) -> DeviceMatch:
     unknown = sorted(set(table) - {f.name for f in dataclasses.fields(DeviceMatch)})
     if unknown:
         raise TargetError(f"{where}: unknown [match] field(s) {unknown}")
-    values = {}
+    values: dict[str, Any] = {}
     for name, value in table.items():
         if name == "priority":
             if isinstance(value, bool) or not isinstance(value, int):

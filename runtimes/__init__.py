@@ -24,7 +24,9 @@ BACKENDS: dict[str, str] = {
     "onnxruntime": "edgeembed.runtimes.onnxruntime:OnnxRuntimeBackend",
     "static": "edgeembed.runtimes.static:StaticBackend",
 }
-FORMAT_DEFAULT_BACKEND: dict[str, str] = {name: default_backend(name) for name in FORMATS}  # from edgeembed.formats
+FORMAT_DEFAULT_BACKEND: dict[str, str | None] = {
+    name: default_backend(name) for name in FORMATS
+}  # from edgeembed.formats
 
 
 class Backend(Protocol):

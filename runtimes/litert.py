@@ -111,6 +111,7 @@ class LiteRTBackend(BackendTraits):
 
     def _state(self) -> tuple[Any, dict[str, Any]]:
         if self._local is None:
+            assert self._shared is not None  # made in __init__ when threads share one executor
             return self._shared
         state = getattr(self._local, "state", None)
         if state is None:

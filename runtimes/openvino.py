@@ -67,7 +67,7 @@ class OpenVINOBackend(BackendTraits):
         self.runtime = "openvino"
         self._core = ov.Core()
         self.device = resolve_device(device, list(self._core.available_devices))
-        hint = (performance_hint or manifest.runtime.get("performance_hint") or "LATENCY").upper()
+        hint = str(performance_hint or manifest.runtime.get("performance_hint") or "LATENCY").upper()
         config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
         if self.device == "CPU":
             # f32 keeps the verified numbers; CPUs with AMX/BF16 would otherwise pick bf16.

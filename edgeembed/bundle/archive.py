@@ -115,7 +115,10 @@ def _extract_staged(archive, destination, extract: Callable[[tarfile.TarFile, Pa
 
 
 def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
-    with tar.extractfile(member) as stream, open(path, "wb") as out:
+    stream = tar.extractfile(member)
+    if stream is None:  # not a regular file; _check_members lets none through
+        raise BundleError(f"{member.name}: not a regular file")
+    with stream, open(path, "wb") as out:
         shutil.copyfileobj(stream, out)
 
 

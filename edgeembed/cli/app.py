@@ -186,7 +186,7 @@ def embed(
     if show_table and precision.value == "float32":
         from edgeembed.cli.tables import print_similarity
 
-        print_similarity(console, texts, vectors)
+        print_similarity(console, texts or [], vectors)
     elif not (as_json or npy_path):
         kind = f"{vectors.dtype} codes ({precision.value})" if precision.value != "float32" else "float32 vectors"
         console.print(f"{vectors.shape[0]} x {vectors.shape[1]} {kind}; --json or --npy writes them")
@@ -349,7 +349,8 @@ def package(
     import tarfile
 
     with tarfile.open(path) as tar:
-        top = tar.next().name.split("/")[0]
+        first = tar.next()
+        top = first.name.split("/")[0] if first else ""
     console.print(
         f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB). On the device: tar xzf {path.name} && sh {top}/install.sh"
     )

@@ -5,13 +5,14 @@ converters from ``edgeembed.converters.ROUTES``' spellings."""
 from __future__ import annotations
 
 from enum import Enum
+from typing import cast
 
 from edgeembed.embed.precision import PRECISIONS
 from edgeembed.formats import DEVICES, FORMATS, QUANTIZATIONS
 
 
 def _choices(name: str, values) -> type[Enum]:
-    return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
+    return cast("type[Enum]", Enum(name, {value.replace("-", "_"): value for value in values}, type=str))
 
 
 Quantization = _choices("Quantization", QUANTIZATIONS)

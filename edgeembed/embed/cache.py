@@ -153,7 +153,7 @@ class EmbeddingCache(LRUCache):
         target = Path(path) if path else self.path
         if target is None:
             raise ValueError("no cache path given")
-        entries = self.items()
+        entries: list[tuple[Any, np.ndarray]] = list(self.items())  # keys: (text, normalized)
         dim = entries[0][1].shape[0] if entries else 0
 
         def write(stream) -> None:

@@ -57,7 +57,7 @@ def load_dense(bundle: Bundle) -> DenseStack | None:
     unknown = sorted(set(names) - set(ACTIVATIONS))
     if unknown:
         raise BundleError(f"manifest: unknown Dense activations {unknown}; this edgeembed knows {sorted(ACTIVATIONS)}")
-    layers = []
+    layers: list[tuple[np.ndarray, str]] = []
     for index, name in enumerate(names):
         path = bundle.file(dense_file(index))
         try:

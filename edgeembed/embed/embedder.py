@@ -76,7 +76,7 @@ class Embedder:
         # Settings `edgeembed tune` measured on this machine win over the profile's guesses.
         defaults = {**manifest.runtime, **(load_tuned(bundle) if tuned else {})}
         cores = os.cpu_count() or 1
-        self.threads = threads if threads is not None else min(defaults.get("threads", cores), cores)
+        self.threads = threads if threads is not None else min(int(defaults.get("threads", cores)), cores)
         self.batch_size = int(defaults.get("batch_size", 32))
         device = device or str(defaults.get("device", "CPU"))
         self._device = device
@@ -90,7 +90,7 @@ class Embedder:
             bundle.tokenizer_path,
             manifest.max_seq_length,
             manifest.seq_buckets,
-            defaults.get("token_cache", 4096) if token_cache_size is None else token_cache_size,
+            int(defaults.get("token_cache", 4096)) if token_cache_size is None else token_cache_size,
         )
         # Every model file counts: an OpenVINO .xml can be identical across different weights.
         model_hash = ":".join(manifest.files.get(name, "") for name in manifest.model_files)
@@ -98,7 +98,9 @@ class Embedder:
         for name in (*(dense_file(i) for i in range(len(manifest.dense_activations))), PROJECTION_NAME):
             if name in manifest.files:  # layers after pooling change the vectors too
                 model_hash += f":{name}:{manifest.files[name]}"
-        cache_entries = defaults.get("embedding_cache", 1024) if embedding_cache_size is None else embedding_cache_size
+        cache_entries = (
+            int(defaults.get("embedding_cache", 1024)) if embedding_cache_size is None else embedding_cache_size
+        )
         self.embedding_cache = EmbeddingCache(
             cache_entries,
             fingerprint=f"{model_hash}:{manifest.quantization}",
@@ -140,7 +142,7 @@ class Embedder:
         """The width ``encode`` returns by default (the bundle's truncate_dim, else the model's)."""
         return self._output_dim(None)
 
-    def cache_info(self) -> dict[str, dict[str, int]]:
+    def cache_info(self) -> dict[str, dict[str, int | None]]:
         """Hits, misses and sizes of the token cache and the embedding cache."""
         return {
             "token_cache": self.tokenizer.cache.info(),

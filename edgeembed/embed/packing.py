@@ -92,16 +92,16 @@ def row_groups(
     """``(text indices, row length)``: each text packs into the shortest batched row length that
     holds it; texts longer than every batched row share rows as long as their longest text's
     bucket. A text thus runs in the same signature lengths whatever else is in the call."""
-    lengths = np.asarray(lengths, dtype=np.int64)
+    text_lengths = np.asarray(lengths, dtype=np.int64)
     groups, lower = [], -1
     for row_length in sorted(batched):
-        chosen = np.flatnonzero((lengths > lower) & (lengths <= row_length))
+        chosen = np.flatnonzero((text_lengths > lower) & (text_lengths <= row_length))
         if len(chosen):
             groups.append((chosen, row_length))
         lower = row_length
-    rest = np.flatnonzero(lengths > lower)
+    rest = np.flatnonzero(text_lengths > lower)
     if len(rest):
-        longest = int(lengths[rest].max())
+        longest = int(text_lengths[rest].max())
         groups.append((rest, next((b for b in sorted(buckets) if b >= longest), max(buckets))))
     return groups
 

@@ -15,7 +15,7 @@ import numpy as np
 from edgeembed.errors import InputError
 
 CHUNK = 256  # texts per task: small enough to balance, large enough to batch well
-_worker_embedder = None
+_worker_embedder: Any = None  # this worker process's Embedder, made by _start_worker
 
 
 def _start_worker(load: Callable[..., Any], bundle_path: str, load_options: dict[str, Any]) -> None:

@@ -73,8 +73,10 @@ def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
         return embedder.encode(texts, batch_size=batch_size)
 
     # Repeated texts are embedded once per call, so only a call's distinct texts count.
-    encode.count_real = lambda texts: sum(len(i.ids) for i in embedder.tokenizer.encode(list(dict.fromkeys(texts))))
-    encode.bucket_texts = lambda: bucket_filling_texts(embedder.tokenizer)
+    encode.count_real = lambda texts: sum(  # type: ignore[attr-defined]
+        len(i.ids) for i in embedder.tokenizer.encode(list(dict.fromkeys(texts)))
+    )
+    encode.bucket_texts = lambda: bucket_filling_texts(embedder.tokenizer)  # type: ignore[attr-defined]
     return encode
 
 
@@ -148,6 +150,7 @@ def onnxruntime_pipeline(spec: dict[str, Any]) -> Encode:
             if result is None:
                 result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
             result[index] = pooled
+        assert result is not None  # texts is never empty
         return result
 
     return encode
@@ -172,6 +175,7 @@ def openvino_pipeline(spec: dict[str, Any]) -> Encode:
             if result is None:
                 result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
             result[index] = pooled
+        assert result is not None  # texts is never empty
         return result
 
     return encode

@@ -183,7 +183,7 @@ def package_bundle(
 ) -> Path:
     """Write the device archive ``out`` (temp file, then rename: never a half archive)."""
     bundle = Bundle.load(bundle_dir)
-    profile = load_target(target or bundle.manifest.target)
+    profile = load_target(Path(target) if target else bundle.manifest.target)
     plan = plan_package(bundle, profile, runtime, server)
     systemd = systemd and server  # the unit runs the server
     archive = Path(out).resolve()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeembed.embed.pooling import l2_normalize
@@ -64,4 +66,5 @@ def agreement_to_fp32(reference: np.ndarray, candidate: np.ndarray, same_space: 
     """Cosine per text when the vectors share the source model's space, else pairwise agreement."""
     if same_space:
         return cosine_summary(reference, candidate)
-    return {"sentences": len(candidate), "vector_space": "distilled", **similarity_agreement(reference, candidate)}
+    agreement: dict[str, Any] = {"sentences": len(candidate), "vector_space": "distilled"}
+    return {**agreement, **similarity_agreement(reference, candidate)}

@@ -45,8 +45,8 @@ def slim_wheel(wheel: Path) -> dict[str, int | str] | None:
     distribution = wheel.name.split("-", 1)[0]
     with zipfile.ZipFile(wheel) as source:
         members = source.infolist()
-        dropped = {m.filename: unused_reason(distribution, m.filename) for m in members}
-        dropped = {name: why for name, why in dropped.items() if why}
+        reasons = {m.filename: unused_reason(distribution, m.filename) for m in members}
+        dropped = {name: why for name, why in reasons.items() if why}
         if not dropped:
             return None
         temporary = wheel.with_name(wheel.name + ".partial")

@@ -126,6 +126,7 @@ class _Routes:
             if self.service.stopping:
                 raise ShuttingDownError("the server is shutting down")
             reader = asyncio.current_task()
+            assert reader is not None  # a route always runs in a task
             self.service.reading.add(reader)  # begin_shutdown cancels a body still arriving
             try:
                 body = await read_json(request, self.settings.max_body_bytes)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
 
@@ -95,8 +96,9 @@ def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections
             self._deadline = self.loop.call_later(head_timeout_s, self._head_too_slow)
 
         def _cancel_deadline(self) -> None:
-            if getattr(self, "_deadline", None) is not None:
-                self._deadline.cancel()
+            deadline = getattr(self, "_deadline", None)
+            if deadline is not None:
+                deadline.cancel()
                 self._deadline = None
 
         def _head_too_slow(self) -> None:
@@ -105,7 +107,7 @@ def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections
                 self._refuse(408, f"no complete request head within {head_timeout_s:g} s")
 
         def _make_room(self) -> None:
-            idle = [c for c in self.connections if c is not self and getattr(c, "waiting", False)]
+            idle: list[Any] = [c for c in self.connections if c is not self and getattr(c, "waiting", False)]
             if idle:
                 min(idle, key=lambda c: c.opened_at)._refuse(
                     408, "closed while idle to make room for another connection"

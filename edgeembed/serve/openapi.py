@@ -41,7 +41,7 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The description of this server's routes for its settings and model."""
     protected = settings.api_key is not None
-    security = [{"bearer": []}] if protected else []
+    security: list[dict[str, list[str]]] = [{"bearer": []}] if protected else []
     vector = {"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": dimensions}
     embed_openai = {
         "type": "object",

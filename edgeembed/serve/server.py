@@ -13,6 +13,8 @@ from edgeembed.serve.dependencies import require_serve_extra
 from edgeembed.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from edgeembed.serve.service import EmbeddingService
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -64,7 +66,7 @@ def run_server(
         access_log=False,
         lifespan="on",
         http=guarded_protocol(max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s),
-        timeout_graceful_shutdown=graceful_timeout_s,
+        timeout_graceful_shutdown=graceful_timeout_s,  # type: ignore[arg-type]  # seconds; fractions work
         server_header=False,
     )
     server = _draining_server(config, app.state.service)
@@ -84,7 +86,7 @@ def run_server(
             signal.signal(sig, handler)
 
 
-def _draining_server(config: object, service: EmbeddingService) -> object:
+def _draining_server(config: uvicorn.Config, service: EmbeddingService) -> uvicorn.Server:
     """uvicorn's server, telling the service when shutdown begins: requests still sending a body
     get a JSON 503 at once instead of holding the exit until --graceful-timeout."""
     import uvicorn

@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
@@ -74,7 +75,7 @@ def start_server(bundle: str | os.PathLike[str], port: int, extra_args: list[str
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise EdgeEmbedError(
-                f"the server exited with status {process.returncode}:\n{process.stdout.read()[-2000:]}"
+                f"the server exited with status {process.returncode}:\n{process.stdout.read()[-2000:] if process.stdout else ''}"
             )
         try:
             status, _ = request(port, "GET", "/health")
@@ -253,7 +254,7 @@ def summarize(
     results: list[RoundResult], batches: dict, exit_status: int, requests_per_round: int, cores: int | None = None
 ) -> dict:
     cores = cores or usable_cores()
-    modes = {}
+    modes: dict[str, Any] = {}
     for result in results:
         entry = modes.setdefault(
             result.mode, {"clients": result.clients, "rates": [], "latencies": [], "errors": [], "rounds": []}
