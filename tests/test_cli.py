@@ -104,7 +104,7 @@ def test_targets_fits_80_columns_and_has_a_json_form():
 
 def test_embed_refuses_a_device_a_tflite_bundle_cannot_use(tiny_bundles):
     result = runner.invoke(app, ["embed", str(tiny_bundles["fp32"]), "a dog", "--device", "NPU"])
-    assert result.exit_code == 1 and "runs on the CPU" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 1 and "runs on CPU only" in result.output and "Traceback" not in result.output
 
 
 def test_runtime_log_noise_is_silenced_unless_verbose(tiny_bundles):

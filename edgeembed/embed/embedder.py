@@ -14,17 +14,9 @@ import numpy as np
 from edgeembed.bundle import PROJECTION_NAME, Bundle
 from edgeembed.embed.cache import EmbeddingCache, byte_budget
 from edgeembed.embed.dense import dense_file, load_dense
-from edgeembed.embed.packing import (
-    invoke_inputs,
-    mean_of_single_text,
-    pack_rows,
-    plan_invokes,
-    pool_invoke,
-    row_groups,
-    single_text_inputs,
-)
+from edgeembed.embed.model_calls import ModelCalls
 from edgeembed.embed.parallel import WorkerPool, check_workers
-from edgeembed.embed.pooling import l2_normalize, pool
+from edgeembed.embed.pooling import l2_normalize
 from edgeembed.embed.precision import quantize
 from edgeembed.embed.progress import EmbeddingProgress
 from edgeembed.embed.projection import load_projection
@@ -35,9 +27,10 @@ from edgeembed.embed.prompts import (
     resolve_prompt,
     with_prompt,
 )
-from edgeembed.embed.tokenize import BucketTokenizer, TokenizedText, check_batch_size, validate_texts
+from edgeembed.embed.tokenize import BucketTokenizer, check_batch_size, validate_texts
 from edgeembed.embed.tuned import load_tuned
 from edgeembed.errors import InputError
+from edgeembed.formats import FORMATS
 
 logger = logging.getLogger("edgeembed")
 CHUNK_SIZE = 4096  # texts tokenized at once; bounds memory for huge inputs
@@ -114,6 +107,7 @@ class Embedder:
         self.total_truncated = 0
         # Packed bundles put several texts in one row; batch_size then does not shape the calls.
         self._packed = self.backend.packed
+        self._model_calls = ModelCalls(self.backend, self.tokenizer, manifest.pooling)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None, **options) -> Embedder:
@@ -335,10 +329,7 @@ class Embedder:
                 chunk = texts[start : start + CHUNK_SIZE]
                 tokenized = self.tokenizer.encode(chunk)
                 self.last_truncated += sum(item.truncated for item in tokenized)
-                batches = (
-                    self._packed_batches(tokenized) if self._packed else self._bucket_batches(tokenized, batch_size)
-                )
-                for indices, vectors in batches:
+                for indices, vectors in self._model_calls.vectors(tokenized, batch_size):
                     if self.dense is not None:
                         vectors = self.dense(vectors)
                     if self.projection is not None:
@@ -355,64 +346,18 @@ class Embedder:
             )
         return result
 
-    def _packed_batches(self, tokenized: list[TokenizedText]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Texts packed into rows (several per row), rows grouped into the model's calls."""
-        if len(tokenized) == 1 and tokenized[0].ids and self.bundle.manifest.pooling == "mean":
-            ids = tokenized[0].ids  # one text: the same call and sums, without the bookkeeping
-            outputs = self.backend.run_packed(
-                single_text_inputs(ids, self.tokenizer.bucket_for(len(ids)), self.tokenizer.pad_id)
-            )
-            yield np.zeros(1, dtype=np.int64), mean_of_single_text(outputs, len(ids))
-            return
-        batched = self.backend.batched_rows
-        buckets = self.tokenizer.seq_buckets
-        for indices, row_length in row_groups([len(item.ids) for item in tokenized], batched, buckets):
-            packed = pack_rows([tokenized[i].ids for i in indices], row_length, self.tokenizer.pad_id)
-            for invoke in plan_invokes(packed, batched, buckets):
-                outputs = self.backend.run_packed(invoke_inputs(packed, invoke))
-                texts, vectors = pool_invoke(outputs, packed, invoke, self.bundle.manifest.pooling)
-                yield indices[texts], vectors
-
-    def _bucket_batches(
-        self, tokenized: list[TokenizedText], batch_size: int
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Texts sorted by length, each group padded only to its own smallest bucket."""
-        for indices, bucket in self._batches(tokenized, batch_size):
-            yield indices, self._embed_batch([tokenized[i] for i in indices], bucket)
-
-    def _batches(self, tokenized: list[TokenizedText], batch_size: int) -> Iterator[tuple[np.ndarray, int]]:
-        """Index groups sorted by length, each padded only to its own smallest bucket (or, on a
-        backend with ``exact_lengths``, to its own longest text)."""
-        exact = self.backend.exact_lengths
-        lengths = np.fromiter((len(t.ids) for t in tokenized), dtype=np.int64, count=len(tokenized))
-        order = np.argsort(-lengths, kind="stable")
-        start = 0
-        while start < len(order):
-            bucket = self.tokenizer.bucket_for(int(lengths[order[start]]))
-            stop = start + 1
-            while (
-                stop < len(order)
-                and stop - start < batch_size
-                and self.tokenizer.bucket_for(int(lengths[order[stop]])) == bucket
-            ):
-                stop += 1
-            yield order[start:stop], max(int(lengths[order[start]]), 1) if exact else bucket
-            start = stop
-
-    def _embed_batch(self, items: list[TokenizedText], bucket: int) -> np.ndarray:
-        input_ids, attention_mask = self.tokenizer.pad(items, bucket)
-        outputs = self.backend.run(input_ids, attention_mask)
-        return pool(outputs, attention_mask, self.bundle.manifest.pooling)
-
 
 def _check_options(fmt: str, threads: int | None, device: str | None) -> None:
     """Options the runtime would misread: refused here, naming what works."""
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise InputError(f"threads (--threads) must be a positive integer, got {threads!r}")
-    if device is not None and fmt == "tflite" and device.upper() != "CPU":
+    devices = FORMATS[fmt].devices if fmt in FORMATS else ()
+    if device is not None and devices and device.upper() not in devices:
+        elsewhere = [name for name, other in FORMATS.items() if device.upper() in other.devices]
         raise InputError(
-            f"a TFLite bundle runs on the CPU (LiteRT); device {device!r} needs an OpenVINO bundle "
-            f"(edgeembed convert --format openvino --device {device.upper()})"
+            f"a {fmt} bundle runs on {' or '.join(devices)} only; device {device!r} needs "
+            f"an {' or '.join(elsewhere) or 'other'} bundle "
+            f"(edgeembed convert --format {elsewhere[0] if elsewhere else 'FORMAT'} --device {device.upper()})"
         )
 
 
