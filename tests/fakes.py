@@ -45,7 +45,7 @@ def write_fake_bundle(
     out: Path, packed: bool = False, max_seq_length: int = 16, seed: int = 0,
     prompts: dict[str, str] | None = None, default_prompt_name: str = "",
     truncate_dim: int = 0, embedding_ranges: dict | None = None, projection: np.ndarray | None = None,
-    pooling: str = "mean",
+    pooling: str = "mean", dim: int = DIM,
 ) -> Path:
     """A verified bundle (hashes, digest, report) whose model runs in :class:`NumpyBackend`."""
     work = out.parent / f".{out.name}-parts"
@@ -55,8 +55,8 @@ def write_fake_bundle(
     rng = np.random.default_rng(seed)
     model = work / "model.npz"
     with open(model, "wb") as stream:
-        np.savez(stream, table=rng.standard_normal((vocab_size + 8, DIM)).astype(np.float32),
-                 positions=0.1 * rng.standard_normal((max_seq_length, DIM)).astype(np.float32))
+        np.savez(stream, table=rng.standard_normal((vocab_size + 8, dim)).astype(np.float32),
+                 positions=0.1 * rng.standard_normal((max_seq_length, dim)).astype(np.float32))
     buckets = (8, max_seq_length)
     roles = {"input_ids": "input_ids", **({"position_ids": "position_ids", "segment_ids": "segment_ids"} if packed else {"attention_mask": "attention_mask"})}
     signatures = [Signature(f"seq_{b}", b, 1, roles, "token_embeddings") for b in buckets]
@@ -66,7 +66,7 @@ def write_fake_bundle(
         source={"name": "fake/numpy-tiny", "layout": "hand-built"},
         format="onnx", quantization="fp32", converter={"name": "hand-built"},
         max_seq_length=max_seq_length, signatures=tuple(signatures), model_files=("model.npz",),
-        pooling=pooling, normalize=True, embedding_dim=DIM, target="x86-64",
+        pooling=pooling, normalize=True, embedding_dim=dim, target="x86-64",
         runtime={"threads": 1, "batch_size": 4, "token_cache": 256, "embedding_cache": 64},
         prompts=dict(prompts or {}), default_prompt_name=default_prompt_name,
         truncate_dim=truncate_dim, embedding_ranges=dict(embedding_ranges or {}),
