@@ -9,8 +9,9 @@ from typing import Any
 
 from edgeembed.converters.route_table import (
     CONVERT_EXTRA_MODULES,
-    ROUTE_REQUIREMENTS,
+    CONVERTER_CHOICES,
     ROUTES,
+    Route,
     require_convert_extra,
     require_route,
     resolve_route,
@@ -19,9 +20,10 @@ from edgeembed.converters.route_table import (
 from edgeembed.native_log import verbose
 
 __all__ = [
+    "CONVERTER_CHOICES",
     "CONVERT_EXTRA_MODULES",
     "ROUTES",
-    "ROUTE_REQUIREMENTS",
+    "Route",
     "convert",
     "require_convert_extra",
     "require_route",

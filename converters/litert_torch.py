@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, build_packed_module, is_bert_family
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.route import Measure, RouteResult, Step, versions
+from edgeembed.converters.route import RouteInputs, RouteResult, versions
 from edgeembed.converters.sources import SourceModel
-from edgeembed.converters.spec import ConversionSpec
 from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
 from edgeembed.errors import ConversionError
 
@@ -84,14 +82,15 @@ def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], pa
             ) from error
 
 
-def convert_tflite(
-    source: SourceModel,
-    spec: ConversionSpec,
-    workdir: Path,
-    calibration: CalibrationSet | None,
-    measure: Measure,
-    step: Step,
-) -> RouteResult:
+def convert_tflite(route: RouteInputs) -> RouteResult:
+    source, spec, workdir, calibration, measure, step = (
+        route.source,
+        route.spec,
+        route.workdir,
+        route.calibration,
+        route.measure,
+        route.step,
+    )
     float_path = workdir / "float32.tflite"
     step("Exporting FP32 graph (litert-torch)")
     # Texts share rows only where every signature has the same quantization parameters:

@@ -16,9 +16,8 @@ import numpy as np
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import GenericEncoder, build_export_module, is_bert_family
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.route import Measure, RouteResult, Step, climb, dynamic_signatures, versions
+from edgeembed.converters.route import RouteInputs, RouteResult, climb, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
-from edgeembed.converters.spec import ConversionSpec
 from edgeembed.errors import ConversionError
 
 MODEL_FILE = "model.onnx"
@@ -190,14 +189,15 @@ def op_census(path: Path) -> dict[str, Any]:
     }
 
 
-def convert_onnx(
-    source: SourceModel,
-    spec: ConversionSpec,
-    workdir: Path,
-    calibration: CalibrationSet | None,
-    measure: Measure,
-    step: Step,
-) -> RouteResult:
+def convert_onnx(route: RouteInputs) -> RouteResult:
+    source, spec, workdir, calibration, measure, step = (
+        route.source,
+        route.spec,
+        route.workdir,
+        route.calibration,
+        route.measure,
+        route.step,
+    )
     step("Exporting FP32 graph (torch.onnx)")
     exported = export_encoder_onnx(source, spec.max_seq_length, workdir / "exported.onnx")
     float_path = optimize_basic(exported, workdir / "float32.onnx")

@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from edgeembed.converters import tflite_quantize
-from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.route import Measure, RouteResult, Step, versions
+from edgeembed.converters.route import RouteInputs, RouteResult, versions
 from edgeembed.converters.sources import SourceModel
-from edgeembed.converters.spec import ConversionSpec
 from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
 from edgeembed.errors import ConversionError
 from edgeembed.native_log import drop_native_noise
@@ -131,14 +129,15 @@ def ffn_down_outputs(float_model: Path) -> tuple[str, ...]:
     return tuple(names)
 
 
-def convert_tflite_onnx2tf(
-    source: SourceModel,
-    spec: ConversionSpec,
-    workdir: Path,
-    calibration: CalibrationSet | None,
-    measure: Measure,
-    step: Step,
-) -> RouteResult:
+def convert_tflite_onnx2tf(route: RouteInputs) -> RouteResult:
+    source, spec, workdir, calibration, measure, step = (
+        route.source,
+        route.spec,
+        route.workdir,
+        route.calibration,
+        route.measure,
+        route.step,
+    )
     models = {}
     for bucket in spec.seq_buckets:
         step(f"onnx2tf: bucket {bucket}")

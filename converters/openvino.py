@@ -19,7 +19,7 @@ from edgeembed.bundle import TOKENIZER_NAME, Signature
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.export_graph import build_export_module, forward_input_names, is_bert_family
 from edgeembed.converters.quiet import quiet
-from edgeembed.converters.route import Measure, RouteResult, Step, climb, dynamic_signatures, versions
+from edgeembed.converters.route import RouteInputs, RouteResult, climb, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embed.tokenize import BucketTokenizer
@@ -154,14 +154,15 @@ def ir_census(model) -> dict[str, Any]:
     }
 
 
-def convert_openvino(
-    source: SourceModel,
-    spec: ConversionSpec,
-    workdir: Path,
-    calibration: CalibrationSet | None,
-    measure: Measure,
-    step: Step,
-) -> RouteResult:
+def convert_openvino(route: RouteInputs) -> RouteResult:
+    source, spec, workdir, calibration, measure, step = (
+        route.source,
+        route.spec,
+        route.workdir,
+        route.calibration,
+        route.measure,
+        route.step,
+    )
     step("Exporting FP32 graph (openvino.convert_model)")
     model = export_ir_model(source, spec, workdir)
     float_files = save_ir(model, workdir, "float32", fp16=False)

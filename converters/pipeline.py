@@ -20,8 +20,8 @@ from edgeembed.converters.conversion_report import conversion_report, sts_report
 from edgeembed.converters.families import check_family_route, supports
 from edgeembed.converters.projection_fit import add_projection, check_pca_dim, projected_embeddings
 from edgeembed.converters.reference import reference_embeddings
-from edgeembed.converters.route import Measure, Step
-from edgeembed.converters.route_table import require_route, resolve_route, route_name
+from edgeembed.converters.route import Measure, RouteInputs, RouteResult, Step
+from edgeembed.converters.route_table import ROUTES, require_route, resolve_route, route_name
 from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embed.dense import dense_file
@@ -174,7 +174,7 @@ def convert(
         if spec.quantization in ("int8-full", "int8-dynamic"):  # int8-dynamic: the embedding table
             calibration_set = build_calibration_set(tokenizer_, spec.calibration_texts)
         mark = time.perf_counter()
-        result = _run_route(source, spec, workdir, calibration_set, measure, step)
+        result = _run_route(RouteInputs(source, spec, workdir, calibration_set, measure, step))
         timings["convert_s"] = time.perf_counter() - mark
         width["dim"] = int(result.details.pop("embedding_dim", dim))
         model_files = tuple(result.model_files)
@@ -237,26 +237,30 @@ def _bundle_prompts(
     return named, default
 
 
-def _run_route(source, spec, workdir, calibration_set, measure, step):
-    """Run the spec's route; with ``--converter auto``, fall back from litert-torch to onnx2tf."""
+def _run_route(inputs: RouteInputs) -> RouteResult:
+    """Run the spec's route; with ``--converter auto``, its fallback route (``ROUTES``) takes over
+    when it fails on a model the fallback supports."""
+    route = ROUTES[inputs.spec.route]
     try:
-        return resolve_route(spec.route)(source, spec, workdir, calibration_set, measure, step)
+        return resolve_route(route.name)(inputs)
     except ConversionError as error:
+        fallback = ROUTES[route.fallback] if route.fallback else None
         if (
-            spec.route != "tflite"
-            or spec.converter_choice != "auto"
-            or not supports(_model_type(source), "tflite/onnx2tf")
+            fallback is None
+            or inputs.spec.converter_choice != "auto"
+            or not supports(_model_type(inputs.source), fallback.name)
         ):
             raise
         try:
-            require_route("tflite/onnx2tf")
+            require_route(fallback.name)
         except MissingDependencyError:
             raise ConversionError(
-                f'{error}\nThe onnx2tf route could take over; install it with: pip install "edgeembed[onnx2tf]"'
+                f"{error}\nThe {fallback.converter} route could take over; install it with: "
+                f'pip install "edgeembed[{fallback.extra}]"'
             ) from error
-        step("litert-torch failed; trying the onnx2tf route")
-        result = resolve_route("tflite/onnx2tf")(source, spec, workdir, calibration_set, measure, step)
-        result.converter["fallback_from"] = "litert-torch"
+        inputs.step(f"{route.converter} failed; trying the {fallback.converter} route")
+        result = resolve_route(fallback.name)(inputs)
+        result.converter["fallback_from"] = route.converter
         result.converter["fallback_reason"] = str(error).splitlines()[0]
         return result
 

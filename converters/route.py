@@ -16,12 +16,29 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from edgeembed.bundle import Signature
+from edgeembed.converters.calibration import CalibrationSet
+from edgeembed.converters.sources import SourceModel
+from edgeembed.converters.spec import ConversionSpec
 from edgeembed.errors import ConversionError, EdgeEmbedError
 
 # measure(model_files, signatures) -> {"mean_cosine": ..., "min_cosine": ..., ...}
 Measure = Callable[[tuple[str, ...], tuple[Signature, ...]], dict[str, float]]
 # step(message, total=None) announces a phase and returns advance(n) for phases with a total.
 Step = Callable[..., Callable[[int], None]]
+
+
+@dataclass(frozen=True)
+class RouteInputs:
+    """What every route receives: the loaded model, the resolved spec, a work folder, the
+    calibration set (None for float routes), ``measure`` (fidelity of candidate files) and ``step``
+    (progress)."""
+
+    source: SourceModel
+    spec: ConversionSpec
+    workdir: Path
+    calibration: CalibrationSet | None
+    measure: Measure
+    step: Step
 
 
 @dataclass

@@ -19,10 +19,8 @@ from unittest.mock import patch
 import numpy as np
 
 from edgeembed.bundle import TOKENIZER_NAME
-from edgeembed.converters.calibration import CalibrationSet
-from edgeembed.converters.route import Measure, RouteResult, Step, dynamic_signatures, versions
+from edgeembed.converters.route import RouteInputs, RouteResult, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
-from edgeembed.converters.spec import ConversionSpec
 from edgeembed.errors import ConversionError
 from edgeembed.runtimes.static import TABLE_NAME
 
@@ -51,14 +49,8 @@ def _device_tokenizer(tokenizer) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def convert_static(
-    source: SourceModel,
-    spec: ConversionSpec,
-    workdir: Path,
-    calibration: CalibrationSet | None,
-    measure: Measure,
-    step: Step,
-) -> RouteResult:
+def convert_static(route: RouteInputs) -> RouteResult:
+    source, spec, workdir, step = route.source, route.spec, route.workdir, route.step
     from model2vec.distill import distill_from_model
 
     hidden = int(source.embedding_dim or getattr(getattr(source.model, "config", None), "hidden_size", 0))

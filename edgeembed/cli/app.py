@@ -61,7 +61,8 @@ def convert(
         Device | None, typer.Option(help="Override the target's device (OpenVINO: CPU/GPU/NPU/AUTO; ONNX: CPU/GPU).")
     ] = None,
     converter: Annotated[
-        Converter, typer.Option(help="TFLite converter; auto = litert-torch, onnx2tf if that fails.")
+        Converter,
+        typer.Option(help="Converter; auto = the format's first (TFLite: litert-torch, onnx2tf if that fails)."),
     ] = Converter.auto,
     calibration: Annotated[
         Path | None, typer.Option(help="Calibration texts: one per line, or an STS CSV. Default: built-in set.")

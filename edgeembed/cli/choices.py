@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import cast
 
+from edgeembed.converters.route_table import CONVERTER_CHOICES
 from edgeembed.embed.precision import PRECISIONS
 from edgeembed.formats import DEVICES, FORMATS, QUANTIZATIONS
 
@@ -18,5 +19,5 @@ def _choices(name: str, values) -> type[Enum]:
 Quantization = _choices("Quantization", QUANTIZATIONS)
 Format = _choices("Format", FORMATS)
 Device = _choices("Device", DEVICES)
-Converter = _choices("Converter", ("auto", "litert-torch", "onnx2tf"))
+Converter = _choices("Converter", CONVERTER_CHOICES)
 Precision = _choices("Precision", PRECISIONS)
