@@ -17,7 +17,8 @@ class Runtime:
     name: str  # as profiles and ``edgeembed package --runtime`` spell it
     package: str  # the distribution ``doctor`` reports
     module: str  # what ``doctor`` imports to see whether it works
-    backend: str  # key of ``edgeembed.runtimes.BACKENDS``
+    backend: str  # the backend's name (``Embedder.load(backend=...)``, ``edgeembed.runtimes.BACKENDS``)
+    backend_class: str  # "module:Class" in ``runtimes/``; imported on first use, never to list
     requirements: tuple[str, ...]  # what the device package pip-installs for it
 
 
@@ -32,18 +33,18 @@ class Format:
     same_space: bool = True  # vectors comparable to the source model's (cosine fidelity applies)
 
 
+LITERT = "edgeembed.runtimes.litert:LiteRTBackend"
 RUNTIMES: dict[str, Runtime] = {
     runtime.name: runtime
     for runtime in (
-        Runtime("litert", "ai-edge-litert", "ai_edge_litert.interpreter", "litert", ("ai-edge-litert",)),
-        Runtime(
-            "tflite-runtime", "tflite-runtime", "tflite_runtime.interpreter", "litert", ("tflite-runtime", "numpy<2")
-        ),
-        Runtime("openvino", "openvino", "openvino", "openvino", ("openvino",)),
-        Runtime("onnxruntime", "onnxruntime", "onnxruntime", "onnxruntime", ("onnxruntime",)),
-        Runtime("numpy", "numpy", "numpy", "static", ()),  # static tables: the floor is enough
+        Runtime("litert", "ai-edge-litert", "ai_edge_litert.interpreter", "litert", LITERT, ("ai-edge-litert",)),
+        Runtime("tflite-runtime", "tflite-runtime", "tflite_runtime.interpreter", "litert", LITERT, ("tflite-runtime", "numpy<2")),
+        Runtime("openvino", "openvino", "openvino", "openvino", "edgeembed.runtimes.openvino:OpenVINOBackend", ("openvino",)),
+        Runtime("onnxruntime", "onnxruntime", "onnxruntime", "onnxruntime", "edgeembed.runtimes.onnxruntime:OnnxRuntimeBackend", ("onnxruntime",)),
+        # static tables: the floor (numpy) is enough
+        Runtime("numpy", "numpy", "numpy", "static", "edgeembed.runtimes.static:StaticBackend", ()),
     )
-}
+}  # fmt: skip
 FORMATS: dict[str, Format] = {
     fmt.name: fmt
     for fmt in (

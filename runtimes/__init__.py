@@ -12,18 +12,13 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import numpy as np
 
 from edgeembed.errors import EdgeEmbedError, MissingDependencyError
-from edgeembed.formats import FORMATS, default_backend
+from edgeembed.formats import FORMATS, RUNTIMES, default_backend
 
 if TYPE_CHECKING:
     from edgeembed.bundle import Bundle
 
-# Data, not imports: listing backends must not import any runtime.
-BACKENDS: dict[str, str] = {
-    "litert": "edgeembed.runtimes.litert:LiteRTBackend",
-    "openvino": "edgeembed.runtimes.openvino:OpenVINOBackend",
-    "onnxruntime": "edgeembed.runtimes.onnxruntime:OnnxRuntimeBackend",
-    "static": "edgeembed.runtimes.static:StaticBackend",
-}
+# Data, not imports: listing backends must not import any runtime (from edgeembed.formats.RUNTIMES).
+BACKENDS: dict[str, str] = {runtime.backend: runtime.backend_class for runtime in RUNTIMES.values()}
 FORMAT_DEFAULT_BACKEND: dict[str, str | None] = {
     name: default_backend(name) for name in FORMATS
 }  # from edgeembed.formats
