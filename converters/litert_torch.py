@@ -83,27 +83,23 @@ def export_float_model(source: SourceModel, plan: list[tuple[str, int, int]], pa
 
 
 def convert_tflite(route: RouteInputs) -> RouteResult:
-    source, spec, workdir, calibration, measure, step = (
-        route.source,
-        route.spec,
-        route.workdir,
-        route.calibration,
-        route.measure,
-        route.step,
-    )
-    float_path = workdir / "float32.tflite"
-    step("Exporting FP32 graph (litert-torch)")
+    float_path = route.workdir / "float32.tflite"
+    route.step("Exporting FP32 graph (litert-torch)")
     # Texts share rows only where every signature has the same quantization parameters:
     # float and dynamic-range models; int8-full keeps one text per signature call.
-    packed = is_bert_family(source.model) and spec.quantization != "int8-full"
-    plan = signature_plan(spec.seq_buckets, spec.batch_size, batched=spec.quantization != "int8-full", packed=packed)
-    export_float_model(source, plan, float_path, packed)
+    packed = is_bert_family(route.source.model) and route.spec.quantization != "int8-full"
+    plan = signature_plan(
+        route.spec.seq_buckets, route.spec.batch_size, batched=route.spec.quantization != "int8-full", packed=packed
+    )
+    export_float_model(route.source, plan, float_path, packed)
     signatures = read_signatures(float_path, plan)
     converter = {
         "route": "litert-torch",
         "graph": ("edgeembed-bert-family-packed" if packed else "edgeembed-bert-family")
-        if is_bert_family(source.model)
+        if is_bert_family(route.source.model)
         else "generic-module",
         "versions": versions("litert-torch", "ai-edge-quantizer", "ai-edge-litert", "torch", "transformers"),
     }
-    return quantize_tflite_route(float_path, spec, calibration, signatures, workdir, measure, step, converter)
+    return quantize_tflite_route(
+        float_path, route.spec, route.calibration, signatures, route.workdir, route.measure, route.step, converter
+    )

@@ -190,35 +190,29 @@ def op_census(path: Path) -> dict[str, Any]:
 
 
 def convert_onnx(route: RouteInputs) -> RouteResult:
-    source, spec, workdir, calibration, measure, step = (
-        route.source,
-        route.spec,
-        route.workdir,
-        route.calibration,
-        route.measure,
-        route.step,
-    )
-    step("Exporting FP32 graph (torch.onnx)")
-    exported = export_encoder_onnx(source, spec.max_seq_length, workdir / "exported.onnx")
-    float_path = optimize_basic(exported, workdir / "float32.onnx")
+    route.step("Exporting FP32 graph (torch.onnx)")
+    exported = export_encoder_onnx(route.source, route.spec.max_seq_length, route.workdir / "exported.onnx")
+    float_path = optimize_basic(exported, route.workdir / "float32.onnx")
     exported.unlink()
-    signatures = dynamic_signatures(spec.seq_buckets, spec.batch_size, INPUTS, OUTPUT)
+    signatures = dynamic_signatures(route.spec.seq_buckets, route.spec.batch_size, INPUTS, OUTPUT)
     converter = {
         "route": "onnx",
-        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
+        "graph": "edgeembed-bert-family" if is_bert_family(route.source.model) else "generic-module",
         "opset": OPSET,
         "versions": versions("onnx", "onnxruntime", "torch", "transformers"),
     }
     details: dict[str, Any] = {"float32_size_bytes": float_path.stat().st_size}
-    model_path = workdir / MODEL_FILE
-    quantization = spec.quantization
+    model_path = route.workdir / MODEL_FILE
+    quantization = route.spec.quantization
     if quantization == "fp32":
         float_path.replace(model_path)
     elif quantization == "fp16":
-        step("Converting to FP16")
+        route.step("Converting to FP16")
         to_fp16(float_path, model_path)
     else:
-        details["int8_recipe"] = _climb(float_path, model_path, spec, calibration, measure, step, signatures)
+        details["int8_recipe"] = _climb(
+            float_path, model_path, route.spec, route.calibration, route.measure, route.step, signatures
+        )
     float_path.unlink(missing_ok=True)
     details.update(op_census(model_path))
     return RouteResult({MODEL_FILE: model_path}, signatures, converter, details)

@@ -130,31 +130,33 @@ def ffn_down_outputs(float_model: Path) -> tuple[str, ...]:
 
 
 def convert_tflite_onnx2tf(route: RouteInputs) -> RouteResult:
-    source, spec, workdir, calibration, measure, step = (
-        route.source,
-        route.spec,
-        route.workdir,
-        route.calibration,
-        route.measure,
-        route.step,
-    )
     models = {}
-    for bucket in spec.seq_buckets:
-        step(f"onnx2tf: bucket {bucket}")
-        onnx_path = export_static_onnx(source, bucket, workdir / f"seq{bucket}.onnx")
-        models[bucket] = onnx_to_keras(onnx_path, workdir)
+    for bucket in route.spec.seq_buckets:
+        route.step(f"onnx2tf: bucket {bucket}")
+        onnx_path = export_static_onnx(route.source, bucket, route.workdir / f"seq{bucket}.onnx")
+        models[bucket] = onnx_to_keras(onnx_path, route.workdir)
         onnx_path.unlink()
-    step("TFLite conversion (TensorFlow)")
-    float_path = workdir / "float32.tflite"
-    keras_to_tflite(models, workdir, float_path)
-    plan = [(f"seq_{b}", b, 1) for b in spec.seq_buckets]
+    route.step("TFLite conversion (TensorFlow)")
+    float_path = route.workdir / "float32.tflite"
+    keras_to_tflite(models, route.workdir, float_path)
+    plan = [(f"seq_{b}", b, 1) for b in route.spec.seq_buckets]
     signatures = read_signatures(float_path, plan)
     converter = {
         "route": "onnx2tf",
-        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
+        "graph": "edgeembed-bert-family" if is_bert_family(route.source.model) else "generic-module",
         "versions": versions("onnx2tf", "tensorflow", "onnx", "ai-edge-quantizer", "torch"),
     }
     ladder = tflite_quantize.INT8_LADDER
-    if spec.quantization == "int8-full":
+    if route.spec.quantization == "int8-full":
         ladder = tflite_quantize.structural_ladder(ffn_down_outputs(float_path))
-    return quantize_tflite_route(float_path, spec, calibration, signatures, workdir, measure, step, converter, ladder)
+    return quantize_tflite_route(
+        float_path,
+        route.spec,
+        route.calibration,
+        signatures,
+        route.workdir,
+        route.measure,
+        route.step,
+        converter,
+        ladder,
+    )

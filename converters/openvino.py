@@ -155,36 +155,30 @@ def ir_census(model) -> dict[str, Any]:
 
 
 def convert_openvino(route: RouteInputs) -> RouteResult:
-    source, spec, workdir, calibration, measure, step = (
-        route.source,
-        route.spec,
-        route.workdir,
-        route.calibration,
-        route.measure,
-        route.step,
-    )
-    step("Exporting FP32 graph (openvino.convert_model)")
-    model = export_ir_model(source, spec, workdir)
-    float_files = save_ir(model, workdir, "float32", fp16=False)
+    route.step("Exporting FP32 graph (openvino.convert_model)")
+    model = export_ir_model(route.source, route.spec, route.workdir)
+    float_files = save_ir(model, route.workdir, "float32", fp16=False)
     converter = {
         "route": "openvino",
-        "graph": "edgeembed-bert-family" if is_bert_family(source.model) else "generic-module",
-        "static_shapes": spec.static_shapes,
+        "graph": "edgeembed-bert-family" if is_bert_family(route.source.model) else "generic-module",
+        "static_shapes": route.spec.static_shapes,
         "versions": versions("openvino", "nncf", "torch", "transformers"),
     }
     details: dict[str, Any] = {"float32_size_bytes": sum(p.stat().st_size for p in float_files.values())}
-    quantization = spec.quantization
+    quantization = route.spec.quantization
     fp16 = quantization == "fp16"
     if quantization in ("fp32", "fp16"):
         final = model
     elif quantization in ("int8-weights", "int4-weights"):
-        step(f"Compressing weights ({quantization}, NNCF)")
-        final = compress_weights(model, quantization, source_hidden_size(source))
+        route.step(f"Compressing weights ({quantization}, NNCF)")
+        final = compress_weights(model, quantization, source_hidden_size(route.source))
     else:
-        if calibration is None:
+        if route.calibration is None:
             raise ConversionError(f"{quantization} needs calibration samples")
-        final, details["int8_recipe"] = _climb(model, calibration, spec, workdir, measure, step)
-    files, signatures = save_variant(final, spec, workdir, fp16)
+        final, details["int8_recipe"] = _climb(
+            model, route.calibration, route.spec, route.workdir, route.measure, route.step
+        )
+    files, signatures = save_variant(final, route.spec, route.workdir, fp16)
     for path in float_files.values():
         path.unlink()
     details.update(ir_census(final))

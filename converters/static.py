@@ -50,21 +50,22 @@ def _device_tokenizer(tokenizer) -> str:
 
 
 def convert_static(route: RouteInputs) -> RouteResult:
-    source, spec, workdir, step = route.source, route.spec, route.workdir, route.step
     from model2vec.distill import distill_from_model
 
-    hidden = int(source.embedding_dim or getattr(getattr(source.model, "config", None), "hidden_size", 0))
+    hidden = int(route.source.embedding_dim or getattr(getattr(route.source.model, "config", None), "hidden_size", 0))
     if not hidden:
-        raise ConversionError(f"{source.name}: the static route needs a Hugging Face model with config.hidden_size")
+        raise ConversionError(
+            f"{route.source.name}: the static route needs a Hugging Face model with config.hidden_size"
+        )
     dims = min(PCA_DIMS, hidden)
-    step(f"Distilling a static table (model2vec: every vocabulary token, PCA to {dims})")
+    route.step(f"Distilling a static table (model2vec: every vocabulary token, PCA to {dims})")
     # model2vec's tqdm bar would print hundreds of lines into logs; the environment is restored after.
     quiet_bar = {"TQDM_DISABLE": "1"} if not sys.stderr.isatty() else {}
     try:
         with patch.dict(os.environ, quiet_bar):
             static = distill_from_model(
-                model=source.model,
-                tokenizer=_fast_tokenizer(source, workdir),
+                model=route.source.model,
+                tokenizer=_fast_tokenizer(route.source, route.workdir),
                 pca_dims=dims,
                 sif_coefficient=SIF_COEFFICIENT,
                 quantize_to="float32",
@@ -72,7 +73,7 @@ def convert_static(route: RouteInputs) -> RouteResult:
             )
     except (ValueError, RuntimeError, TypeError, AttributeError) as error:
         raise ConversionError(
-            f"{source.name}: model2vec could not distil this model ({type(error).__name__}: {error})"
+            f"{route.source.name}: model2vec could not distil this model ({type(error).__name__}: {error})"
         ) from None
     table = np.asarray(static.embedding, dtype=np.float32)
     unknown = (
@@ -82,10 +83,10 @@ def convert_static(route: RouteInputs) -> RouteResult:
     )
     if unknown is not None and unknown < len(table):
         table[unknown] = 0.0  # model2vec drops unknown tokens; a zero row adds nothing to the sum
-    dtype = np.float16 if spec.quantization == "fp16" else np.float32
-    table_path = workdir / TABLE_NAME
+    dtype = np.float16 if route.spec.quantization == "fp16" else np.float32
+    table_path = route.workdir / TABLE_NAME
     np.save(table_path, table.astype(dtype), allow_pickle=False)
-    (workdir / TOKENIZER_NAME).write_text(_device_tokenizer(static.tokenizer), encoding="utf-8")
+    (route.workdir / TOKENIZER_NAME).write_text(_device_tokenizer(static.tokenizer), encoding="utf-8")
     converter = {
         "route": "static",
         "graph": "model2vec distillation",
@@ -99,5 +100,5 @@ def convert_static(route: RouteInputs) -> RouteResult:
         "table_dtype": np.dtype(dtype).name,
         "float32_size_bytes": int(table.size * 4),
     }
-    signatures = dynamic_signatures(spec.seq_buckets, spec.batch_size, INPUTS, OUTPUT)
+    signatures = dynamic_signatures(route.spec.seq_buckets, route.spec.batch_size, INPUTS, OUTPUT)
     return RouteResult({TABLE_NAME: table_path}, signatures, converter, details)

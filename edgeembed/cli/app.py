@@ -16,7 +16,7 @@ import typer
 from edgeembed.cli.choices import Converter, Device, Format, Precision, Quantization
 from edgeembed.cli.measure import bench_command, eval_command, tune_command
 from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
-from edgeembed.cli.output import console, errors, fail
+from edgeembed.cli.output import console, errors, fail, user_errors
 from edgeembed.cli.serve import bench_serve_command, serve_command
 from edgeembed.errors import EdgeEmbedError
 
@@ -94,7 +94,7 @@ def convert(
     from edgeembed.converters import convert as run_conversion
     from edgeembed.profiles import load_target
 
-    try:
+    with user_errors():
         prompts = named_prompts(prompt or [])
         if target:
             load_target(target)  # a typo in --target is reported before the toolchain is needed
@@ -119,8 +119,6 @@ def convert(
                 pca_dim=pca_dim,
                 step=step,
             )
-    except EdgeEmbedError as error:
-        fail(error)
     print_conversion_report(console, result.report, result.bundle.path)
 
 
@@ -243,10 +241,8 @@ def info(bundle: BundleArgument) -> None:
     from edgeembed.bundle import Bundle
     from edgeembed.cli.tables import print_bundle_info
 
-    try:
+    with user_errors():
         loaded = Bundle.load(bundle)
-    except EdgeEmbedError as error:
-        fail(error)
     print_bundle_info(console, loaded)
 
 
@@ -263,10 +259,8 @@ def pack(
     """Verify a bundle and write it as one .tar.gz for shipping."""
     from edgeembed.bundle.archive import pack_bundle
 
-    try:
+    with user_errors():
         path = pack_bundle(bundle, out)
-    except EdgeEmbedError as error:
-        fail(error)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -278,14 +272,12 @@ def unpack(
     """Unpack a bundle or device package safely (no absolute paths, '..', links) and verify it."""
     from edgeembed.bundle.archive import is_device_package, unpack_bundle, unpack_package
 
-    try:
+    with user_errors():
         if is_device_package(archive):
             folder = unpack_package(archive, out)
             console.print(f"unpacked and verified {folder}; install with: sh {folder}/install.sh")
             return
         bundle = unpack_bundle(archive, out)
-    except EdgeEmbedError as error:
-        fail(error)
     console.print(f"unpacked and verified {bundle.path}")
 
 
@@ -300,10 +292,8 @@ def targets(
     from edgeembed.cli.tables import print_profile, print_targets
     from edgeembed.profiles import all_targets, load_target
 
-    try:
+    with user_errors():
         profiles = [load_target(target)] if target else all_targets()
-    except EdgeEmbedError as error:
-        fail(error)
     if as_json:
         print(json.dumps([asdict(p) for p in profiles] if not target else asdict(profiles[0]), indent=2))
     elif target:
@@ -333,7 +323,7 @@ def package(
     """Build a self-contained, offline-installable archive for the device."""
     from edgeembed.host.package import package_bundle
 
-    try:
+    with user_errors():
         path = package_bundle(
             bundle,
             out,
@@ -345,8 +335,6 @@ def package(
             overwrite=overwrite,
             step=lambda m: errors.print(f"[dim]{m}[/]"),
         )
-    except EdgeEmbedError as error:
-        fail(error)
     import tarfile
 
     with tarfile.open(path) as tar:

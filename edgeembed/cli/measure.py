@@ -16,7 +16,7 @@ from edgeembed.cli.options import (
     TextsFileOption,
     ThreadsOption,
 )
-from edgeembed.cli.output import console, errors, fail
+from edgeembed.cli.output import console, errors, fail, user_errors
 from edgeembed.errors import EdgeEmbedError
 
 
@@ -36,12 +36,10 @@ def eval_command(
     from edgeembed.embed.precision import PRECISIONS
     from edgeembed.host.evaluate import evaluate_bundle
 
-    try:
+    with user_errors():
         widths = [int(w) for w in comma_list(dims, "--dims", str.isdigit)] if dims else None
         precisions = comma_list(precision, "--precision", PRECISIONS.__contains__) if precision else None
         result = evaluate_bundle(bundle, sts, model=model, threads=threads, widths=widths, precisions=precisions)
-    except EdgeEmbedError as error:
-        fail(error)
     if as_json:
         print(json.dumps(result))
     else:
@@ -68,7 +66,7 @@ def bench_command(
     from edgeembed.host.bench import plot_bench, run_bench
 
     baselines = [name.strip() for name in baseline.split(",") if name.strip()]
-    try:
+    with user_errors():
         result = run_bench(
             bundle,
             baselines,
@@ -81,8 +79,6 @@ def bench_command(
         )
         if plot:
             plot_bench(result, plot)
-    except EdgeEmbedError as error:
-        fail(error)
     if as_json:
         print(json.dumps(result))
     else:

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import NoReturn
+
 import typer
 from rich.console import Console
 from rich.text import Text
+
+from edgeembed.errors import EdgeEmbedError
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
-def fail(error: Exception) -> None:
+def fail(error: Exception) -> NoReturn:
     """Print ``error: message`` as plain text (brackets in messages survive) and exit 1."""
     errors.print(Text.assemble(("error:", "bold red"), f" {error}"), highlight=False)
     raise typer.Exit(code=1)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Inside: an :class:`EdgeEmbedError` (a user's error, naming the fix) ends the command as ``fail``."""
+    try:
+        yield
+    except EdgeEmbedError as error:
+        fail(error)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, RoundsOption, ThreadsOption
+from edgeembed.cli.output import user_errors
 from edgeembed.errors import EdgeEmbedError
 
 API_KEY_ENV = "EDGEEMBED_API_KEY"
@@ -67,11 +68,10 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a bundle over HTTP: OpenAI /v1/embeddings, TEI /embed, /health, /info, /metrics."""
-    from edgeembed.cli.output import fail
     from edgeembed.serve.server import run_server
     from edgeembed.serve.settings import MiB, ServeSettings, read_api_key_file
 
-    try:
+    with user_errors():
         if api_key and api_key_file:
             raise EdgeEmbedError("give --api-key (or $EDGEEMBED_API_KEY) or --api-key-file, not both")
         key = read_api_key_file(api_key_file) if api_key_file else api_key
@@ -102,8 +102,6 @@ def serve_command(
             graceful_timeout_s=graceful_timeout,
             log_level=log_level,
         )
-    except EdgeEmbedError as error:
-        fail(error)
 
 
 def bench_serve_command(
@@ -118,13 +116,13 @@ def bench_serve_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Measure the batching gain of 'edgeembed serve' on 127.0.0.1 (fresh server, bounded)."""
-    from edgeembed.cli.output import console, errors, fail
+    from edgeembed.cli.output import console, errors
     from edgeembed.texts import builtin_texts
     from edgeembed.tools.serve_load import load_test
 
     sentences = builtin_texts("holdout")
     texts = [sentences[i % len(sentences)] for i in range(max(1, requests))]
-    try:
+    with user_errors():
         summary = load_test(
             bundle,
             texts,
@@ -133,8 +131,6 @@ def bench_serve_command(
             server_args=list(server_option or []),
             progress=lambda message: errors.print(message, markup=False),
         )
-    except EdgeEmbedError as error:
-        fail(error)
     if as_json:
         print(json.dumps(summary))
         return

@@ -48,6 +48,24 @@ class _PaddedTokenizer:
         return ids, mask
 
 
+def _sorted_encode(tokenize: Callable[[list[str]], tuple[np.ndarray, np.ndarray]], run: Callable[..., Any]) -> Encode:
+    """``encode(texts, batch_size)`` over length-sorted batches: ``run(ids, mask)`` gives token
+    embeddings, mean-pooled and normalized here, rows back in input order."""
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        result: np.ndarray | None = None
+        for index in _sorted_batches(texts, batch_size):
+            ids, mask = tokenize([texts[i] for i in index])
+            pooled = _mean_normalize(np.asarray(run(ids, mask)), mask)
+            if result is None:
+                result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            result[index] = pooled
+        assert result is not None  # texts is never empty
+        return result
+
+    return encode
+
+
 def _sorted_batches(texts: list[str], batch_size: int):
     order = np.argsort([-len(t) for t in texts], kind="stable")
     for start in range(0, len(texts), batch_size):
@@ -141,19 +159,7 @@ def onnxruntime_pipeline(spec: dict[str, Any]) -> Encode:
     session = onnxruntime.InferenceSession(spec["onnx"], options, providers=["CPUExecutionProvider"])
     tokenize = _PaddedTokenizer(spec["tokenizer"], spec["max_seq_length"])
 
-    def encode(texts: list[str], batch_size: int) -> np.ndarray:
-        result: np.ndarray | None = None
-        for index in _sorted_batches(texts, batch_size):
-            ids, mask = tokenize([texts[i] for i in index])
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            pooled = _mean_normalize(hidden, mask)
-            if result is None:
-                result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-            result[index] = pooled
-        assert result is not None  # texts is never empty
-        return result
-
-    return encode
+    return _sorted_encode(tokenize, lambda ids, mask: session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
 
 
 def openvino_pipeline(spec: dict[str, Any]) -> Encode:
@@ -166,19 +172,7 @@ def openvino_pipeline(spec: dict[str, Any]) -> Encode:
     request = core.compile_model(core.read_model(spec["onnx"]), "CPU", config).create_infer_request()
     tokenize = _PaddedTokenizer(spec["tokenizer"], spec["max_seq_length"])
 
-    def encode(texts: list[str], batch_size: int) -> np.ndarray:
-        result: np.ndarray | None = None
-        for index in _sorted_batches(texts, batch_size):
-            ids, mask = tokenize([texts[i] for i in index])
-            hidden = request.infer({"input_ids": ids, "attention_mask": mask})[0]
-            pooled = _mean_normalize(np.asarray(hidden), mask)
-            if result is None:
-                result = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-            result[index] = pooled
-        assert result is not None  # texts is never empty
-        return result
-
-    return encode
+    return _sorted_encode(tokenize, lambda ids, mask: request.infer({"input_ids": ids, "attention_mask": mask})[0])
 
 
 PIPELINES = {
