@@ -146,7 +146,7 @@ def quantize_static_int8(
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             # uint8 activations (U8S8): ONNX Runtime's x86 QLinearMatMul has fast kernels for
-            # them only; signed activations ran 5.8x slower per call (29.8 vs 5.2 ms, seq 16).
+            # them only (docs/performance.md, "ONNX INT8 recipe").
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
@@ -154,9 +154,8 @@ def quantize_static_int8(
             nodes_to_exclude=exclude or [],
             # INT8 inputs, float outputs: ONNX Runtime fuses DQ -> MatMul into one
             # MatMulIntegerToFloat instead of requantizing every product to uint8 and
-            # dequantizing it for the float ops after it. All-MiniLM-L6-v2: the all-INT8 rung
-            # then passes (held-out mean cosine 0.929 -> 0.988, so no float FFN-down layers,
-            # 33.5 -> 22.9 MB), and `edgeembed bench` ran it x1.3-1.8 faster at batch 1.
+            # dequantizing it for the float ops after it; more accurate and faster
+            # (docs/performance.md, "ONNX INT8 recipe").
             extra_options={"OpTypesToExcludeOutputQuantization": ["MatMul"]},
         )
     return destination
