@@ -10,7 +10,7 @@ from edgeembed.converters.export_graph import build_export_module, build_packed_
 from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import RouteInputs, RouteResult, versions
 from edgeembed.converters.sources import SourceModel
-from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
+from edgeembed.converters.tflite_finish import quantize_tflite_route, read_signatures
 from edgeembed.errors import ConversionError
 
 # Batched signatures get at most this many tokens per invoke: throughput without large arenas.

@@ -20,7 +20,7 @@ from edgeembed.converters.export_graph import build_export_module, is_bert_famil
 from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import RouteInputs, RouteResult, versions
 from edgeembed.converters.sources import SourceModel
-from edgeembed.converters.tflite_shared import quantize_tflite_route, read_signatures
+from edgeembed.converters.tflite_finish import quantize_tflite_route, read_signatures
 from edgeembed.errors import ConversionError
 from edgeembed.native_log import drop_native_noise
 

@@ -14,7 +14,7 @@ from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import Measure, RouteResult, Step
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.converters.tflite_inspect import tensor_census
-from edgeembed.converters.tflite_sharing import share_repeated_tables
+from edgeembed.converters.tflite_table_dedup import share_repeated_tables
 from edgeembed.errors import ConversionError
 
 MODEL_FILE = "model.tflite"

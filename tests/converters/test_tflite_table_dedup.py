@@ -63,7 +63,7 @@ def test_converted_models_share_quantization_tables_across_signatures(tiny_bundl
 
 
 def test_sharing_is_lossless_smaller_and_idempotent(tiny_bundles):
-    from edgeembed.converters.tflite_sharing import share_repeated_tables
+    from edgeembed.converters.tflite_table_dedup import share_repeated_tables
 
     shipped = (tiny_bundles["int8-full"] / "model.tflite").read_bytes()
     plain = unshared(shipped)
@@ -82,7 +82,7 @@ def test_weights_stored_after_the_flatbuffer_move_with_it():
     """Large models keep weights after the FlatBuffer (Buffer.offset/size): they must still be found."""
     import flatbuffers
 
-    from edgeembed.converters.tflite_sharing import share_repeated_tables
+    from edgeembed.converters.tflite_table_dedup import share_repeated_tables
 
     schema = _schema()
     pytest.importorskip("ai_edge_litert.interpreter")
