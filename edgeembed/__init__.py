@@ -29,12 +29,14 @@ __all__ = [
     "TargetError",
     "__version__",
     "convert",
+    "profile",
 ]
 
 if TYPE_CHECKING:
     from edgeembed.bundle import Bundle
     from edgeembed.converters import convert
     from edgeembed.embed.embedder import Embedder
+    from edgeembed.tools.profile import profile
 
 
 def __getattr__(name: str):
@@ -46,6 +48,10 @@ def __getattr__(name: str):
         from edgeembed.bundle import Bundle
 
         return Bundle
+    if name == "profile":
+        from edgeembed.tools.profile import profile
+
+        return profile
     if name == "convert":
         from edgeembed.converters import convert
 

@@ -40,7 +40,7 @@ MUST_NOT_IMPORT = {
     "host": ("edgeembed.cli",),
     "converters": ("edgeembed.cli", "edgeembed.tools", "edgeembed.serve", "edgeembed.integrations"),
     "cli": (),
-    "facade": ("edgeembed.cli", "edgeembed.host", "edgeembed.tools", *HEAVY),
+    "facade": ("edgeembed.cli", "edgeembed.host", *HEAVY),
 }
 
 

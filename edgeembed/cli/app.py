@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from edgeembed.cli.choices import Converter, Device, Format, Precision, Quantization
-from edgeembed.cli.measure import bench_command, eval_command, tune_command
+from edgeembed.cli.measure import bench_command, eval_command, profile_command, tune_command
 from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
 from edgeembed.cli.output import console, errors, fail, user_errors
 from edgeembed.cli.serve import bench_serve_command, serve_command
@@ -249,6 +249,7 @@ def info(bundle: BundleArgument) -> None:
 app.command(name="eval")(eval_command)
 app.command(name="bench")(bench_command)
 app.command(name="tune")(tune_command)
+app.command(name="profile")(profile_command)
 
 
 @app.command()

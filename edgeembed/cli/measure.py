@@ -1,4 +1,4 @@
-"""``edgeembed eval``, ``bench`` and ``tune``: commands that measure a bundle."""
+"""``edgeembed eval``, ``bench``, ``tune`` and ``profile``: commands that measure a bundle."""
 
 from __future__ import annotations
 
@@ -117,3 +117,37 @@ def tune_command(
     except (EdgeEmbedError, ValueError) as error:
         fail(error)
     print(json.dumps(result)) if as_json else print_tune(console, result)
+
+
+def profile_command(
+    bundle: BundleArgument,
+    texts: Annotated[
+        Path | None, typer.Argument(help="Your texts: one per line, or an STS CSV. Default: the built-in sample.")
+    ] = None,
+    batch_size: Annotated[
+        list[int] | None, typer.Option(help="Texts per encode call; repeat for several (default: 1 and 32).")
+    ] = None,
+    rounds: RoundsOption = 3,
+    threads: ThreadsOption = None,
+    as_json: JsonFlag = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG chart of the stages (needs edgeembed[plot]).")] = None,
+) -> None:
+    """Where encode's time goes on this machine: tokenizer, packing, tensors, model call, pooling, glue."""
+    from edgeembed.cli.tables import print_pipeline_profile
+    from edgeembed.texts import bench_texts, read_texts
+    from edgeembed.tools.profile import plot_profile, profile
+
+    with user_errors():
+        sample = read_texts(texts) if texts else bench_texts()
+        profiles = [
+            profile(bundle, sample, batch_size=size, rounds=rounds, threads=threads) for size in (batch_size or [1, 32])
+        ]
+        if plot:
+            plot_profile(profiles, plot)
+    if as_json:
+        print(json.dumps([p.to_dict() for p in profiles]))
+        return
+    for result in profiles:
+        print_pipeline_profile(console, result.to_dict())
+    if plot:
+        console.print(f"wrote {plot}")

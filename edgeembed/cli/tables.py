@@ -289,3 +289,23 @@ def print_profile(console: Console, profile) -> None:
     for name, value in vars(profile).items():
         table.add_row(name, str(list(value) if isinstance(value, tuple) else value))
     console.print(table)
+
+
+def print_pipeline_profile(console: Console, result: dict[str, Any]) -> None:
+    """``edgeembed profile``: each stage's share of the wall time, then what the stages miss."""
+    table = Table(
+        title=f"encode, batch {result['batch_size']}: {result['texts']} texts in {result['calls']} calls, "
+        f"{result['texts_per_s']:,.0f} texts/s"
+    )
+    for column in ("stage", "share", "us/text", "covers"):
+        table.add_column(column, justify="left" if column in ("stage", "covers") else "right")
+    for row in result["stages"]:
+        table.add_row(row["stage"], f"{100 * row['share']:.1f}%", f"{row['us_per_text']:.1f}", row["covers"])
+    console.print(table)
+    unattributed = result["unattributed_s"] / result["wall_s"] if result["wall_s"] else 0.0
+    console.print(
+        f"stages sum to {100 * result['stage_sum_s'] / result['wall_s']:.1f}% of the wall time "
+        f"({100 * unattributed:.1f}% outside encode); padding waste x{result['padding_waste']:.2f} "
+        f"({result['token_slots']:,} token slots for {result['real_tokens']:,} real tokens)"
+    )
+    console.print(f"operators: {result['operators']}")

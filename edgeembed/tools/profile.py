@@ -1,0 +1,273 @@
+"""``edgeembed profile``: where ``Embedder.encode`` spends its time, stage by stage, on the device.
+
+Each stage is timed where it runs, by wrapping the functions and objects of one loaded embedder
+for the length of the measurement (nothing changes for other embedders, and the wrappers are
+removed afterwards). Times are exclusive: a stage's time leaves out the stages it calls, so the
+stages add up to the time spent inside ``encode``; "python glue" is ``encode``'s own code (input
+checks, prompts, result assembly). The run reports what the stages miss, measured from outside.
+
+Padding waste counts the token slots the model computed against the texts' real tokens. LiteRT
+(ai-edge-litert, tflite-runtime) exposes no per-operator profiler to Python, so the model call is
+one stage there; the report says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeembed.errors import EdgeEmbedError, InputError
+
+# Stage -> what it covers (the report's order).
+STAGES: dict[str, str] = {
+    "token cache": "token-cache lookups and the tokenizer's results turned into token ids",
+    "tokenizer": "the Rust tokenizer (tokenizers)",
+    "embedding cache": "embedding-cache lookups and stores",
+    "planning and packing": "grouping texts into rows and calls (packing, buckets)",
+    "tensor building": "input arrays for each model call",
+    "model call": "the runtime running the model",
+    "pooling and heads": "pooling token vectors, Dense layers, PCA projection",
+    "normalization": "L2 normalization and precision codes",
+    "python glue": "encode's own code: input checks, prompts, chunks, result assembly",
+}
+OPERATOR_PROFILERS = {"litert": None, "static": None}  # runtimes that expose no per-operator timing
+
+
+@dataclass
+class PipelineProfile:
+    """Seconds per stage over ``calls`` encode calls of ``batch_size`` texts (``texts`` in all)."""
+
+    bundle: str
+    batch_size: int
+    texts: int
+    calls: int
+    wall_s: float  # measured around the encode calls
+    stages: dict[str, float]  # exclusive seconds per stage; their sum is the time inside encode
+    token_slots: int  # what the model computed, padding included
+    real_tokens: int  # the texts' own tokens
+    runtime: str
+    operators: str  # why the model call is not split further, or the runtime's split
+
+    @property
+    def stage_sum_s(self) -> float:
+        return sum(self.stages.values())
+
+    @property
+    def unattributed_s(self) -> float:
+        """Wall time no stage accounts for (the profiler's own loop, timer overhead)."""
+        return self.wall_s - self.stage_sum_s
+
+    @property
+    def padding_waste(self) -> float:
+        """Token slots computed per real token (1.0 = no padding)."""
+        return self.token_slots / self.real_tokens if self.real_tokens else 0.0
+
+    def _stage_row(self, name: str, seconds: float) -> dict[str, Any]:
+        return {
+            "stage": name,
+            "seconds": seconds,
+            "share": seconds / self.wall_s if self.wall_s else 0.0,
+            "us_per_text": 1e6 * seconds / self.texts if self.texts else 0.0,
+            "covers": STAGES[name],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bundle": self.bundle,
+            "batch_size": self.batch_size,
+            "texts": self.texts,
+            "calls": self.calls,
+            "texts_per_s": self.texts / self.wall_s if self.wall_s else 0.0,
+            "wall_s": self.wall_s,
+            "stage_sum_s": self.stage_sum_s,
+            "unattributed_s": self.unattributed_s,
+            "stages": [self._stage_row(name, seconds) for name, seconds in self.stages.items()],
+            "token_slots": self.token_slots,
+            "real_tokens": self.real_tokens,
+            "padding_waste": self.padding_waste,
+            "runtime": self.runtime,
+            "operators": self.operators,
+        }
+
+
+@dataclass
+class _Stopwatch:
+    """Exclusive time per stage: a call's time minus the time of the wrapped calls inside it."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    _inner: list[float] = field(default_factory=list)
+
+    def wrap(self, stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            self._inner.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                self.seconds[stage] += elapsed - self._inner.pop()
+                if self._inner:
+                    self._inner[-1] += elapsed
+
+        return timed
+
+
+@dataclass
+class _Counts:
+    token_slots: int = 0
+    real_tokens: int = 0
+
+
+@contextlib.contextmanager
+def _patched(patches: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Set ``(owner, name, value)`` attributes, then restore each one as it was."""
+    missing = object()
+    saved = [
+        (owner, name, owner.__dict__.get(name, missing) if hasattr(owner, "__dict__") else missing)
+        for owner, name, _ in patches
+    ]
+    try:
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        yield
+    finally:
+        for owner, name, before in reversed(saved):
+            if before is missing:
+                with contextlib.suppress(AttributeError):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, before)
+
+
+def _instrument(embedder: Any, watch: _Stopwatch, counts: _Counts) -> list[tuple[Any, str, Any]]:
+    """The wrappers for one embedder: its objects' methods, and the functions its modules call."""
+    from edgeembed.embed import embedder as embedder_module
+    from edgeembed.embed import model_calls
+
+    tokenizer, backend, calls = embedder.tokenizer, embedder.backend, embedder._model_calls
+
+    def count_real(items: Any) -> Any:
+        counts.real_tokens += sum(len(item.ids) for item in items)
+        return items
+
+    encode_tokens = watch.wrap("token cache", tokenizer.encode)
+
+    def run(input_ids: Any, attention_mask: Any) -> Any:
+        counts.token_slots += int(input_ids.size)
+        return backend_run(input_ids, attention_mask)
+
+    def run_packed(inputs: dict[str, Any]) -> Any:
+        counts.token_slots += int(inputs["input_ids"].size)
+        return backend_run_packed(inputs)
+
+    backend_run = watch.wrap("model call", backend.run)
+    backend_run_packed = watch.wrap("model call", backend.run_packed)
+    patches: list[tuple[Any, str, Any]] = [
+        (embedder, "encode", watch.wrap("python glue", embedder.encode)),
+        (tokenizer, "encode", lambda texts: count_real(encode_tokens(texts))),
+        (tokenizer, "_encode", watch.wrap("tokenizer", tokenizer._encode)),
+        (tokenizer, "pad", watch.wrap("tensor building", tokenizer.pad)),
+        (embedder.embedding_cache, "get", watch.wrap("embedding cache", embedder.embedding_cache.get)),
+        (embedder.embedding_cache, "put", watch.wrap("embedding cache", embedder.embedding_cache.put)),
+        (backend, "run", run),
+        (backend, "run_packed", run_packed),
+        (calls, "_batches", watch.wrap("planning and packing", calls._batches)),
+        (embedder_module, "l2_normalize", watch.wrap("normalization", embedder_module.l2_normalize)),
+        (embedder_module, "quantize", watch.wrap("normalization", embedder_module.quantize)),
+    ]
+    for name, stage in (
+        ("row_groups", "planning and packing"), ("pack_rows", "planning and packing"),
+        ("plan_invokes", "planning and packing"), ("invoke_inputs", "tensor building"),
+        ("single_text_inputs", "tensor building"), ("pool_invoke", "pooling and heads"),
+        ("mean_of_single_text", "pooling and heads"), ("pool", "pooling and heads"),
+    ):  # fmt: skip
+        patches.append((model_calls, name, watch.wrap(stage, getattr(model_calls, name))))
+    for head in ("dense", "projection"):
+        if getattr(embedder, head) is not None:
+            patches.append((embedder, head, watch.wrap("pooling and heads", getattr(embedder, head))))
+    return patches
+
+
+def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, rounds: int = 3) -> PipelineProfile:
+    """Profile ``embedder.encode`` over ``texts`` in calls of ``batch_size``, ``rounds`` times after
+    one warm-up round. Load the embedder with its caches off to profile new texts."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size (--batch-size) must be a positive integer, got {batch_size!r}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise InputError(f"rounds (--rounds) must be a positive integer, got {rounds!r}")
+    texts = list(texts)
+    if not texts:
+        raise InputError("no texts to profile")
+    chunks = [texts[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+    for chunk in chunks:  # warm-up: first calls of each shape plan and allocate
+        embedder.encode(chunk, batch_size=batch_size)
+    watch, counts = _Stopwatch(), _Counts()
+    with _patched(_instrument(embedder, watch, counts)):
+        start = time.perf_counter()
+        for _ in range(rounds):
+            for chunk in chunks:
+                embedder.encode(chunk, batch_size=batch_size)
+        wall = time.perf_counter() - start
+    runtime = embedder.backend.runtime or embedder.bundle.manifest.format
+    backend_name = type(embedder.backend).__name__
+    operators = f"{runtime} ({backend_name}) exposes no per-operator profiler to Python: the model call is one stage"
+    return PipelineProfile(
+        bundle=str(embedder.bundle.path),
+        batch_size=batch_size,
+        texts=len(texts) * rounds,
+        calls=len(chunks) * rounds,
+        wall_s=wall,
+        stages=dict(watch.seconds),
+        token_slots=counts.token_slots,
+        real_tokens=counts.real_tokens,
+        runtime=runtime,
+        operators=operators,
+    )
+
+
+def profile(
+    bundle: str | Path,
+    texts: Sequence[str] | None = None,
+    batch_size: int = 1,
+    rounds: int = 3,
+    threads: int | None = None,
+) -> PipelineProfile:
+    """Load ``bundle`` with its caches off and profile ``encode`` on ``texts`` (default: the
+    built-in held-out texts and passages, as ``edgeembed bench`` uses)."""
+    from edgeembed.embed.embedder import Embedder
+    from edgeembed.texts import bench_texts
+
+    embedder = Embedder.load(bundle, threads=threads, token_cache_size=0, embedding_cache_size=0)
+    return profile_embedder(embedder, bench_texts() if texts is None else texts, batch_size, rounds)
+
+
+def plot_profile(profiles: Sequence[PipelineProfile], path: str | Path) -> Path:
+    """One horizontal bar per profile, split into its stages' shares (needs edgeembed[plot])."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise EdgeEmbedError('--plot needs matplotlib: pip install "edgeembed[plot]"') from None
+    figure, axis = plt.subplots(figsize=(11, 1.6 + 0.7 * len(profiles)))
+    labels = [f"batch {p.batch_size}: {p.texts / p.wall_s:,.0f} texts/s" for p in profiles]
+    left = [0.0] * len(profiles)
+    colors = plt.get_cmap("tab10").colors
+    for index, stage in enumerate(STAGES):
+        shares = [100 * p.stages[stage] / p.wall_s for p in profiles]
+        axis.barh(labels, shares, left=left, label=stage, color=colors[index % len(colors)])
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    axis.set_xlabel("share of wall time (%)")
+    axis.set_xlim(0, max(100.0, *left))
+    axis.set_title(f"Where encode's time goes: {Path(profiles[0].bundle).name}")
+    axis.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    figure.tight_layout()
+    out = Path(path)
+    figure.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return out
