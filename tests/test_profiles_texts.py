@@ -18,6 +18,11 @@ def test_builtin_profiles_load():
         profile = load_target(name)
         assert profile.name == name and profile.python and profile.glibc and profile.min_mean_cosine > 0
     assert load_target("intel-npu").static_shapes and load_target("jetson-orin-nano").runtime == "onnxruntime"
+    # Intel CPUs run the LiteRT recipe (measured faster there); the iGPU and NPU keep OpenVINO.
+    assert (load_target("intel-cpu").format, load_target("intel-cpu").runtime) == ("tflite", "litert")
+    assert load_target("intel-igpu").format == load_target("intel-npu").format == "openvino"
+    # rpi5's buckets keep a text's vector the same alone and in any batch (tests/test_default_model.py)
+    assert load_target("intel-cpu").seq_buckets == load_target("rpi5").seq_buckets
     rpi5 = load_target("rpi5")
     assert rpi5.quantization == "int8-dynamic" and rpi5.seq_buckets == (8, 12, 16, 24, 32, 48, 64, 128)
     assert load_target("rpi4").quantization == "int8-dynamic"  # int8-full is off on the A72 (docs/targets.md)
