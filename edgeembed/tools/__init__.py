@@ -1,1 +1,1 @@
-"""Device tools beside embedding: doctor, tune, corpus embedding and the serve load test."""
+"""Device tools beside embedding: doctor, tune, profile, corpus embedding and the serve load test."""
