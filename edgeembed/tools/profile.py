@@ -8,7 +8,8 @@ checks, prompts, result assembly). The run reports what the stages miss, measure
 
 Padding waste counts the token slots the model computed against the texts' real tokens. LiteRT
 (ai-edge-litert, tflite-runtime) exposes no per-operator profiler to Python, so the model call is
-one stage there; the report says so.
+one stage there; OpenVINO's performance counters and ONNX Runtime's profiler are not read yet. The
+report says which.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ STAGES: dict[str, str] = {
     "normalization": "L2 normalization and precision codes",
     "python glue": "encode's own code: input checks, prompts, chunks, result assembly",
 }
-OPERATOR_PROFILERS = {"litert": None, "static": None}  # runtimes that expose no per-operator timing
 
 
 @dataclass
@@ -214,7 +214,10 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
         wall = time.perf_counter() - start
     runtime = embedder.backend.runtime or embedder.bundle.manifest.format
     backend_name = type(embedder.backend).__name__
-    operators = f"{runtime} ({backend_name}) exposes no per-operator profiler to Python: the model call is one stage"
+    if backend_name == "LiteRTBackend":
+        operators = f"{runtime} exposes no per-operator profiler to Python: the model call is one stage"
+    else:
+        operators = f"{runtime}: per-operator timing is not collected here yet; the model call is one stage"
     return PipelineProfile(
         bundle=str(embedder.bundle.path),
         batch_size=batch_size,
