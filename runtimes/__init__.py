@@ -47,6 +47,8 @@ class Backend(Protocol):
         """Packed bundles only: token embeddings of rows holding several texts each."""
         ...
 
+    def operator_times(self) -> dict[str, float] | None: ...
+
     @property
     def seq_buckets(self) -> tuple[int, ...]: ...
 
@@ -63,6 +65,11 @@ class BackendTraits:
     packed: bool = False
     batched_rows: Mapping[int, int] = MappingProxyType({})
     exact_lengths: bool = False
+
+    def operator_times(self) -> dict[str, float] | None:
+        """Seconds per operator type since the last call, where the runtime reports them
+        (``profile_operators=True``); None where it does not."""
+        return None
 
     def run_packed(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} runs one text per row; this bundle is not packed")

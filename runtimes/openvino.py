@@ -50,7 +50,7 @@ FLOAT_QUANTIZATIONS = ("fp32", "fp16")
 class OpenVINOBackend(BackendTraits):
     """Compiled IR model(s): one with dynamic batch and sequence, or one static model per bucket."""
 
-    options = frozenset({"cache_dir"})
+    options = frozenset({"cache_dir", "performance_hint", "precision", "profile_operators"})
 
     def __init__(
         self,
@@ -61,6 +61,7 @@ class OpenVINOBackend(BackendTraits):
         performance_hint: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         precision: str = "f32",
+        profile_operators: bool = False,
     ) -> None:
         ov = import_runtime("openvino", 'pip install "edgeembed[openvino]"')
         manifest = bundle.manifest
@@ -69,6 +70,10 @@ class OpenVINOBackend(BackendTraits):
         self.device = resolve_device(device, list(self._core.available_devices))
         hint = str(performance_hint or manifest.runtime.get("performance_hint") or "LATENCY").upper()
         config: dict[str, Any] = {"PERFORMANCE_HINT": hint}
+        # Performance counters per node type, summed over calls (``edgeembed profile``).
+        self._operator_seconds: dict[str, float] | None = {} if profile_operators else None
+        if profile_operators:
+            config["PERF_COUNT"] = True
         if self.device == "CPU":
             # f32 keeps the verified numbers; CPUs with AMX/BF16 would otherwise pick bf16.
             config["INFERENCE_PRECISION_HINT"] = precision
@@ -127,10 +132,22 @@ class OpenVINOBackend(BackendTraits):
 
         def call(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
             feeds = _feeds(signature, ids.astype(dtype, copy=False), mask.astype(dtype, copy=False))
-            return request.infer(feeds)[0]
+            output = request.infer(feeds)[0]
+            if self._operator_seconds is not None:
+                for info in request.profiling_info:
+                    seconds = info.real_time.total_seconds()
+                    self._operator_seconds[info.node_type] = self._operator_seconds.get(info.node_type, 0.0) + seconds
+            return output
 
         with self._lock:  # an infer request serves one call at a time
             return run_in_chunks(input_ids, attention_mask, signature.batch_size, static, call)
+
+    def operator_times(self) -> dict[str, float] | None:
+        """Seconds per node type since the last call (with ``profile_operators=True``), then zero."""
+        if self._operator_seconds is None:
+            return None
+        times, self._operator_seconds = self._operator_seconds, {}
+        return times
 
 
 def _feeds(signature: Signature, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:

@@ -131,6 +131,9 @@ def profile_command(
     threads: ThreadsOption = None,
     as_json: JsonFlag = False,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG chart of the stages (needs edgeembed[plot]).")] = None,
+    operators: Annotated[
+        bool, typer.Option("--operators", help="Split the model call by operator type (OpenVINO counters).")
+    ] = False,
 ) -> None:
     """Where encode's time goes on this machine: tokenizer, packing, tensors, model call, pooling, glue."""
     from edgeembed.cli.tables import print_pipeline_profile
@@ -140,7 +143,8 @@ def profile_command(
     with user_errors():
         sample = read_texts(texts) if texts else bench_texts()
         profiles = [
-            profile(bundle, sample, batch_size=size, rounds=rounds, threads=threads) for size in (batch_size or [1, 32])
+            profile(bundle, sample, batch_size=size, rounds=rounds, threads=threads, operators=operators)
+            for size in (batch_size or [1, 32])
         ]
         if plot:
             plot_profile(profiles, plot)

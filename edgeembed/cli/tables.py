@@ -309,3 +309,6 @@ def print_pipeline_profile(console: Console, result: dict[str, Any]) -> None:
         f"({result['token_slots']:,} token slots for {result['real_tokens']:,} real tokens)"
     )
     console.print(f"operators: {result['operators']}")
+    total = sum(result["operator_seconds"].values())
+    for name, seconds in list(result["operator_seconds"].items())[:8]:
+        console.print(f"  {name:<24} {100 * seconds / total:5.1f}% of the model's own time")

@@ -8,8 +8,8 @@ checks, prompts, result assembly). The run reports what the stages miss, measure
 
 Padding waste counts the token slots the model computed against the texts' real tokens. LiteRT
 (ai-edge-litert, tflite-runtime) exposes no per-operator profiler to Python, so the model call is
-one stage there; OpenVINO's performance counters and ONNX Runtime's profiler are not read yet. The
-report says which.
+one stage there. With ``operators=True`` OpenVINO's performance counters split it by operator
+type; ONNX Runtime's profiler is not read. The report says which.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class PipelineProfile:
     token_slots: int  # what the model computed, padding included
     real_tokens: int  # the texts' own tokens
     runtime: str
-    operators: str  # why the model call is not split further, or the runtime's split
+    operators: str  # what the operator split below is, or why there is none
+    operator_seconds: dict[str, float] = field(default_factory=dict)  # per operator type, largest first
 
     @property
     def stage_sum_s(self) -> float:
@@ -91,6 +92,7 @@ class PipelineProfile:
             "padding_waste": self.padding_waste,
             "runtime": self.runtime,
             "operators": self.operators,
+            "operator_seconds": self.operator_seconds,
         }
 
 
@@ -205,6 +207,7 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
     chunks = [texts[start : start + batch_size] for start in range(0, len(texts), batch_size)]
     for chunk in chunks:  # warm-up: first calls of each shape plan and allocate
         embedder.encode(chunk, batch_size=batch_size)
+    embedder.backend.operator_times()  # drop what the warm-up counted
     watch, counts = _Stopwatch(), _Counts()
     with _patched(_instrument(embedder, watch, counts)):
         start = time.perf_counter()
@@ -213,11 +216,15 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
                 embedder.encode(chunk, batch_size=batch_size)
         wall = time.perf_counter() - start
     runtime = embedder.backend.runtime or embedder.bundle.manifest.format
-    backend_name = type(embedder.backend).__name__
-    if backend_name == "LiteRTBackend":
+    by_operator = embedder.backend.operator_times()
+    if by_operator:
+        operators = f"{runtime}'s own counters, per operator type (they slow the model call a little)"
+    elif type(embedder.backend).__name__ == "LiteRTBackend":
         operators = f"{runtime} exposes no per-operator profiler to Python: the model call is one stage"
+    elif "profile_operators" in type(embedder.backend).options:
+        operators = f"{runtime} can split the model call by operator: add --operators"
     else:
-        operators = f"{runtime}: per-operator timing is not collected here yet; the model call is one stage"
+        operators = f"{runtime}: per-operator timing is not read here; the model call is one stage"
     return PipelineProfile(
         bundle=str(embedder.bundle.path),
         batch_size=batch_size,
@@ -229,6 +236,7 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
         real_tokens=counts.real_tokens,
         runtime=runtime,
         operators=operators,
+        operator_seconds=dict(sorted((by_operator or {}).items(), key=lambda item: -item[1])),
     )
 
 
@@ -238,13 +246,22 @@ def profile(
     batch_size: int = 1,
     rounds: int = 3,
     threads: int | None = None,
+    operators: bool = False,
 ) -> PipelineProfile:
     """Load ``bundle`` with its caches off and profile ``encode`` on ``texts`` (default: the
-    built-in held-out texts and passages, as ``edgeembed bench`` uses)."""
+    built-in held-out texts and passages, as ``edgeembed bench`` uses). ``operators=True`` also
+    reads the runtime's per-operator counters where it has them (OpenVINO)."""
+    from edgeembed.bundle import Bundle
     from edgeembed.embed.embedder import Embedder
+    from edgeembed.runtimes import backend_for
     from edgeembed.texts import bench_texts
 
-    embedder = Embedder.load(bundle, threads=threads, token_cache_size=0, embedding_cache_size=0)
+    options = {}
+    if operators and "profile_operators" in backend_for(Bundle.load(bundle, verify=False)).options:
+        options["profile_operators"] = True
+    embedder = Embedder.load(
+        bundle, threads=threads, token_cache_size=0, embedding_cache_size=0, backend_options=options
+    )
     return profile_embedder(embedder, bench_texts() if texts is None else texts, batch_size, rounds)
 
 

@@ -259,3 +259,15 @@ def test_openvino_int8_keeps_buckets(route_bundles):
     seen = _recorded_shapes(embedder)
     embedder.encode(SENTENCES, batch_size=4)
     assert seen and all(length in embedder.tokenizer.seq_buckets for _, length in seen)
+
+
+def test_profile_splits_an_openvino_model_call_by_operator(route_bundles):
+    from edgeembed.tools.profile import profile
+
+    out, _ = route_bundles("openvino", "fp32")
+    plain = profile(out, SENTENCES, batch_size=2, rounds=1)
+    assert plain.operator_seconds == {} and "--operators" in plain.operators
+    split = profile(out, SENTENCES, batch_size=2, rounds=1, operators=True)
+    assert split.operator_seconds and min(split.operator_seconds.values()) >= 0
+    assert "MatMul" in split.operator_seconds or "FullyConnected" in split.operator_seconds
+    assert abs(split.stage_sum_s - split.wall_s) <= 0.1 * split.wall_s
