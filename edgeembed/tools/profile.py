@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeembed.atomic import atomic_write
 from edgeembed.errors import EdgeEmbedError, InputError
 
 # Stage -> what it covers (the report's order).
@@ -287,7 +288,7 @@ def plot_profile(profiles: Sequence[PipelineProfile], path: str | Path) -> Path:
     axis.set_title(f"Where encode's time goes: {Path(profiles[0].bundle).name}")
     axis.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
-    out = Path(path)
-    figure.savefig(out, dpi=120, bbox_inches="tight")
-    plt.close(figure)
-    return out
+    try:  # written whole or not at all
+        return atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(figure)
