@@ -16,9 +16,10 @@ from edgeembed.host.similarity import agreement_to_fp32, sts_spearman
 from edgeembed.version import __version__
 
 
-def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) -> dict[str, Any]:
-    """STS of the converted model at full width against FP32 (the verdict's figure), and at
-    the PCA width when the bundle has one (``at_projection``, not part of the verdict)."""
+def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected, student=None) -> dict[str, Any]:
+    """STS of the converted model at full width against FP32 (the verdict's figure), at the PCA
+    width when the bundle has one (``at_projection``, not part of the verdict), and of a
+    ``--layers`` student's FP32 self (``student``, a SourceModel) before quantization."""
     texts = list(dict.fromkeys((*sts.first, *sts.second)))
     position = {text: i for i, text in enumerate(texts)}
     reference = reference_embeddings(
@@ -31,6 +32,12 @@ def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, proj
     gold = np.array(sts.scores)
     fp32 = sts_spearman(reference[first], reference[second], gold)
     ours = sts_spearman(converted[first], converted[second], gold)
+    student_fp32 = None
+    if student is not None:
+        vectors = reference_embeddings(
+            student.model, tokenizer_, texts, student.pooling, student.normalize, dense=student.dense
+        )
+        student_fp32 = sts_spearman(vectors[first], vectors[second], gold)
     at_projection = None
     if projected.projection_dim:
         reduced = projected_embeddings(workdir, projected, texts)
@@ -50,25 +57,26 @@ def sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, proj
         "max_drop": spec.max_sts_drop,
         "passed": fp32 - ours <= spec.max_sts_drop,
         "cosine_to_fp32": agreement_to_fp32(reference, converted, FORMATS[manifest.format].same_space),
+        **({"student_fp32_spearman": student_fp32} if student_fp32 is not None else {}),
         **({"at_projection": at_projection} if at_projection else {}),
     }
 
 
 def conversion_report(source, spec, result, fidelity, sts_report, timings, model_bytes: int) -> dict[str, Any]:
-    target = spec.target
+    gates = spec.gates
     failures = []
     # Vectors in another space (static) carry no per-text cosine: STS (--eval) is their bar.
-    if "mean_cosine" in fidelity and fidelity["mean_cosine"] < target.min_mean_cosine:
-        failures.append(f"mean cosine {fidelity['mean_cosine']:.4f} < {target.min_mean_cosine}")
-    if "min_cosine" in fidelity and fidelity["min_cosine"] < target.min_cosine:
-        failures.append(f"min cosine {fidelity['min_cosine']:.4f} < {target.min_cosine}")
+    if "mean_cosine" in fidelity and fidelity["mean_cosine"] < gates.min_mean_cosine:
+        failures.append(f"mean cosine {fidelity['mean_cosine']:.4f} < {gates.min_mean_cosine}")
+    if "min_cosine" in fidelity and fidelity["min_cosine"] < gates.min_cosine:
+        failures.append(f"min cosine {fidelity['min_cosine']:.4f} < {gates.min_cosine}")
     if sts_report and not sts_report["passed"]:
-        failures.append(f"STS drop {sts_report['drop']} > {target.max_sts_drop}")
+        failures.append(f"STS drop {sts_report['drop']} > {gates.max_sts_drop}")
     return {
         "edgeembed_version": __version__,
         "created_unix": int(time.time()),
         "source": {"name": source.name, "layout": source.layout, "weights_sha256": source.weights_sha256},
-        "target": target.name,
+        "target": spec.target.name,
         "format": spec.format,
         "quantization": spec.quantization,
         "converter": result.converter,
@@ -77,9 +85,9 @@ def conversion_report(source, spec, result, fidelity, sts_report, timings, model
             **fidelity,
             "held_out_texts": "built-in holdout set, disjoint from calibration",
             **(
-                {"required_mean_cosine": target.min_mean_cosine, "required_min_cosine": target.min_cosine}
+                {"required_mean_cosine": gates.min_mean_cosine, "required_min_cosine": gates.min_cosine}
                 if "mean_cosine" in fidelity
-                else {"required": f"STS drop <= {target.max_sts_drop} with --eval"}
+                else {"required": f"STS drop <= {gates.max_sts_drop} with --eval"}
             ),
         },
         "sts": sts_report,

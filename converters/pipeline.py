@@ -19,6 +19,7 @@ from edgeembed.converters.calibration import build_calibration_set, builtin_cali
 from edgeembed.converters.conversion_report import conversion_report, sts_report
 from edgeembed.converters.families import check_family_route, supports
 from edgeembed.converters.projection_fit import add_projection, check_pca_dim, projected_embeddings
+from edgeembed.converters.pruning import PruningPlan, prune_and_distill
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, RouteInputs, RouteResult, Step
 from edgeembed.converters.route_table import ROUTES, require_route, resolve_route, route_name
@@ -110,6 +111,9 @@ def convert(
     default_prompt_name: str | None = None,
     truncate_dim: int | None = None,
     pca_dim: int | None = None,
+    layers: int | None = None,
+    distill_data: str | Path | Sequence[str] | None = None,
+    distill_steps: int = 300,
     step: Step | None = None,
 ) -> ConversionResult:
     """Convert ``model`` (None = default model) for ``target`` and write a verified bundle to ``out``.
@@ -120,7 +124,10 @@ def convert(
     named prompts; ``default_prompt_name`` picks the one ``encode`` uses when none is named.
     ``pca_dim`` fits a PCA to that width on the calibration texts, stored in the bundle and
     applied by ``encode``; ``truncate_dim`` sets the default width ``encode`` returns.
-    Verification and STS run on the raw texts, like the FP32 reference.
+    ``layers`` keeps that many of the model's transformer layers (chosen by measurement) and
+    distils them from the FP32 model for ``distill_steps`` steps on ``distill_data`` (default:
+    the calibration texts) before quantizing; the verdict then uses the profile's ``[pruned]``
+    gates. Verification and STS run on the raw texts, like the FP32 reference.
     """
     step = step or _silent_step
     out_path = Path(out)
@@ -141,6 +148,8 @@ def convert(
         converter,
     )
     require_route(spec.route)
+    plan = _pruning_plan(spec, layers, distill_data, distill_steps)
+    spec = dataclasses.replace(spec, layers=plan.layers if plan else 0)
     sts = read_sts(eval_file) if eval_file else None
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -162,14 +171,25 @@ def convert(
         )
         dim = reference.shape[1]
         check_pca_dim(pca_dim, dim, len(spec.calibration_texts))
+        teacher, pruning, own_reference = source, None, reference
+        if plan is not None:
+            mark = time.perf_counter()
+            source, pruning = prune_and_distill(teacher, tokenizer_, plan, step)
+            own_reference = reference_embeddings(
+                source.model, tokenizer_, spec.holdout_texts, source.pooling, source.normalize, dense=source.dense
+            )
+            pruning["student_fp32_fidelity"] = agreement_to_fp32(reference, own_reference, True)
+            timings["prune_and_distill_s"] = time.perf_counter() - mark
         head_files = _write_dense(workdir, source, spec)  # before any measurement reads the bundle
         width = {"dim": dim}  # a route may change it: a static table has its own width
-        measure = _measurer(
-            workdir,
-            lambda files, sigs: _manifest(source, spec, width["dim"], sigs, {}, files),
-            spec.holdout_texts,
-            reference,
-        )
+
+        def candidate_manifest(files: tuple[str, ...], signatures: tuple[Signature, ...]) -> Manifest:
+            return _manifest(source, spec, width["dim"], signatures, {}, files)
+
+        # Routes' quantization ladders compare a model with its own FP32 self; the verdict
+        # compares the bundle with the FP32 full model (the teacher, for a --layers student).
+        measure = _measurer(workdir, candidate_manifest, spec.holdout_texts, own_reference)
+        verify = _measurer(workdir, candidate_manifest, spec.holdout_texts, reference)
         calibration_set = None
         if spec.quantization in ("int8-full", "int8-dynamic"):  # int8-dynamic: the embedding table
             calibration_set = build_calibration_set(tokenizer_, spec.calibration_texts)
@@ -184,20 +204,30 @@ def convert(
         step("Verifying against FP32")
         mark = time.perf_counter()
         _place_in_workdir(workdir, result.model_files)
-        fidelity = measure(model_files, manifest.signatures)
+        fidelity = verify(model_files, manifest.signatures)
+        if pruning is not None:
+            pruning["quantized_vs_student_fp32"] = measure(model_files, manifest.signatures)
         projected, projection = manifest, None
         if pca_dim is not None:
             step(f"Fitting PCA to {pca_dim} dimensions")
             projected, projection = add_projection(workdir, manifest, pca_dim, spec.calibration_texts)
             holdout = projected_embeddings(workdir, projected, spec.holdout_texts)
             projection["holdout_similarity"] = similarity_agreement(reference, holdout)
-        sts_result = sts_report(source, spec, tokenizer_, workdir, manifest, sts, eval_file, projected) if sts else None
+        sts_result = (
+            sts_report(
+                teacher, spec, tokenizer_, workdir, manifest, sts, eval_file, projected, student=pruning and source
+            )
+            if sts
+            else None
+        )
         if projection is not None and sts_result is not None:
             projection["sts"] = sts_result.pop("at_projection")
         timings["verify_s"] = time.perf_counter() - mark
         model_bytes = sum(path.stat().st_size for path in result.model_files.values())
         report = conversion_report(source, spec, result, fidelity, sts_result, timings, model_bytes)
         report["projection"] = projection
+        if pruning is not None:
+            report["pruning"] = pruning
         failures = report["verdict"]["failures"]
         if failures and spec.strict:
             raise ConversionError("conversion below the target's thresholds (--strict): " + "; ".join(failures))
@@ -209,6 +239,29 @@ def convert(
         manifest = _with_output_defaults(workdir, manifest, truncate_dim, spec.calibration_texts)
         bundle = write_bundle(out_path, manifest, files, report, overwrite=overwrite)
     return ConversionResult(bundle, report)
+
+
+def _pruning_plan(
+    spec: ConversionSpec,
+    layers: int | None,
+    distill_data: str | Path | Sequence[str] | None,
+    distill_steps: int,
+) -> PruningPlan | None:
+    """What ``--layers`` asks for, checked before the model loads; held-out texts never train."""
+    if layers is None:
+        if distill_data is not None:
+            raise ConversionError("--distill-data is used only with --layers N")
+        return None
+    if distill_data is None:
+        texts, source = list(spec.calibration_texts), f"calibration set ({spec.calibration_source})"
+    elif isinstance(distill_data, (str, os.PathLike)):
+        texts, source = read_texts(distill_data), str(distill_data)
+    else:
+        texts, source = [str(t) for t in distill_data if str(t).strip()], "python list"
+    held_out = set(spec.holdout_texts)
+    return PruningPlan(
+        layers=layers, texts=tuple(t for t in texts if t not in held_out), texts_source=source, steps=distill_steps
+    )
 
 
 def _with_output_defaults(
@@ -302,6 +355,11 @@ def _manifest(
             "weights_sha256": source.weights_sha256,
             "layout": source.layout,
             **({"path": source.path} if source.path else {}),
+            **(
+                {"pruned_from": source.pruned_from, "layers_kept": ",".join(map(str, source.layers_kept))}
+                if source.pruned_from
+                else {}
+            ),
         },
         format=spec.format,
         quantization=spec.quantization,

@@ -43,6 +43,8 @@ class SourceModel:
     default_prompt_name: str = ""
     dense: tuple[tuple[np.ndarray, str], ...] = ()  # Dense modules after pooling: ([in + 1, out], activation)
     max_seq_length: int = 0  # sentence_bert_config.json's (0 = not stated)
+    pruned_from: str = ""  # the teacher's weights_sha256 when this is a --layers student
+    layers_kept: tuple[int, ...] = ()  # the teacher layers a --layers student runs
 
 
 @dataclass(frozen=True)

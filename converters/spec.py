@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from edgeembed.errors import ConversionError
 from edgeembed.formats import QUANTIZATIONS
-from edgeembed.profiles import TargetProfile
+from edgeembed.profiles import Gates, TargetProfile
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class ConversionSpec:
     fallback: bool = True
     route: str = "tflite"  # a key of edgeembed.converters.ROUTES
     converter_choice: str = "auto"
+    layers: int = 0  # --layers: a pruned, distilled student of that depth (0 = the full model)
 
     def __post_init__(self) -> None:
         if self.quantization not in QUANTIZATIONS:
@@ -54,11 +55,18 @@ class ConversionSpec:
 
     @property
     def min_mean_cosine(self) -> float:
+        """The quantization ladder's gate: a model's quantized self against its FP32 self."""
         return self.target.min_mean_cosine
 
     @property
+    def gates(self) -> Gates:
+        """The verdict's gates against the FP32 full model; a --layers student answers to the
+        profile's ``[pruned]`` table."""
+        return self.target.pruned if self.layers else self.target.gates
+
+    @property
     def max_sts_drop(self) -> float:
-        return self.target.max_sts_drop
+        return self.gates.max_sts_drop
 
     @property
     def seq_buckets(self) -> tuple[int, ...]:

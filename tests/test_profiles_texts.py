@@ -92,3 +92,17 @@ def test_a_bad_match_table_is_refused(tmp_path):
     path.write_text(base.replace('boards = ["raspberry pi 5"]', 'board = "raspberry pi 5"'))
     with pytest.raises(TargetError, match=r"unknown \[match\] field\(s\) \['board'\]"):
         load_target(path)
+
+
+def test_pruned_gates_come_from_the_pruned_table(tmp_path):
+    base = (Path(__file__).resolve().parent.parent / "targets" / "rpi5.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(base + "\n[pruned]\nmax_sts_drop = 4.0\n")
+    profile = load_target(path)
+    assert profile.pruned.max_sts_drop == 4.0 and profile.gates.max_sts_drop == profile.max_sts_drop
+    path.write_text(base + "\n[pruned]\nmax_drop = 4.0\n")
+    with pytest.raises(TargetError, match=r"unknown \[pruned\] field\(s\) \['max_drop'\]"):
+        load_target(path)
+    path.write_text(base + '\n[pruned]\nmin_cosine = "high"\n')
+    with pytest.raises(TargetError, match=r"\[pruned\] min_cosine must be a number"):
+        load_target(path)

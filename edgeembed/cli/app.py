@@ -86,6 +86,24 @@ def convert(
     pca_dim: Annotated[
         int | None, typer.Option(help="Fit a PCA to N dimensions on the calibration texts; encode() applies it.")
     ] = None,
+    layers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Keep N of the model's transformer layers (chosen by measurement) and distil them "
+            "from the full FP32 model before quantizing: a faster tier for slow boards. Needs torch.",
+        ),
+    ] = None,
+    distill_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Unlabeled texts for --layers distillation (one per line or an STS CSV). "
+            "Default: the calibration texts."
+        ),
+    ] = None,
+    distill_steps: Annotated[
+        int, typer.Option(min=0, help="Distillation steps for --layers (32 texts each); time grows with it.")
+    ] = 300,
 ) -> None:
     """Convert a PyTorch model into a verified bundle for a target device."""
     from edgeembed.cli.inputs import named_prompts
@@ -117,6 +135,9 @@ def convert(
                 default_prompt_name=default_prompt,
                 truncate_dim=truncate_dim,
                 pca_dim=pca_dim,
+                layers=layers,
+                distill_data=distill_data,
+                distill_steps=distill_steps,
                 step=step,
             )
     print_conversion_report(console, result.report, result.bundle.path)

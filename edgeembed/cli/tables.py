@@ -19,7 +19,9 @@ def _mb(size: int | None) -> str:
 
 def print_conversion_report(console: Console, report: dict[str, Any], path: Path) -> None:
     fidelity = report["fidelity"]
-    table = Table(title=f"Accuracy vs FP32 PyTorch ({report['quantization']}, {report['target']})")
+    pruning = report.get("pruning")
+    depth = f", {len(pruning['layers_kept'])} of {pruning['teacher_layers']} layers" if pruning else ""
+    table = Table(title=f"Accuracy vs FP32 PyTorch ({report['quantization']}, {report['target']}{depth})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("required", justify="right")
@@ -33,9 +35,14 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
             "pairwise-cosine Spearman vs FP32", f"{fidelity['spearman_vs_fp32']:.4f}", fidelity.get("required", "")
         )
         table.add_row("mean |cosine error| over pairs", f"{fidelity['mean_abs_cosine_error']:.4f}", "")
+    if pruning:
+        student = pruning["student_fp32_fidelity"]
+        table.add_row("student FP32: mean cosine", f"{student['mean_cosine']:.4f}", "before quantizing")
     sts = report.get("sts")
     if sts:
         table.add_row(f"STS Spearman FP32 ({sts['pairs']} pairs)", f"{sts['fp32_spearman']:.2f}", "")
+        if "student_fp32_spearman" in sts:
+            table.add_row("STS Spearman student FP32", f"{sts['student_fp32_spearman']:.2f}", "before quantizing")
         table.add_row("STS Spearman converted", f"{sts['converted_spearman']:.2f}", f"drop <= {sts['max_drop']}")
     projection = report.get("projection")
     if projection:
@@ -56,14 +63,25 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
     if details.get("non_int8_ops"):
         ops = ", ".join(f"{name} x{count}" for name, count in details["non_int8_ops"].items())
         console.print(f"  ops not in static INT8: {ops}")
+    if pruning:
+        training = pruning["distillation"]
+        console.print(
+            f"kept layers {pruning['layers_kept']} ({pruning['selection']['method']}); distilled "
+            f"{training['steps']} steps on {training['texts']} texts from the {training['texts_source']} "
+            f"in {training['seconds']:.0f} s"
+        )
     verdict = report["verdict"]
+    hint = (
+        "more --layers, more --distill-steps or more --distill-data text"
+        if pruning
+        else "--quantization int8-dynamic or fp16, or more --calibration text"
+    )
     if verdict["passed"]:
         console.print(f"[green]verdict: passed[/]  bundle: {path}")
     else:
         console.print(
             f"[bold yellow]verdict: BELOW TARGET[/] ({'; '.join(verdict['failures'])})"
-            f"  bundle: {path}\n  try --quantization int8-dynamic or fp16, or more "
-            "--calibration text; --strict turns this into an error"
+            f"  bundle: {path}\n  try {hint}; --strict turns this into an error"
         )
 
 

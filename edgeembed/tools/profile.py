@@ -278,10 +278,10 @@ def plot_profile(profiles: Sequence[PipelineProfile], path: str | Path) -> Path:
     figure, axis = plt.subplots(figsize=(11, 1.6 + 0.7 * len(profiles)))
     labels = [f"batch {p.batch_size}: {p.texts / p.wall_s:,.0f} texts/s" for p in profiles]
     left = [0.0] * len(profiles)
-    colors = plt.get_cmap("tab10").colors
+    palette = plt.get_cmap("tab10")
     for index, stage in enumerate(STAGES):
         shares = [100 * p.stages[stage] / p.wall_s for p in profiles]
-        axis.barh(labels, shares, left=left, label=stage, color=colors[index % len(colors)])
+        axis.barh(labels, shares, left=left, label=stage, color=palette(index % palette.N))
         left = [a + b for a, b in zip(left, shares, strict=True)]
     axis.set_xlabel("share of wall time (%)")
     axis.set_xlim(0, max(100.0, *left))
