@@ -31,11 +31,18 @@ QUANTIZED_OPS = ["MatMul", "Gather"]
 INT8_RUNGS: tuple[tuple[str, str], ...] = (("int8", ""), ("int8+float-ffn-down", "feed_forward_down"))
 
 
-def _export(module: Any, path: Path, opset: int) -> Path:
+def export_module_onnx(module: Any, path: Path, opset: int = OPSET, static_length: int | None = None) -> Path:
+    """``module(input_ids, attention_mask) -> token_embeddings`` as ONNX: dynamic batch and
+    sequence, or fixed ``[1, static_length]`` (onnx2tf converts static graphs best)."""
     import torch
 
-    sample = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
-    axes = {0: "batch", 1: "sequence"}
+    if static_length is None:
+        sample = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
+        axes = {0: "batch", 1: "sequence"}
+        dynamic_axes = {"input_ids": axes, "attention_mask": axes, OUTPUT: axes}
+    else:
+        sample = (torch.zeros(1, static_length, dtype=torch.long), torch.ones(1, static_length, dtype=torch.long))
+        dynamic_axes = None
     with quiet() as log:
         try:
             torch.onnx.export(
@@ -44,7 +51,7 @@ def _export(module: Any, path: Path, opset: int) -> Path:
                 str(path),
                 input_names=list(INPUTS),
                 output_names=[OUTPUT],
-                dynamic_axes={"input_ids": axes, "attention_mask": axes, OUTPUT: axes},
+                dynamic_axes=dynamic_axes,
                 opset_version=opset,
                 dynamo=False,
             )
@@ -56,12 +63,12 @@ def _export(module: Any, path: Path, opset: int) -> Path:
 
 def export_onnx(model: Any, path: Path, opset: int = OPSET) -> Path:
     """The original module as ONNX: ``(input_ids, attention_mask) -> token_embeddings``."""
-    return _export(GenericEncoder(model).eval(), path, opset)
+    return export_module_onnx(GenericEncoder(model).eval(), path, opset)
 
 
 def export_encoder_onnx(source: SourceModel, max_seq_length: int, path: Path, opset: int = OPSET) -> Path:
     """The re-expressed encoder (dynamic up to ``max_seq_length``) as ONNX."""
-    return _export(build_export_module(source.model, max_seq_length, dynamic=True), path, opset)
+    return export_module_onnx(build_export_module(source.model, max_seq_length, dynamic=True), path, opset)
 
 
 def optimize_basic(source: Path, destination: Path) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 from edgeembed.converters import tflite_quantize
 from edgeembed.converters.export_graph import build_export_module, is_bert_family
+from edgeembed.converters.onnx import export_module_onnx
 from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import RouteInputs, RouteResult, versions
 from edgeembed.converters.sources import SourceModel
@@ -30,21 +31,7 @@ OUTPUT = "token_embeddings"
 
 def export_static_onnx(source: SourceModel, bucket: int, path: Path) -> Path:
     """ONNX with fixed ``[1, bucket]`` int64 inputs: onnx2tf converts static graphs best."""
-    import torch
-
-    module = build_export_module(source.model, bucket)
-    sample = (torch.zeros(1, bucket, dtype=torch.long), torch.ones(1, bucket, dtype=torch.long))
-    with quiet():
-        torch.onnx.export(
-            module,
-            sample,
-            str(path),
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT],
-            opset_version=17,
-            dynamo=False,
-        )
-    return path
+    return export_module_onnx(build_export_module(source.model, bucket), path, static_length=bucket)
 
 
 def onnx_to_keras(onnx_path: Path, workdir: Path):

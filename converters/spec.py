@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from edgeembed.errors import ConversionError
 from edgeembed.formats import QUANTIZATIONS
 from edgeembed.profiles import Gates, TargetProfile
+
+
+def _from_target(name: str) -> Any:
+    """A read-only attribute that reads the target profile's field of the same name."""
+    return property(lambda spec: getattr(spec.target, name), doc=f"The target profile's ``{name}``.")
 
 
 @dataclass(frozen=True)
@@ -33,30 +39,15 @@ class ConversionSpec:
             raise ConversionError("verification needs at least 4 held-out texts")
 
     # Every field a route reads, so routes never reach into the profile themselves.
-    @property
-    def format(self) -> str:
-        return self.target.format
-
-    @property
-    def device(self) -> str:
-        return self.target.device
-
-    @property
-    def batch_size(self) -> int:
-        return self.target.batch_size
-
-    @property
-    def static_shapes(self) -> bool:
-        return self.target.static_shapes
-
-    @property
-    def performance_hint(self) -> str:
-        return self.target.performance_hint
-
-    @property
-    def min_mean_cosine(self) -> float:
-        """The quantization ladder's gate: a model's quantized self against its FP32 self."""
-        return self.target.min_mean_cosine
+    format = _from_target("format")
+    device = _from_target("device")
+    batch_size = _from_target("batch_size")
+    static_shapes = _from_target("static_shapes")
+    performance_hint = _from_target("performance_hint")
+    seq_buckets = _from_target("seq_buckets")
+    max_seq_length = _from_target("max_seq_length")
+    # The quantization ladder's gate: a model's quantized self against its FP32 self.
+    min_mean_cosine = _from_target("min_mean_cosine")
 
     @property
     def gates(self) -> Gates:
@@ -67,11 +58,3 @@ class ConversionSpec:
     @property
     def max_sts_drop(self) -> float:
         return self.gates.max_sts_drop
-
-    @property
-    def seq_buckets(self) -> tuple[int, ...]:
-        return self.target.seq_buckets
-
-    @property
-    def max_seq_length(self) -> int:
-        return self.target.max_seq_length

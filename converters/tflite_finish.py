@@ -66,7 +66,7 @@ def quantize_tflite_route(
         total = sum(len(v) for v in calibration.samples.values())
         advance = step(f"Calibrating on {total} samples", total)
         with quiet():
-            calibration_result = tflite_quantize.calibrate(float_path, calibration, signatures, advance)
+            calibration_result = tflite_quantize.calibrate(float_path, calibration, signatures, advance=advance)
         with quiet():
             result = tflite_quantize.climb_int8_ladder(
                 float_path,

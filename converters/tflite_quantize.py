@@ -106,20 +106,12 @@ def _apply_rung(q: Any, rung: Rung) -> None:
         q.add_dynamic_config(regex, "FULLY_CONNECTED", 8)
 
 
-def calibrate(
-    float_model: Path,
-    calibration: CalibrationSet,
-    signatures: tuple[Signature, ...],
-    advance: Callable[[int], None] = lambda n: None,
-    chunk: int = 16,
-):
-    """Activation ranges of every tensor (one pass serves every rung of the ladder).
-
-    Runs in chunks that resume the previous result, so progress can be shown.
-    """
+def calibrate(float_model: Path, calibration: CalibrationSet, signatures: tuple[Signature, ...], **options: Any):
+    """Activation ranges of every tensor (one pass serves every rung of the ladder); ``options``
+    as :func:`_calibrate` takes them (``advance`` shows progress chunk by chunk)."""
     q = _quantizer(float_model)
     q.add_static_config(".*", "*", 8, 8)
-    return _calibrate(q, calibration, signatures, advance, chunk)
+    return _calibrate(q, calibration, signatures, **options)
 
 
 def _calibrate(
@@ -130,6 +122,8 @@ def _calibrate(
     chunk: int = 16,
     per_signature: int | None = None,
 ):
+    """Feeds ``per_signature`` samples (None: all) of each signature's bucket in chunks that
+    resume the previous result, so progress can be shown."""
     result = None
     for signature in signatures:
         samples = calibration.samples[signature.seq_length][:per_signature]

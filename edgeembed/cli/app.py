@@ -16,7 +16,7 @@ import typer
 from edgeembed.cli.choices import Converter, Device, Format, Precision, Quantization
 from edgeembed.cli.measure import bench_command, eval_command, profile_command, tune_command
 from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
-from edgeembed.cli.output import console, errors, fail, user_errors
+from edgeembed.cli.output import console, errors, fail, show, user_errors
 from edgeembed.cli.serve import bench_serve_command, serve_command
 from edgeembed.errors import EdgeEmbedError
 
@@ -377,10 +377,7 @@ def doctor(
     from edgeembed.tools.doctor import diagnose
 
     report = diagnose(bundle)
-    if as_json:
-        print(json.dumps(report, default=str))
-    else:
-        print_doctor(console, report)
+    show(report, as_json, print_doctor)
     if bundle is not None and not report["bundle"]["ok"]:
         raise typer.Exit(code=1)
 

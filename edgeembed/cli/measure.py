@@ -16,7 +16,7 @@ from edgeembed.cli.options import (
     TextsFileOption,
     ThreadsOption,
 )
-from edgeembed.cli.output import console, errors, fail, user_errors
+from edgeembed.cli.output import console, errors, fail, show, user_errors
 from edgeembed.errors import EdgeEmbedError
 
 
@@ -40,10 +40,7 @@ def eval_command(
         widths = [int(w) for w in comma_list(dims, "--dims", str.isdigit)] if dims else None
         precisions = comma_list(precision, "--precision", PRECISIONS.__contains__) if precision else None
         result = evaluate_bundle(bundle, sts, model=model, threads=threads, widths=widths, precisions=precisions)
-    if as_json:
-        print(json.dumps(result))
-    else:
-        print_evaluation(console, result)
+    show(result, as_json, print_evaluation)
 
 
 def bench_command(
@@ -79,10 +76,7 @@ def bench_command(
         )
         if plot:
             plot_bench(result, plot)
-    if as_json:
-        print(json.dumps(result))
-    else:
-        print_bench(console, result)
+    show(result, as_json, print_bench)
 
 
 def tune_command(

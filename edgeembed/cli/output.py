@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import NoReturn
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -29,3 +30,11 @@ def user_errors() -> Iterator[None]:
         yield
     except EdgeEmbedError as error:
         fail(error)
+
+
+def show(result: Any, as_json: bool, print_table: Callable[[Console, Any], None]) -> None:
+    """A command's result: one JSON document on stdout with ``--json``, else its table."""
+    if as_json:
+        print(json.dumps(result, default=str))
+    else:
+        print_table(console, result)

@@ -11,12 +11,23 @@ from edgeembed.serve.settings import ServeSettings
 from edgeembed.version import __version__
 
 JSON = "application/json"
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
 
 
 def _texts(settings: ServeSettings) -> dict[str, Any]:
     """A text or a list of texts, as both embedding routes take them."""
     text = {"type": "string", "minLength": 1}
     return {"oneOf": [text, {"type": "array", "items": text, "minItems": 1, "maxItems": settings.max_inputs}]}
+
+
+def _object(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+def _nullable(kind: str, **limits: Any) -> dict[str, Any]:
+    """An optional field: null is taken as absent."""
+    return {"type": [kind, "null"], **limits}
 
 
 def _error(description: str, tei: bool = False) -> dict[str, Any]:
@@ -43,53 +54,41 @@ def openapi_document(
     protected = settings.api_key is not None
     security: list[dict[str, list[str]]] = [{"bearer": []}] if protected else []
     vector = {"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": dimensions}
-    embed_openai = {
-        "type": "object",
-        "required": ["input"],
-        "properties": {
+    embed_openai = _object(
+        {
             "input": _texts(settings),
-            "model": {"type": ["string", "null"]},
+            "model": _nullable("string"),
             "encoding_format": {"enum": [*ENCODING_FORMATS, None]},
-            "dimensions": {"type": ["integer", "null"], "minimum": 1, "maximum": dimensions},
-            "user": {"type": ["string", "null"]},
+            "dimensions": _nullable("integer", minimum=1, maximum=dimensions),
+            "user": _nullable("string"),
         },
-    }
-    embed_tei = {
-        "type": "object",
-        "required": ["inputs"],
-        "properties": {
+        "input",
+    )
+    embed_tei = _object(
+        {
             "inputs": _texts(settings),
-            "normalize": {"type": ["boolean", "null"]},
-            "truncate": {"type": ["boolean", "null"]},
+            "normalize": _nullable("boolean"),
+            "truncate": _nullable("boolean"),
             "truncation_direction": {"enum": ["right", "Right", None]},
             # the bundle's named prompts (null: the default one)
             "prompt_name": {"enum": [*prompt_names, None]},
         },
-    }
-    embedding_list = {
-        "type": "object",
-        "required": ["object", "data", "model", "usage"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["object", "index", "embedding"],
-                    "properties": {
-                        "object": {"const": "embedding"},
-                        "index": {"type": "integer"},
-                        "embedding": {"oneOf": [vector, {"type": "string"}]},
-                    },
-                },
-            },
-            "model": {"type": "string"},
-            "usage": {
-                "type": "object",
-                "properties": {"prompt_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}},
-            },
-        },
-    }
+        "inputs",
+    )
+    embedding = _object(
+        {"object": {"const": "embedding"}, "index": {"type": "integer"}, "embedding": {"oneOf": [vector, STRING]}},
+        "object",
+        "index",
+        "embedding",
+    )
+    usage = {"type": "object", "properties": {"prompt_tokens": INTEGER, "total_tokens": INTEGER}}
+    embedding_list = _object(
+        {"object": {"const": "list"}, "data": {"type": "array", "items": embedding}, "model": STRING, "usage": usage},
+        "object",
+        "data",
+        "model",
+        "usage",
+    )
 
     def post(summary: str, body: dict[str, Any], answer: dict[str, Any], tei: bool = False) -> dict[str, Any]:
         return {
@@ -128,27 +127,18 @@ def openapi_document(
         },
         "components": {
             "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["message", "type", "code"],
-                            "properties": {
-                                "message": {"type": "string"},
-                                "type": {"type": "string"},
-                                "param": {"type": ["string", "null"]},
-                                "code": {"type": "integer"},
-                            },
-                        }
+                "Error": _object(
+                    {
+                        "error": _object(
+                            {"message": STRING, "type": STRING, "param": _nullable("string"), "code": INTEGER},
+                            "message",
+                            "type",
+                            "code",
+                        )
                     },
-                },
-                "TeiError": {
-                    "type": "object",
-                    "required": ["error", "error_type"],
-                    "properties": {"error": {"type": "string"}, "error_type": {"type": "string"}},
-                },
+                    "error",
+                ),
+                "TeiError": _object({"error": STRING, "error_type": STRING}, "error", "error_type"),
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
