@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ARM cost report: guest instructions per sentence on the emulated Raspberry Pi 5 (Cortex-A76,
-# one thread) for the rpi5 bundle, its int8-full variant, and ONNX Runtime dynamic INT8 / FP32
+# one thread; ARM64_CPU picks another core) for the rpi5 bundle, its int8-full variant, and ONNX Runtime dynamic INT8 / FP32
 # (what fastembed ships), at batch 1 and batch 32, then the cost of one text filling each of
 # the rpi5 bundle's buckets (the profile behind its batch-1 figure). Wall-clock under qemu means nothing;
 # instruction counts carry over (SIMD width, padding, extra ops). A report, not a test: it
@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 VENV="${EDGEEMBED_VENV:-.venv}"
 PY="$VENV/bin/python"
 EMU=scripts/arm64/emu.sh
+# The emulated core: ARM64_CPU=cortex-a72 ARM64_CPUINFO=scripts/arm64/cpuinfo.rpi4 counts a Pi 4,
+# cortex-a53 + cpuinfo.rpi3 a Pi 3 / Zero 2 W (emu.sh binds the matching /proc/cpuinfo).
+export ARM64_CPU="${ARM64_CPU:-cortex-a76}"
+CPU="$ARM64_CPU"
 WORK=$(mktemp -d /var/tmp/edgeembed-arm64-bench.XXXXXX)
 report() { echo "arm64-bench: $*"; }
 finish() { bash "$EMU" teardown >/dev/null 2>&1 || true; rm -rf "$WORK"; }
@@ -62,7 +66,7 @@ cp scripts/arm64/insn_probe.py scripts/arm64/insn_buckets.py "$DATA/"
 results="$WORK/results.txt"; : >"$results"
 run_probe() {  # run_probe NAME SPEC_JSON
   local output
-  output=$(env -i QEMU_CPU=cortex-a76 PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
+  output=$(env -i QEMU_CPU="$CPU" PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
     OPENBLAS_NUM_THREADS=1 timeout 900 "$TOOLS/qemu/usr/bin/qemu-aarch64" -L "$ROOT" -plugin "$TOOLS/libmarks.so" \
     "$ROOT/usr/bin/python3.11" /opt/edgeembed-bench-data/insn_probe.py "$2" /opt/edgeembed-bench-data/texts.txt 2>&1)
   echo "$output" | "$PY" scripts/arm64/insn_table.py line "$1" >>"$results" || { report "$1 failed"; echo "$output" | tail -5; }
@@ -78,7 +82,7 @@ done
 "$PY" scripts/arm64/insn_table.py table "$results" "$(wc -l <"$DATA/texts.txt")"
 
 echo "== per bucket (rpi5 bundle, one text filling each bucket, batch 1)"
-env -i QEMU_CPU=cortex-a76 PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
+env -i QEMU_CPU="$CPU" PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
   OPENBLAS_NUM_THREADS=1 timeout 900 "$TOOLS/qemu/usr/bin/qemu-aarch64" -L "$ROOT" -plugin "$TOOLS/libmarks.so" \
   "$ROOT/usr/bin/python3.11" "$B/insn_buckets.py" "$B/rpi5" 2>&1 | "$PY" scripts/arm64/insn_table.py buckets \
   || report "per-bucket profile failed"

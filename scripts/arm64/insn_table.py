@@ -9,8 +9,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+
+CPU = os.environ.get("ARM64_CPU", "cortex-a76")  # the emulated core (scripts/arm64/emu.sh)
 
 BASELINE = "onnxruntime int8 (exact lengths)"
 
@@ -30,7 +33,7 @@ def line(name: str, output: str) -> dict:
 def table(path: str, texts: int) -> None:
     rows = [json.loads(text) for text in open(path, encoding="utf-8") if text.strip()]
     base = next((r for r in rows if r["pipeline"] == BASELINE), None)
-    print(f"Emulated Cortex-A76, 1 thread, {texts} texts: million guest instructions per text")
+    print(f"Emulated {CPU}, 1 thread, {texts} texts: million guest instructions per text")
     print(f"{'pipeline':40s} {'batch 1':>8s} {'batch 32':>9s} {'x ORT INT8 (b1 / b32)':>22s}")
     for row in rows:
         ratio = ""
@@ -41,7 +44,7 @@ def table(path: str, texts: int) -> None:
             ]
             ratio = f"{row['x_ort_int8'][0]:.2f} / {row['x_ort_int8'][1]:.2f}"
         print(f"{row['pipeline']:40s} {row['batch1_minsn_per_text']:8.2f} {row['batch32_minsn_per_text']:9.2f} {ratio:>22s}")
-    print("ARM64_BENCH " + json.dumps({"cpu": "cortex-a76 (qemu)", "threads": 1, "texts": texts, "results": rows}))
+    print("ARM64_BENCH " + json.dumps({"cpu": f"{CPU} (qemu)", "threads": 1, "texts": texts, "results": rows}))
 
 
 def buckets(output: str) -> None:
@@ -64,7 +67,7 @@ def buckets(output: str) -> None:
     print(f"{'bucket':>6s} {'per call':>9s} {'per token':>10s}")
     for row in rows:
         print(f"{row['bucket']:6d} {row['minsn_per_call']:9.2f} {row['minsn_per_token']:10.3f}")
-    print("ARM64_BUCKETS " + json.dumps({"cpu": "cortex-a76 (qemu)", "threads": 1, "calls": calls, "results": rows}))
+    print("ARM64_BUCKETS " + json.dumps({"cpu": f"{CPU} (qemu)", "threads": 1, "calls": calls, "results": rows}))
 
 
 if __name__ == "__main__":

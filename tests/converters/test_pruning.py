@@ -118,3 +118,20 @@ def test_layers_errors_name_the_fix(tiny_model_dir, tmp_path):
     with pytest.raises(ConversionError, match="--distill-data is used only with --layers"):
         convert(tiny_model_dir, out=tmp_path / "c", target=target, distill_data=texts(40))
     assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_layers_from_the_command_line(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from edgeembed.cli.app import app
+
+    data = tmp_path / "texts.txt"
+    data.write_text("\n".join(texts(40)))
+    result = CliRunner().invoke(app, [
+        "convert", str(tiny_model_dir), "--target", str(write_target(tmp_path, "fp32")), "--out", str(tmp_path / "l1"),
+        "--layers", "1", "--distill-data", str(data), "--distill-steps", "5",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 layers" in result.output and "distilled 5 steps on 40 texts" in result.output
+    refused = CliRunner().invoke(app, ["convert", "--layers", "0", "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "--layers" in refused.output
