@@ -49,6 +49,8 @@ class Backend(Protocol):
 
     def operator_times(self) -> dict[str, float] | None: ...
 
+    def mark_operator_times(self) -> None: ...
+
     @property
     def seq_buckets(self) -> tuple[int, ...]: ...
 
@@ -67,9 +69,13 @@ class BackendTraits:
     exact_lengths: bool = False
 
     def operator_times(self) -> dict[str, float] | None:
-        """Seconds per operator type since the last call, where the runtime reports them
+        """Seconds per operator type since the last call or mark, where the runtime reports them
         (``profile_operators=True``); None where it does not."""
         return None
+
+    def mark_operator_times(self) -> None:
+        """Start counting :meth:`operator_times` from here (e.g. after a warm-up)."""
+        self.operator_times()
 
     def run_packed(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} runs one text per row; this bundle is not packed")

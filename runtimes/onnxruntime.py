@@ -7,8 +7,10 @@ TensorRT engines are cached on disk so the build is paid once per machine.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,7 @@ def choose_providers(device: str, available: list[str], cache_dir: Path) -> list
 class OnnxRuntimeBackend(BackendTraits):
     """One inference session over a model with dynamic batch and sequence dimensions."""
 
-    options = frozenset({"cache_dir"})
+    options = frozenset({"cache_dir", "profile_operators"})
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class OnnxRuntimeBackend(BackendTraits):
         device: str = "CPU",
         threads: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        profile_operators: bool = False,
     ) -> None:
         ort = import_runtime(
             "onnxruntime",
@@ -76,6 +79,8 @@ class OnnxRuntimeBackend(BackendTraits):
         if threads:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
+        # ONNX Runtime's profiler (``edgeembed profile --operators``) writes one trace per session.
+        self._trace = OperatorTrace(options) if profile_operators else None
         model_path = bundle.file(manifest.model_files[0])
         try:
             self._session = ort.InferenceSession(str(model_path), options, providers=providers)
@@ -108,7 +113,56 @@ class OnnxRuntimeBackend(BackendTraits):
             feeds = {signature.inputs["input_ids"]: ids.astype(self._dtype, copy=False)}
             if "attention_mask" in signature.inputs:
                 feeds[signature.inputs["attention_mask"]] = mask.astype(self._dtype, copy=False)
-            return self._session.run([signature.output], feeds)[0]
+            output = self._session.run([signature.output], feeds)[0]
+            if self._trace is not None:
+                self._trace.runs += 1
+            return output
 
         # InferenceSession.run is thread-safe: no lock.
         return run_in_chunks(input_ids, attention_mask, signature.batch_size, self._static, call)
+
+    def operator_times(self) -> dict[str, float] | None:
+        """Seconds per operator type of the runs since :meth:`mark_operator_times` (with
+        ``profile_operators=True``). ONNX Runtime writes its trace only when profiling ends, so
+        the first read ends it: later reads return nothing new."""
+        return None if self._trace is None else self._trace.read(self._session)
+
+    def mark_operator_times(self) -> None:
+        if self._trace is not None:
+            self._trace.mark = self._trace.runs
+
+
+class OperatorTrace:
+    """ONNX Runtime's profiling trace of one session, summed by operator type."""
+
+    def __init__(self, options: Any) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="edgeembed-ort-profile-")
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(self._folder.name) / "trace")
+        self.runs = 0  # session.run calls so far
+        self.mark = 0  # runs before the mark are left out
+        self._ended = False
+
+    def read(self, session: Any) -> dict[str, float]:
+        if self._ended:
+            return {}
+        self._ended = True
+        path = Path(session.end_profiling())
+        try:
+            events = json.loads(path.read_text(encoding="utf-8"))
+        finally:
+            self._folder.cleanup()
+        runs = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+        if self.mark >= len(runs):
+            return {}
+        start = runs[self.mark]
+        seconds: dict[str, float] = {}
+        for event in events:
+            if (
+                event.get("cat") == "Node"
+                and str(event.get("name", "")).endswith("_kernel_time")
+                and event["ts"] >= start
+            ):
+                operator = event.get("args", {}).get("op_name", "?")
+                seconds[operator] = seconds.get(operator, 0.0) + event["dur"] / 1e6
+        return seconds

@@ -126,7 +126,10 @@ def profile_command(
     as_json: JsonFlag = False,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG chart of the stages (needs edgeembed[plot]).")] = None,
     operators: Annotated[
-        bool, typer.Option("--operators", help="Split the model call by operator type (OpenVINO counters).")
+        bool,
+        typer.Option(
+            "--operators", help="Split the model call by operator type (OpenVINO counters, ONNX Runtime trace)."
+        ),
     ] = False,
 ) -> None:
     """Where encode's time goes on this machine: tokenizer, packing, tensors, model call, pooling, glue."""

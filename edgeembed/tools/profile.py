@@ -208,7 +208,7 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
     chunks = [texts[start : start + batch_size] for start in range(0, len(texts), batch_size)]
     for chunk in chunks:  # warm-up: first calls of each shape plan and allocate
         embedder.encode(chunk, batch_size=batch_size)
-    embedder.backend.operator_times()  # drop what the warm-up counted
+    embedder.backend.mark_operator_times()  # what the warm-up counted is left out
     watch, counts = _Stopwatch(), _Counts()
     with _patched(_instrument(embedder, watch, counts)):
         start = time.perf_counter()
@@ -251,7 +251,7 @@ def profile(
 ) -> PipelineProfile:
     """Load ``bundle`` with its caches off and profile ``encode`` on ``texts`` (default: the
     built-in held-out texts and passages, as ``edgeembed bench`` uses). ``operators=True`` also
-    reads the runtime's per-operator counters where it has them (OpenVINO)."""
+    reads the runtime's per-operator counters where it has them (OpenVINO, ONNX Runtime)."""
     from edgeembed.bundle import Bundle
     from edgeembed.embed.embedder import Embedder
     from edgeembed.runtimes import backend_for

@@ -271,3 +271,17 @@ def test_profile_splits_an_openvino_model_call_by_operator(route_bundles):
     assert split.operator_seconds and min(split.operator_seconds.values()) >= 0
     assert "MatMul" in split.operator_seconds or "FullyConnected" in split.operator_seconds
     assert abs(split.stage_sum_s - split.wall_s) <= 0.1 * split.wall_s
+
+
+def test_profile_splits_an_onnx_runtime_model_call_by_operator(route_bundles):
+    from edgeembed.tools.profile import profile
+
+    out, _ = route_bundles("onnx", "fp32")
+    plain = profile(out, SENTENCES, batch_size=2, rounds=1)
+    assert plain.operator_seconds == {} and "--operators" in plain.operators
+    split = profile(out, SENTENCES, batch_size=2, rounds=2, operators=True)
+    assert split.operator_seconds and min(split.operator_seconds.values()) > 0
+    assert "MatMul" in split.operator_seconds
+    # the trace covers the measured rounds only (not the warm-up) and sits inside the model call
+    assert sum(split.operator_seconds.values()) <= split.stages["model call"]
+    assert abs(split.stage_sum_s - split.wall_s) <= 0.1 * split.wall_s
