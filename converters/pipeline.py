@@ -252,6 +252,10 @@ def _pruning_plan(
         if distill_data is not None:
             raise ConversionError("--distill-data is used only with --layers N")
         return None
+    if not FORMATS[spec.format].same_space:
+        raise ConversionError(
+            f"--layers does not apply to --format {spec.format}: it has no transformer layers to keep"
+        )
     if distill_data is None:
         texts, source = list(spec.calibration_texts), f"calibration set ({spec.calibration_source})"
     elif isinstance(distill_data, (str, os.PathLike)):

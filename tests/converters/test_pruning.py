@@ -117,7 +117,9 @@ def test_layers_errors_name_the_fix(tiny_model_dir, tmp_path):
         convert(tiny_model_dir, out=tmp_path / "b", target=target, layers=1, distill_data=texts(5))
     with pytest.raises(ConversionError, match="--distill-data is used only with --layers"):
         convert(tiny_model_dir, out=tmp_path / "c", target=target, distill_data=texts(40))
-    assert not any((tmp_path / name).exists() for name in "abc")
+    with pytest.raises(ConversionError, match="--layers does not apply to --format static"):
+        convert(tiny_model_dir, out=tmp_path / "d", target=target, format="static", layers=1)
+    assert not any((tmp_path / name).exists() for name in "abcd")
 
 
 def test_layers_from_the_command_line(tiny_model_dir, tmp_path):
