@@ -81,6 +81,9 @@ for kind in int8 fp32; do
 done
 "$PY" scripts/arm64/insn_table.py table "$results" "$(wc -l <"$DATA/texts.txt")"
 
+if ! grep -q '"format": "tflite"' "$DATA/rpi5/edgeembed.json"; then
+  report "per-bucket profile skipped (not a bucketed TFLite bundle)"; exit 0
+fi
 echo "== per bucket (rpi5 bundle, one text filling each bucket, batch 1)"
 env -i QEMU_CPU="$CPU" PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
   OPENBLAS_NUM_THREADS=1 timeout 900 "$TOOLS/qemu/usr/bin/qemu-aarch64" -L "$ROOT" -plugin "$TOOLS/libmarks.so" \
