@@ -19,7 +19,7 @@ from edgeembed.converters.calibration import build_calibration_set, builtin_cali
 from edgeembed.converters.conversion_report import conversion_report, sts_report
 from edgeembed.converters.families import check_family_route, supports
 from edgeembed.converters.projection_fit import add_projection, check_pca_dim, projected_embeddings
-from edgeembed.converters.pruning import PruningPlan, prune_and_distill
+from edgeembed.converters.pruning import prune_and_distill, pruning_plan
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, RouteInputs, RouteResult, Step
 from edgeembed.converters.route_table import ROUTES, require_route, resolve_route, route_name
@@ -148,7 +148,7 @@ def convert(
         converter,
     )
     require_route(spec.route)
-    plan = _pruning_plan(spec, layers, distill_data, distill_steps)
+    plan = pruning_plan(spec, layers, distill_data, distill_steps)
     spec = dataclasses.replace(spec, layers=plan.layers if plan else 0)
     sts = read_sts(eval_file) if eval_file else None
     timings: dict[str, float] = {}
@@ -239,33 +239,6 @@ def convert(
         manifest = _with_output_defaults(workdir, manifest, truncate_dim, spec.calibration_texts)
         bundle = write_bundle(out_path, manifest, files, report, overwrite=overwrite)
     return ConversionResult(bundle, report)
-
-
-def _pruning_plan(
-    spec: ConversionSpec,
-    layers: int | None,
-    distill_data: str | Path | Sequence[str] | None,
-    distill_steps: int,
-) -> PruningPlan | None:
-    """What ``--layers`` asks for, checked before the model loads; held-out texts never train."""
-    if layers is None:
-        if distill_data is not None:
-            raise ConversionError("--distill-data is used only with --layers N")
-        return None
-    if not FORMATS[spec.format].same_space:
-        raise ConversionError(
-            f"--layers does not apply to --format {spec.format}: it has no transformer layers to keep"
-        )
-    if distill_data is None:
-        texts, source = list(spec.calibration_texts), f"calibration set ({spec.calibration_source})"
-    elif isinstance(distill_data, (str, os.PathLike)):
-        texts, source = read_texts(distill_data), str(distill_data)
-    else:
-        texts, source = [str(t) for t in distill_data if str(t).strip()], "python list"
-    held_out = set(spec.holdout_texts)
-    return PruningPlan(
-        layers=layers, texts=tuple(t for t in texts if t not in held_out), texts_source=source, steps=distill_steps
-    )
 
 
 def _with_output_defaults(

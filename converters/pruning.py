@@ -13,9 +13,11 @@ import copy
 import dataclasses
 import itertools
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +25,11 @@ import numpy as np
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Step
 from edgeembed.converters.sources import SourceModel, module_weights_sha256
+from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.errors import ConversionError
+from edgeembed.formats import FORMATS
+from edgeembed.texts import read_texts
 
 LAYER_COUNT_FIELDS = ("num_hidden_layers", "n_layers")  # Hugging Face config names of the depth
 EXHAUSTIVE_LIMIT = 64  # score every subset up to this many, else drop layers greedily
@@ -54,6 +59,33 @@ class PruningPlan:
                 f"distillation needs at least {MIN_DISTILL_TEXTS} texts, got {len(self.texts)} from "
                 f"the {self.texts_source}; pass more with --distill-data FILE (one text per line or an STS CSV)"
             )
+
+
+def pruning_plan(
+    spec: ConversionSpec,
+    layers: int | None,
+    distill_data: str | Path | Sequence[str] | None,
+    distill_steps: int,
+) -> PruningPlan | None:
+    """What ``--layers`` asks for, checked before the model loads; held-out texts never train."""
+    if layers is None:
+        if distill_data is not None:
+            raise ConversionError("--distill-data is used only with --layers N")
+        return None
+    if not FORMATS[spec.format].same_space:
+        raise ConversionError(
+            f"--layers does not apply to --format {spec.format}: it has no transformer layers to keep"
+        )
+    if distill_data is None:
+        texts, source = list(spec.calibration_texts), f"calibration set ({spec.calibration_source})"
+    elif isinstance(distill_data, (str, os.PathLike)):
+        texts, source = read_texts(distill_data), str(distill_data)
+    else:
+        texts, source = [str(t) for t in distill_data if str(t).strip()], "python list"
+    held_out = set(spec.holdout_texts)
+    return PruningPlan(
+        layers=layers, texts=tuple(t for t in texts if t not in held_out), texts_source=source, steps=distill_steps
+    )
 
 
 def layer_stack(model: Any) -> tuple[Any, str, str, int]:

@@ -7,6 +7,8 @@
 # always exits 0, and prints two tables and their JSON lines ("ARM64_BENCH {...}",
 # "ARM64_BUCKETS {...}").
 #   scripts/arm64-bench.sh [RPI5_BUNDLE]    (root; reuses scripts/arm64/emu.sh's rootfs)
+# ARM64_BENCH_ALSO="cortex-a72:rpi4" counts the bundle and ONNX Runtime INT8 on more cores
+# afterwards; ARM64_BENCH_INT8_FULL=0 leaves out the int8-full variant.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EDGEEMBED_VENV:-.venv}"
@@ -56,8 +58,10 @@ if [ -z "$RPI5" ] || [ ! -d "$RPI5" ]; then
     || { report "skipped (rpi5 conversion failed)"; tail -5 "$WORK/convert.log"; exit 0; }
 fi
 cp -r "$RPI5" "$DATA/rpi5"
-"$VENV/bin/edgeembed" convert --target rpi5 -q int8-full --out "$DATA/rpi5-int8-full" >"$WORK/convert-full.log" 2>&1 \
-  || report "int8-full variant failed to convert; left out"
+if [ "${ARM64_BENCH_INT8_FULL:-1}" = 1 ]; then
+  "$VENV/bin/edgeembed" convert --target rpi5 -q int8-full --out "$DATA/rpi5-int8-full" >"$WORK/convert-full.log" 2>&1 \
+    || report "int8-full variant failed to convert; left out"
+fi
 "$PY" scripts/arm64/bench_inputs.py "$DATA" "${EDGEEMBED_STS:-../shared/data/stsb-en-dev.csv}" 40 \
   || { report "skipped (baselines failed)"; exit 0; }
 
@@ -81,12 +85,26 @@ for kind in int8 fp32; do
 done
 "$PY" scripts/arm64/insn_table.py table "$results" "$(wc -l <"$DATA/texts.txt")"
 
-if ! grep -q '"format": "tflite"' "$DATA/rpi5/edgeembed.json"; then
-  report "per-bucket profile skipped (not a bucketed TFLite bundle)"; exit 0
+if grep -q '"format": "tflite"' "$DATA/rpi5/edgeembed.json"; then
+  echo "== per bucket (rpi5 bundle, one text filling each bucket, batch 1)"
+  env -i QEMU_CPU="$CPU" PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
+    OPENBLAS_NUM_THREADS=1 timeout 900 "$TOOLS/qemu/usr/bin/qemu-aarch64" -L "$ROOT" -plugin "$TOOLS/libmarks.so" \
+    "$ROOT/usr/bin/python3.11" "$B/insn_buckets.py" "$B/rpi5" 2>&1 | "$PY" scripts/arm64/insn_table.py buckets \
+    || report "per-bucket profile failed"
 fi
-echo "== per bucket (rpi5 bundle, one text filling each bucket, batch 1)"
-env -i QEMU_CPU="$CPU" PYTHONPATH="$SITE" TOKENIZERS_PARALLELISM=false HOME=/root LANG=C.UTF-8 \
-  OPENBLAS_NUM_THREADS=1 timeout 900 "$TOOLS/qemu/usr/bin/qemu-aarch64" -L "$ROOT" -plugin "$TOOLS/libmarks.so" \
-  "$ROOT/usr/bin/python3.11" "$B/insn_buckets.py" "$B/rpi5" 2>&1 | "$PY" scripts/arm64/insn_table.py buckets \
-  || report "per-bucket profile failed"
+
+# More cores, the bundle against ONNX Runtime INT8 only: ARM64_BENCH_ALSO="cortex-a72:rpi4 cortex-a53:rpi3"
+# (core:board, the board naming scripts/arm64/cpuinfo.BOARD).
+for extra in ${ARM64_BENCH_ALSO:-}; do
+  CPU=${extra%%:*}; export ARM64_CPU=$CPU
+  ARM64_CPUINFO="$(pwd)/scripts/arm64/cpuinfo.${extra##*:}" bash "$EMU" setup >"$WORK/setup-$CPU.log" 2>&1 \
+    || { report "$CPU skipped (emulator setup failed)"; continue; }
+  echo "== counting on $CPU"
+  : >"$results"
+  run_probe "edgeembed rpi5 ($(grep -o '"quantization": "[a-z0-9-]*"' "$DATA/rpi5/edgeembed.json" | cut -d'"' -f4))" \
+    "{\"pipeline\":\"edgeembed\",\"bundle\":\"$B/rpi5\",\"threads\":1}"
+  run_probe "onnxruntime int8 (exact lengths)" \
+    "{\"pipeline\":\"onnxruntime\",\"onnx\":\"$B/ort-int8.onnx\",\"tokenizer\":\"$B/tokenizer.json\",\"threads\":1,\"max_seq_length\":128}"
+  "$PY" scripts/arm64/insn_table.py table "$results" "$(wc -l <"$DATA/texts.txt")"
+done
 exit 0
