@@ -215,7 +215,15 @@ def convert(
             projection["holdout_similarity"] = similarity_agreement(reference, holdout)
         sts_result = (
             sts_report(
-                teacher, spec, tokenizer_, workdir, manifest, sts, eval_file, projected, student=pruning and source
+                teacher,
+                spec,
+                tokenizer_,
+                workdir,
+                manifest,
+                sts,
+                eval_file,
+                projected,
+                student=source if pruning is not None else None,
             )
             if sts
             else None

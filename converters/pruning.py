@@ -29,6 +29,7 @@ from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.errors import ConversionError
 from edgeembed.formats import FORMATS
+from edgeembed.host.similarity import rowwise_cosine
 from edgeembed.texts import read_texts
 
 LAYER_COUNT_FIELDS = ("num_hidden_layers", "n_layers")  # Hugging Face config names of the depth
@@ -128,18 +129,24 @@ def pruned_copy(model: Any, keep: Sequence[int]) -> Any:
 
 
 def choose_layers(
-    teacher: Any, tokenizer: BucketTokenizer, texts: Sequence[str], pooling: str, layers: int, step: Step
+    teacher: Any,
+    tokenizer: BucketTokenizer,
+    texts: Sequence[str],
+    teacher_vectors: np.ndarray,
+    pooling: str,
+    layers: int,
+    step: Step,
 ) -> tuple[tuple[int, ...], dict[str, Any]]:
-    """The ``layers`` teacher layers whose untrained student is closest to the teacher."""
+    """The ``layers`` teacher layers whose untrained student is closest to the teacher's pooled
+    vectors (``teacher_vectors``, one row per text) on up to ``SELECTION_TEXTS`` texts."""
     _, _, _, depth = layer_stack(teacher)
     if layers >= depth:
         raise ConversionError(f"--layers {layers}: the model has {depth} layers; choose 1..{depth - 1}")
-    sample = list(texts[:SELECTION_TEXTS])
-    target = reference_embeddings(teacher, tokenizer, sample, pooling, False)
+    sample, target = list(texts[:SELECTION_TEXTS]), teacher_vectors[:SELECTION_TEXTS]
 
     def score(keep: tuple[int, ...]) -> float:
         vectors = reference_embeddings(pruned_copy(teacher, keep), tokenizer, sample, pooling, False)
-        return _mean_cosine(vectors, target)
+        return float(rowwise_cosine(vectors, target).mean())
 
     scored: dict[tuple[int, ...], float] = {}
     if math.comb(depth, layers) <= EXHAUSTIVE_LIMIT:
@@ -254,13 +261,13 @@ def prune_and_distill(
 ) -> tuple[SourceModel, dict[str, Any]]:
     """The student as a model source of its own, and what the report says about it."""
     teacher = source.model
+    _, _, _, depth = layer_stack(teacher)  # refuses a model without a layer list before any work
     texts = list(plan.texts)
-    keep, selection = choose_layers(teacher, tokenizer, texts, source.pooling, plan.layers, step)
-    student = pruned_copy(teacher, keep)
-    step("FP32 teacher vectors for distillation")
+    step("FP32 teacher vectors of the distillation texts")
     teacher_vectors = reference_embeddings(teacher, tokenizer, texts, source.pooling, False)
+    keep, selection = choose_layers(teacher, tokenizer, texts, teacher_vectors, source.pooling, plan.layers, step)
+    student = pruned_copy(teacher, keep)
     training = distill(student, teacher_vectors, tokenizer, texts, source.pooling, plan, step)
-    _, _, _, depth = layer_stack(teacher)
     report = {
         "layers_kept": list(keep),
         "teacher_layers": depth,
@@ -275,9 +282,3 @@ def prune_and_distill(
         layers_kept=keep,
     )
     return student_source, report
-
-
-def _mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return float((a * b).sum(axis=1).mean())

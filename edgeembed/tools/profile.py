@@ -8,8 +8,8 @@ checks, prompts, result assembly). The run reports what the stages miss, measure
 
 Padding waste counts the token slots the model computed against the texts' real tokens. LiteRT
 (ai-edge-litert, tflite-runtime) exposes no per-operator profiler to Python, so the model call is
-one stage there. With ``operators=True`` OpenVINO's performance counters split it by operator
-type; ONNX Runtime's profiler is not read. The report says which.
+one stage there. With ``operators=True`` OpenVINO's performance counters or ONNX Runtime's
+profiling trace split it by operator type. The report says which.
 """
 
 from __future__ import annotations
@@ -220,12 +220,10 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
     by_operator = embedder.backend.operator_times()
     if by_operator:
         operators = f"{runtime}'s own counters, per operator type (they slow the model call a little)"
-    elif type(embedder.backend).__name__ == "LiteRTBackend":
-        operators = f"{runtime} exposes no per-operator profiler to Python: the model call is one stage"
     elif "profile_operators" in type(embedder.backend).options:
         operators = f"{runtime} can split the model call by operator: add --operators"
     else:
-        operators = f"{runtime}: per-operator timing is not read here; the model call is one stage"
+        operators = f"{runtime} exposes no per-operator profiler to Python: the model call is one stage"
     return PipelineProfile(
         bundle=str(embedder.bundle.path),
         batch_size=batch_size,
