@@ -86,7 +86,9 @@ def main() -> None:
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("STS-B dev Spearman x100")
     figure.tight_layout()
-    figure.savefig(args.out_png, dpi=110)
+    from edgeembed.atomic import atomic_write  # written whole or not at all
+
+    atomic_write(args.out_png, lambda stream: figure.savefig(stream, format="png", dpi=110))
     print(f"wrote {args.out_png}")
 
 
