@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -17,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgeembed.embed.embedder import Embedder
-from edgeembed.serve.batcher import QueueFullError, ShuttingDownError
+from edgeembed.serve.batcher import AbandonedError, QueueFullError, ShuttingDownError
+from edgeembed.serve.connections import client_gone
 from edgeembed.serve.openapi import openapi_document
 from edgeembed.serve.protocol import (
     CLIENT_CLOSED,
@@ -92,7 +94,7 @@ class _Routes:
                 response = await handler(request)
             except RequestError as error:
                 response = error_response(family, error.status, str(error), error.param)
-            except ClientGoneError:  # nobody to answer: counted, not logged, no model time spent
+            except (ClientGoneError, AbandonedError):  # nobody to answer: counted, not logged, no model time
                 response = Response(status_code=CLIENT_CLOSED)
             except QueueFullError as error:
                 self.service.metrics.rejected.inc()
@@ -140,7 +142,8 @@ class _Routes:
                     f"dimensions={parsed.dimensions} is not available: this model gives at most {dim}",
                     "dimensions",
                 )
-            return parsed, await _unless_client_leaves(request, self.service.embed(parsed, arrival))
+            gone = functools.partial(client_gone, request.scope)
+            return parsed, await _unless_client_leaves(request, self.service.embed(parsed, arrival, gone))
 
     async def openai(self, request: Request) -> Response:
         parsed, embedded = await self._embed(request, parse_openai)

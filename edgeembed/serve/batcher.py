@@ -37,6 +37,10 @@ class ShuttingDownError(EdgeEmbedError):
     """The server is stopping and takes no new work."""
 
 
+class AbandonedError(EdgeEmbedError):
+    """The request's client went away before the model reached it; it was dropped uncomputed."""
+
+
 @dataclass(frozen=True)
 class BatchStats:
     texts: int
@@ -61,6 +65,7 @@ class _Job:
     texts: list[str]
     tokens: int
     future: asyncio.Future
+    gone: Callable[[], bool]
     enqueued: float = field(default_factory=time.monotonic)
 
 
@@ -113,10 +118,22 @@ class DynamicBatcher:
         self._arriving -= 1
         self._wake.set()
 
-    async def submit(self, texts: list[str], tokens: int, arrival: Arrival | None = None) -> np.ndarray:
-        """The rows for ``texts`` (``[len(texts), dim]``), computed in some batch."""
+    async def submit(
+        self,
+        texts: list[str],
+        tokens: int,
+        arrival: Arrival | None = None,
+        gone: Callable[[], bool] = lambda: False,
+    ) -> np.ndarray:
+        """The rows for ``texts`` (``[len(texts), dim]``), computed in some batch.
+
+        ``gone()`` says the client has left: checked when the request queues and again just
+        before each batch forms, so its texts never reach the model (:class:`AbandonedError`).
+        """
         if self._closing:
             raise ShuttingDownError("the server is shutting down")
+        if gone():
+            raise AbandonedError("the client left before the request queued")
         ahead = sum(len(job.texts) for job in self._jobs if len(job.texts) <= len(texts))
         if ahead and ahead + len(texts) > self.max_queue:
             raise QueueFullError(
@@ -125,7 +142,7 @@ class DynamicBatcher:
             )
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._serve_forever())
-        job = _Job(texts, tokens, asyncio.get_running_loop().create_future())
+        job = _Job(texts, tokens, asyncio.get_running_loop().create_future(), gone)
         bisect.insort(self._jobs, job, key=_service_order)
         self._queued_texts += len(texts)
         self._shed_largest()
@@ -206,7 +223,9 @@ class DynamicBatcher:
         """Requests whose client went away cost no compute; those waiting too long are refused."""
         now = time.monotonic()
         for job in self._jobs:
-            if not job.future.done() and now - job.enqueued > self.max_queue_wait_s:
+            if not job.future.done() and job.gone():
+                job.future.set_exception(AbandonedError("the client left while the request was queued"))
+            elif not job.future.done() and now - job.enqueued > self.max_queue_wait_s:
                 job.future.set_exception(
                     QueueFullError(
                         f"the request waited {now - job.enqueued:.1f} s without reaching the model "

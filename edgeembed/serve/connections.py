@@ -10,14 +10,20 @@
   the newcomer gets a JSON 503 with ``Retry-After``. Idle sockets cannot lock clients out.
 
 Each refusal is a small JSON body in the OpenAI error shape, then the connection closes.
+
+The moment a connection ends (end of stream or lost) while its request is unanswered, the
+request's ASGI scope gets ``CLIENT_GONE``: a flag the batcher reads synchronously before each
+batch, so a client that sent its request and left costs no model time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
+CLIENT_GONE = "edgeembed.client_gone"
 REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
 
 
@@ -44,6 +50,11 @@ def refusal(status: int, message: str, retry_after_s: int | None = None) -> byte
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
 
 
+def client_gone(scope: Mapping[str, Any]) -> bool:
+    """Whether the client of the request with this ASGI scope has closed its connection."""
+    return bool(scope.get(CLIENT_GONE, False))
+
+
 def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections: int, retry_after_s: int) -> type:
     """uvicorn's httptools protocol with the rules above (import needs the ``serve`` extra)."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -60,7 +71,18 @@ def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_deadline()
+            self._mark_client_gone()
             super().connection_lost(exc)
+
+        def eof_received(self) -> None:
+            """The client closed its side; uvicorn then closes the connection (no half-open HTTP)."""
+            self._mark_client_gone()
+            super().eof_received()
+
+        def _mark_client_gone(self) -> None:
+            cycle = getattr(self, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                cycle.scope[CLIENT_GONE] = True
 
         @property
         def waiting(self) -> bool:

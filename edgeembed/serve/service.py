@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,10 +86,13 @@ class EmbeddingService:
     async def close(self) -> None:
         await self.batcher.close()
 
-    async def embed(self, request: EmbedRequest, arrival: Arrival | None = None) -> Embedded:
+    async def embed(
+        self, request: EmbedRequest, arrival: Arrival | None = None, gone: Callable[[], bool] = lambda: False
+    ) -> Embedded:
         """Vectors for ``request.texts`` in order, normalized as the request or the bundle says.
 
-        ``arrival`` (from ``batcher.arriving()``) tells the batcher when this request has queued.
+        ``arrival`` (from ``batcher.arriving()``) tells the batcher when this request has queued;
+        ``gone()`` whether its client has left (its texts are then never computed).
         """
         with self.batcher.arriving() if arrival is None else contextlib.nullcontext(arrival) as arrival:
             texts = self._prompted(request)
@@ -112,7 +116,7 @@ class EmbeddingService:
             missing = list(dict.fromkeys(text for index, text in enumerate(texts) if index not in hits))
             if missing:
                 tokens = sum(lengths[index] for index, text in enumerate(texts) if index not in hits)
-                computed = await self.batcher.submit(missing, tokens, arrival)
+                computed = await self.batcher.submit(missing, tokens, arrival, gone)
                 row_of = dict(zip(missing, computed, strict=False))
                 for index, text in enumerate(texts):
                     if index not in hits:

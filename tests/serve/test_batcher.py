@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from edgeembed.serve.batcher import DynamicBatcher, QueueFullError, ShuttingDownError
+from edgeembed.serve.batcher import AbandonedError, DynamicBatcher, QueueFullError, ShuttingDownError
 
 
 class FakeModel:
@@ -178,6 +178,31 @@ def test_abandoned_requests_cost_no_compute():
 
     run(main())
     assert ["gone"] not in model.batches
+
+
+def test_a_client_that_left_is_dropped_at_submit_and_before_its_batch_forms():
+    """``gone()`` is read synchronously: no event-loop round trip lets a departed client's texts
+    slip into a batch (the server sets it the moment the connection ends)."""
+    model = FakeModel(delay_s=0.1)
+    left = {"early": True, "queued": False}
+
+    async def main():
+        batcher = batcher_for(model, max_batch=1)
+        first = asyncio.ensure_future(batcher.submit(["first"], 1))
+        await asyncio.sleep(0.02)
+        with pytest.raises(AbandonedError):
+            await batcher.submit(["early"], 1, gone=lambda: left["early"])
+        queued = asyncio.ensure_future(batcher.submit(["queued"], 1, gone=lambda: left["queued"]))
+        await asyncio.sleep(0.01)
+        left["queued"] = True  # no task is cancelled: only the flag says the client left
+        await first
+        await batcher.submit(["last"], 1)
+        with pytest.raises(AbandonedError):
+            await queued
+        await batcher.close()
+
+    run(main())
+    assert model.batches == [["first"], ["last"]]
 
 
 def test_small_requests_go_first_and_the_largest_are_shed():
