@@ -113,24 +113,32 @@ def test_a_client_gone_mid_body_is_not_an_internal_error(tiny_bundles):
 
 
 def test_requests_whose_clients_left_never_reach_the_model(tiny_bundles):
-    long_texts = [f"text number {i} " + "word " * 40 for i in range(2048)]
-    with serving(tiny_bundles["fp32"], "--cache-size", "0", "--max-queue", "4096") as (port, _):
+    """Three bulk requests keep the model busy (about 0.5 s here) while 20 clients send a request
+    and close at once; none of theirs may be computed."""
+    bulk = [[f"bulk {b} text number {i} " + "word " * 40 for i in range(2048)] for b in range(3)]
+    with serving(tiny_bundles["fp32"], "--cache-size", "0", "--max-queue", "16384") as (port, _):
         before = metric(port, "edgeembed_batch_size_sum")
-        with socket.create_connection(("127.0.0.1", port), timeout=120) as busy:  # keeps the model busy
-            body = json.dumps({"input": long_texts}).encode()
-            busy.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            time.sleep(0.05)
+        busy = [socket.create_connection(("127.0.0.1", port), timeout=120) for _ in bulk]
+        try:
+            for sock, texts in zip(busy, bulk, strict=True):
+                body = json.dumps({"input": texts}).encode()
+                sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            time.sleep(0.2)  # the first bulk request is in the model
             for index in range(20):  # 20 x 64 texts whose clients close right after sending
                 gone = json.dumps({"input": [f"gone {index} {j}" for j in range(64)]}).encode()
                 with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
                     client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
                                    + f"Content-Length: {len(gone)}\r\n\r\n".encode() + gone)
-            busy.settimeout(120)
-            assert busy.recv(12).startswith(b"HTTP/1.1 200")
+            statuses = [read_response(sock).split(b" ", 2)[1] for sock in busy]
+        finally:
+            for sock in busy:
+                sock.close()
+        assert statuses == [b"200"] * len(bulk)
         time.sleep(0.5)
         computed = metric(port, "edgeembed_batch_size_sum") - before
-        assert computed < len(long_texts) + 64, f"{computed - len(long_texts):.0f} texts of gone clients were computed"
+        bulk_texts = sum(len(texts) for texts in bulk)
+        assert computed == bulk_texts, f"{computed - bulk_texts:.0f} texts of gone clients were computed"
 
 
 def test_a_one_text_client_is_not_starved_by_64_bulk_clients(tiny_bundles):
