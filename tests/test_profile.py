@@ -69,3 +69,15 @@ def test_profile_plot_is_written(fake_bundle, tmp_path):
     result = CliRunner().invoke(app, ["profile", str(fake_bundle), "--rounds", "1", "--plot", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_truncation_is_counted_once_not_warned_per_call(fake_bundle, caplog):
+    embedder = Embedder.load(fake_bundle, token_cache_size=0, embedding_cache_size=0)
+    long_text = " ".join(["word"] * (4 * embedder.max_seq_length))
+    with caplog.at_level("WARNING", logger="edgeembed"):
+        result = profile_embedder(embedder, [long_text, *TEXTS[:3]], batch_size=1, rounds=2)
+    cut = sum(item.truncated for item in embedder.tokenizer.encode([long_text, *TEXTS[:3]]))
+    assert cut >= 1 and result.truncated == 2 * cut and result.to_dict()["max_seq_length"] == embedder.max_seq_length
+    assert not [record for record in caplog.records if "truncated" in record.getMessage()]
+    embedder.encode([long_text])  # outside the profile the warning is back
+    assert [record for record in caplog.records if "truncated" in record.getMessage()]

@@ -326,6 +326,11 @@ def print_pipeline_profile(console: Console, result: dict[str, Any]) -> None:
         f"({100 * unattributed:.1f}% outside encode); padding waste x{result['padding_waste']:.2f} "
         f"({result['token_slots']:,} token slots for {result['real_tokens']:,} real tokens)"
     )
+    if result["truncated"]:
+        console.print(
+            f"{result['truncated']:,} of {result['texts']:,} texts were cut to the model's "
+            f"{result['max_seq_length']} tokens (their cut tokens cost nothing)"
+        )
     console.print(f"operators: {result['operators']}")
     total = sum(result["operator_seconds"].values())
     for name, seconds in list(result["operator_seconds"].items())[:8]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import weakref
@@ -34,6 +35,18 @@ from edgeembed.formats import FORMATS
 
 logger = logging.getLogger("edgeembed")
 CHUNK_SIZE = 4096  # texts tokenized at once; bounds memory for huge inputs
+
+
+@contextlib.contextmanager
+def truncation_warnings_off() -> Iterator[None]:
+    """Silences ``encode``'s once-per-call truncation warning, for measurements that count
+    truncation themselves (``Embedder.total_truncated``) and would otherwise repeat it per call."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class Embedder:

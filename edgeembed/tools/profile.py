@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeembed.atomic import atomic_write
+from edgeembed.embed.embedder import truncation_warnings_off
 from edgeembed.errors import EdgeEmbedError, InputError
 
 # Stage -> what it covers (the report's order).
@@ -46,12 +47,14 @@ class PipelineProfile:
     batch_size: int
     texts: int
     calls: int
+    max_seq_length: int
     wall_s: float  # measured around the encode calls
     stages: dict[str, float]  # exclusive seconds per stage; their sum is the time inside encode
     token_slots: int  # what the model computed, padding included
     real_tokens: int  # the texts' own tokens
     runtime: str
     operators: str  # what the operator split below is, or why there is none
+    truncated: int = 0  # texts cut to the model's max_seq_length, over all calls
     operator_seconds: dict[str, float] = field(default_factory=dict)  # per operator type, largest first
 
     @property
@@ -91,6 +94,8 @@ class PipelineProfile:
             "token_slots": self.token_slots,
             "real_tokens": self.real_tokens,
             "padding_waste": self.padding_waste,
+            "truncated": self.truncated,
+            "max_seq_length": self.max_seq_length,
             "runtime": self.runtime,
             "operators": self.operators,
             "operator_seconds": self.operator_seconds,
@@ -206,16 +211,18 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
     if not texts:
         raise InputError("no texts to profile")
     chunks = [texts[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-    for chunk in chunks:  # warm-up: first calls of each shape plan and allocate
-        embedder.encode(chunk, batch_size=batch_size)
-    embedder.backend.mark_operator_times()  # what the warm-up counted is left out
-    watch, counts = _Stopwatch(), _Counts()
-    with _patched(_instrument(embedder, watch, counts)):
-        start = time.perf_counter()
-        for _ in range(rounds):
-            for chunk in chunks:
-                embedder.encode(chunk, batch_size=batch_size)
-        wall = time.perf_counter() - start
+    with truncation_warnings_off():  # counted once below instead of warned per call
+        for chunk in chunks:  # warm-up: first calls of each shape plan and allocate
+            embedder.encode(chunk, batch_size=batch_size)
+        embedder.backend.mark_operator_times()  # what the warm-up counted is left out
+        watch, counts = _Stopwatch(), _Counts()
+        truncated_before = embedder.total_truncated
+        with _patched(_instrument(embedder, watch, counts)):
+            start = time.perf_counter()
+            for _ in range(rounds):
+                for chunk in chunks:
+                    embedder.encode(chunk, batch_size=batch_size)
+            wall = time.perf_counter() - start
     runtime = embedder.backend.runtime or embedder.bundle.manifest.format
     by_operator = embedder.backend.operator_times()
     if by_operator:
@@ -229,12 +236,14 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
         batch_size=batch_size,
         texts=len(texts) * rounds,
         calls=len(chunks) * rounds,
+        max_seq_length=embedder.max_seq_length,
         wall_s=wall,
         stages=dict(watch.seconds),
         token_slots=counts.token_slots,
         real_tokens=counts.real_tokens,
         runtime=runtime,
         operators=operators,
+        truncated=embedder.total_truncated - truncated_before,
         operator_seconds=dict(sorted((by_operator or {}).items(), key=lambda item: -item[1])),
     )
 

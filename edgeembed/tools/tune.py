@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import statistics
 import time
@@ -23,10 +22,10 @@ from typing import Any
 
 from edgeembed.atomic import atomic_write
 from edgeembed.bundle import Bundle
+from edgeembed.embed.embedder import truncation_warnings_off
 from edgeembed.embed.tuned import SETTINGS, SWITCHES, settings_path
 from edgeembed.errors import InputError
 
-logger = logging.getLogger("edgeembed")
 GOALS = ("latency", "throughput")
 
 
@@ -50,12 +49,8 @@ def tune(
     threads = sorted({t for t in (threads or _thread_options(cores)) if t >= 1})
     if not threads or max(threads) > cores:
         raise InputError(f"thread counts must be between 1 and this machine's {cores} cores")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # a long text's truncation warning once per call is noise here
-    try:
+    with truncation_warnings_off():
         runs = _interleaved_rounds(bundle, list(texts), threads, batch_sizes, rounds, min_seconds, progress)
-    finally:
-        logger.setLevel(level)
     measured = [_median(option, results) for option, results in runs.items()]
     best = max(measured, key=lambda m: m["batch1_per_s"] if goal == "latency" else m["bulk_per_s"])
     chosen = {key: best[key] for key in (*SETTINGS, *SWITCHES) if key in best}
