@@ -68,3 +68,13 @@ def bench_texts(passages: int = 25, sentences_per_passage: int = 5) -> list[str]
     if len(set(texts)) != len(texts):
         raise ValueError(f"{passages} passages of {sentences_per_passage} sentences would repeat a text")
     return texts
+
+
+def distinct_texts(count: int) -> list[str]:
+    """``count`` distinct texts of two held-out sentences each (about 25 tokens), for load tests
+    where no cache may answer: at most 9,900 (every ordered pair of the 100 sentences)."""
+    short = builtin_texts("holdout")
+    size = len(short)
+    if count > size * (size - 1):
+        raise InputError(f"at most {size * (size - 1)} distinct texts can be made, asked for {count}")
+    return [f"{short[index % size]} {short[(index % size + 1 + index // size) % size]}" for index in range(count)]

@@ -10,7 +10,7 @@ import typer
 
 from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, RoundsOption, ThreadsOption
 from edgeembed.cli.output import user_errors
-from edgeembed.errors import EdgeEmbedError
+from edgeembed.errors import EdgeEmbedError, InputError
 
 API_KEY_ENV = "EDGEEMBED_API_KEY"
 
@@ -107,7 +107,9 @@ def serve_command(
 def bench_serve_command(
     bundle: BundleArgument,
     clients: Annotated[int, typer.Option(help="Concurrent clients in the concurrent rounds.")] = 32,
-    requests: Annotated[int, typer.Option(help="Single-sentence requests per round.")] = 400,
+    requests: Annotated[
+        int, typer.Option(help="Requests per round and mode, each a text the server has not seen.")
+    ] = 400,
     rounds: RoundsOption = 3,
     server_option: Annotated[
         list[str] | None,
@@ -115,21 +117,22 @@ def bench_serve_command(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Measure the batching gain of 'edgeembed serve' on 127.0.0.1 (fresh server, bounded)."""
+    """Served speed of 'edgeembed serve' on 127.0.0.1 against offline encode (fresh server, bounded)."""
     from edgeembed.cli.output import console, errors
-    from edgeembed.texts import builtin_texts
+    from edgeembed.texts import distinct_texts
     from edgeembed.tools.serve_load import load_test
 
-    sentences = builtin_texts("holdout")
-    texts = [sentences[i % len(sentences)] for i in range(max(1, requests))]
     with user_errors():
+        if requests < 1 or rounds < 1:
+            raise InputError("--requests and --rounds must be at least 1")
         summary = load_test(
             bundle,
-            texts,
+            distinct_texts(2 * rounds * requests),
             clients=clients,
             rounds=rounds,
             server_args=list(server_option or []),
             progress=lambda message: errors.print(message, markup=False),
+            requests=requests,
         )
     if as_json:
         print(json.dumps(summary))

@@ -8,7 +8,7 @@ from rich.table import Table
 
 def print_load_test(console: Console, summary: dict) -> None:
     table = Table(
-        title=f"edgeembed serve on 127.0.0.1: {summary['requests_per_round']} single-sentence requests x {summary['rounds']} rounds"
+        title=f"edgeembed serve on 127.0.0.1: {summary['requests_per_round']} one-text requests per mode x {summary['rounds']} rounds"
     )
     for column in ("mode", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "client CPU ms/req"):
         table.add_column(column, justify="left" if column == "mode" else "right")
@@ -36,6 +36,16 @@ def print_load_test(console: Console, summary: dict) -> None:
             f"CPU ceiling: {ceiling['cores']} core(s) at the concurrent rounds' CPU per request (server + load "
             f"generator) serve at most {ceiling['requests_per_s']:.0f} req/s, a batching gain of "
             f"x{ceiling['batching_gain']:.2f}; the concurrent rounds reached {ceiling['share_reached']:.0%} of it",
+            markup=False,
+        )
+
+    offline = summary.get("offline")
+    if offline:
+        console.print(
+            f"offline encode, batch {offline['batch_size']}, {offline['threads']} thread(s), same texts: "
+            f"{offline['texts_per_s']:.0f} texts/s at {offline['cpu_ms_per_text']:.3f} ms CPU per text; "
+            f"the concurrent rounds served {offline['served_share']:.0%} of that, at "
+            f"x{offline['server_cpu_vs_model']:.2f} its CPU per text",
             markup=False,
         )
 

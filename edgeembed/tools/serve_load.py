@@ -1,8 +1,10 @@
 """``edgeembed bench-serve``: the batching gain of a real server, measured on loopback.
 
 Starts ``edgeembed serve`` in a fresh process on a free 127.0.0.1 port (embedding cache off, so
-every request reaches the model), then alternates rounds of the same single-sentence requests
-sent one at a time and by ``clients`` concurrent clients (asyncio keep-alive connections).
+every request reaches the model), then alternates rounds of one-text requests sent one at a time
+and by ``clients`` concurrent clients (asyncio keep-alive connections), each round's texts new
+to the server, and after each round ``encode`` at batch 32 on the same texts in a fresh process:
+the offline speed the served speed is a share of.
 Reports requests/s, p50/p99 latency, errors, the batch sizes the server's
 ``/metrics`` saw, and whether SIGTERM ended it with status 0. Bounded in requests and time.
 It also reports the CPU the server and the load generator spent per request, and from the
@@ -23,12 +25,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
+from edgeembed.tools.offline_rate import OFFLINE_BATCH, offline_rate
 
 START_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0
@@ -181,33 +185,70 @@ def load_test(
     rounds: int = 3,
     server_args: list[str] | None = None,
     progress=lambda message: None,
+    requests: int | None = None,
+    offline: bool = True,
 ) -> dict:
-    """Interleaved sequential and concurrent rounds against one fresh server; a JSON-able summary."""
-    if clients < 2 or rounds < 1 or not texts:
+    """Interleaved rounds against one fresh server; a JSON-able summary.
+
+    Each round sends ``requests`` texts one at a time, then ``requests`` more from ``clients``
+    concurrent clients, then (``offline``) embeds the concurrent texts with ``encode`` at batch 32
+    in a fresh process with the server's threads: the speed the server is held against. The texts
+    are taken from ``texts`` in order, so a pool of ``2 * rounds * requests`` distinct texts
+    means no text is ever sent twice (``requests`` defaults to all of ``texts``, each time).
+    """
+    count = len(texts) if requests is None else requests
+    if clients < 2 or rounds < 1 or count < 1 or not texts:
         raise EdgeEmbedError("bench-serve needs --clients >= 2, --rounds >= 1 and at least one text")
+    slices = iter(_slices(texts, count))
+    threads = _option_value(server_args or [], "--threads")
     port = free_port()
     progress(f"starting the server on 127.0.0.1:{port}")
     process = start_server(
         Path(bundle), port, ["--cache-size", "0", *(server_args or [])]
     )  # every request reaches the model
     results: list[RoundResult] = []
+    baselines: list[dict] = []
     try:
-        run_round(port, texts[: min(len(texts), 32)], clients, "warm-up")
+        run_round(port, [f"warm-up request {index}" for index in range(32)], clients, "warm-up")
         concurrent = {"batches": 0.0, "texts": 0.0}
         for number in range(rounds):
-            for mode, count in (("one at a time", 1), (f"{clients} concurrent", clients)):
+            for mode, clients_now in (("one at a time", 1), (f"{clients} concurrent", clients)):
                 progress(f"round {number + 1}/{rounds}: {mode}")
+                round_texts = next(slices)
                 before = _batch_counters(port)
-                results.append(_measured_round(process.pid, port, texts, count, mode))
-                if count > 1:
+                results.append(_measured_round(process.pid, port, round_texts, clients_now, mode))
+                if clients_now > 1:
                     after = _batch_counters(port)
                     concurrent = {key: concurrent[key] + after[key] - before[key] for key in concurrent}
+            if offline:
+                progress(f"round {number + 1}/{rounds}: offline encode at batch {OFFLINE_BATCH}")
+                baselines.append(offline_rate(Path(bundle), round_texts, None if threads is None else int(threads)))
         status, metrics = request(port, "GET", "/metrics")
     finally:
         exit_status = stop_server(process)
     batches = batch_sizes(metrics.decode()) if status == 200 else {}
     batches["concurrent_mean_batch"] = concurrent["texts"] / concurrent["batches"] if concurrent["batches"] else 0.0
-    return summarize(results, batches, exit_status, len(texts))
+    return summarize(results, batches, exit_status, count, offline=baselines)
+
+
+def _slices(texts: list[str], count: int) -> Iterator[list[str]]:
+    """Consecutive ``count``-text slices of ``texts``, starting over when it runs out."""
+    start = 0
+    while True:
+        if start + count > len(texts):
+            start = 0
+        yield [texts[(start + index) % len(texts)] for index in range(count)]
+        start += count
+
+
+def _option_value(args: list[str], name: str) -> str | None:
+    """The value of ``name`` in ``args`` (``--name=value`` or ``--name value``), or None."""
+    for index, arg in enumerate(args):
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+    return None
 
 
 def _measured_round(pid: int, port: int, texts: list[str], clients: int, mode: str) -> RoundResult:
@@ -251,7 +292,12 @@ def _batch_counters(port: int) -> dict[str, float]:
 
 
 def summarize(
-    results: list[RoundResult], batches: dict, exit_status: int, requests_per_round: int, cores: int | None = None
+    results: list[RoundResult],
+    batches: dict,
+    exit_status: int,
+    requests_per_round: int,
+    cores: int | None = None,
+    offline: list[dict] | None = None,
 ) -> dict:
     cores = cores or usable_cores()
     modes: dict[str, Any] = {}
@@ -285,6 +331,26 @@ def summarize(
         "modes": summary,
         "batching_gain": round(gain, 2),
         "cpu_ceiling": cpu_ceiling(sequential, concurrent, cores),
+        "offline": offline_comparison(concurrent, offline or []),
         "server_batches": batches,
         "server_exit_status": exit_status,
+    }
+
+
+def offline_comparison(concurrent: dict, offline: list[dict]) -> dict | None:
+    """The concurrent rounds against ``encode`` at batch 32 on the same texts (medians over rounds):
+    served texts/s as a share of offline texts/s, and the server's CPU per request against the
+    model's own CPU per text."""
+    if not offline:
+        return None
+    rate = statistics.median(entry["texts_per_s"] for entry in offline)
+    model_cpu = statistics.median(entry["cpu_ms_per_text"] for entry in offline)
+    server_cpu = concurrent.get("server_cpu_ms_per_request")
+    return {
+        "batch_size": offline[0]["batch_size"],
+        "threads": offline[0]["threads"],
+        "texts_per_s": round(rate, 1),
+        "cpu_ms_per_text": round(model_cpu, 3),
+        "served_share": round(concurrent["requests_per_s"] / rate, 2) if rate else None,
+        "server_cpu_vs_model": round(server_cpu / model_cpu, 2) if server_cpu is not None and model_cpu else None,
     }
