@@ -70,11 +70,14 @@ def bench_texts(passages: int = 25, sentences_per_passage: int = 5) -> list[str]
     return texts
 
 
+MAX_DISTINCT_TEXTS = 9900  # ordered pairs of the 100 held-out sentences
+
+
 def distinct_texts(count: int) -> list[str]:
     """``count`` distinct texts of two held-out sentences each (about 25 tokens), for load tests
-    where no cache may answer: at most 9,900 (every ordered pair of the 100 sentences)."""
+    where no cache may answer: at most :data:`MAX_DISTINCT_TEXTS` (every ordered pair)."""
     short = builtin_texts("holdout")
     size = len(short)
-    if count > size * (size - 1):
-        raise InputError(f"at most {size * (size - 1)} distinct texts can be made, asked for {count}")
+    if count > min(MAX_DISTINCT_TEXTS, size * (size - 1)):
+        raise InputError(f"at most {MAX_DISTINCT_TEXTS} distinct texts can be made, asked for {count}")
     return [f"{short[index % size]} {short[(index % size + 1 + index // size) % size]}" for index in range(count)]

@@ -119,12 +119,17 @@ def bench_serve_command(
 ) -> None:
     """Served speed of 'edgeembed serve' on 127.0.0.1 against offline encode (fresh server, bounded)."""
     from edgeembed.cli.output import console, errors
-    from edgeembed.texts import distinct_texts
+    from edgeembed.texts import MAX_DISTINCT_TEXTS, distinct_texts
     from edgeembed.tools.serve_load import load_test
 
     with user_errors():
         if requests < 1 or rounds < 1:
             raise InputError("--requests and --rounds must be at least 1")
+        if 2 * rounds * requests > MAX_DISTINCT_TEXTS:
+            raise InputError(
+                f"--requests x --rounds is at most {MAX_DISTINCT_TEXTS // 2:,} (every request a new text); "
+                f"got {requests} x {rounds}"
+            )
         summary = load_test(
             bundle,
             distinct_texts(2 * rounds * requests),

@@ -1,4 +1,5 @@
-"""bench-serve's summary: CPU per request and the ceiling it puts on the batching gain."""
+"""bench-serve's summary: CPU per request, the ceiling it puts on the batching gain, and the served
+speed against offline encode on the same texts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import sys
 import pytest
 
 from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
-from edgeembed.tools.serve_load import RoundResult, summarize
+from edgeembed.texts import distinct_texts
+from edgeembed.tools.offline_rate import measure
+from edgeembed.tools.serve_load import RoundResult, _option_value, _slices, summarize
 
 
 def _round(mode: str, clients: int, seconds: float, requests: int, server_cpu: float | None, client_cpu: float) -> RoundResult:
@@ -50,3 +53,37 @@ def test_process_cpu_seconds_counts_work_and_refuses_a_missing_process():
     assert own_cpu_seconds() > own_before
     assert process_cpu_seconds(2**22 + 12345) is None  # above the kernel's pid limit
     assert usable_cores() >= 1
+
+
+def test_the_served_speed_is_a_share_of_offline_encode_on_the_same_texts():
+    results = [_round("one at a time", 1, 1.0, 500, 1.5, 0.1), _round("32 concurrent", 32, 1.0, 1500, 1.5, 0.05)]
+    offline = [
+        {"batch_size": 32, "threads": 2, "texts_per_s": 2000.0, "cpu_ms_per_text": 1.0},
+        {"batch_size": 32, "threads": 2, "texts_per_s": 2100.0, "cpu_ms_per_text": 0.9},
+        {"batch_size": 32, "threads": 2, "texts_per_s": 1900.0, "cpu_ms_per_text": 1.1},
+    ]
+    comparison = summarize(results, {}, 0, 1500, cores=2, offline=offline)["offline"]
+    assert comparison["texts_per_s"] == 2000.0 and comparison["cpu_ms_per_text"] == 1.0  # medians
+    assert comparison["served_share"] == 0.75  # 1,500 served texts/s against 2,000 offline
+    assert comparison["server_cpu_vs_model"] == 1.0  # 1.5 s of server CPU over 1,500 requests
+    assert summarize(results, {}, 0, 1500, cores=2)["offline"] is None
+
+
+def test_each_round_and_mode_gets_new_texts_and_the_servers_threads_are_found():
+    texts = distinct_texts(2 * 3 * 40)
+    assert len(set(texts)) == len(texts) == 240
+    slices = _slices(texts, 40)
+    taken = [next(slices) for _ in range(6)]
+    assert len({text for chunk in taken for text in chunk}) == 240  # nothing sent twice
+    assert next(slices) == taken[0]  # then it starts over
+    with pytest.raises(Exception, match="at most 9900"):
+        distinct_texts(9901)
+    assert _option_value(["--threads=3"], "--threads") == "3"
+    assert _option_value(["--max-wait-ms", "5", "--threads", "1"], "--threads") == "1"
+    assert _option_value(["--max-wait-ms=5"], "--threads") is None
+
+
+def test_offline_rate_measures_encode_with_no_caches(fake_bundle):
+    result = measure(str(fake_bundle), distinct_texts(64), threads=1, batch_size=32, min_seconds=0.05)
+    assert result["batch_size"] == 32 and result["threads"] == 1
+    assert result["texts_per_s"] > 0 and result["cpu_ms_per_text"] > 0

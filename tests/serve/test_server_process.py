@@ -114,6 +114,9 @@ def test_bench_serve_reports_batching_and_a_clean_exit(tiny_bundles):
     if sys.platform.startswith("linux"):
         assert all(mode["server_cpu_ms_per_request"] > 0 for mode in summary["modes"].values())
         assert summary["cpu_ceiling"]["requests_per_s"] > 0 and summary["cpu_ceiling"]["batching_gain"] > 0
+        assert summary["offline"]["server_cpu_vs_model"] > 0
+    offline = summary["offline"]  # encode at batch 32 on the same texts, in a fresh process
+    assert offline["batch_size"] == 32 and offline["texts_per_s"] > 0 and 0 < offline["served_share"] < 10
 
 
 def test_serve_cli_refuses_a_key_file_others_can_read_and_a_busy_port(tiny_bundles, tmp_path):
