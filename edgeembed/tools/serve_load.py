@@ -1,4 +1,4 @@
-"""``edgeembed bench-serve``: the batching gain of a real server, measured on loopback.
+"""``edgeembed bench-serve``: a real server's speed and batching gain on loopback, against offline encode.
 
 Starts ``edgeembed serve`` in a fresh process on a free 127.0.0.1 port (embedding cache off, so
 every request reaches the model), then alternates rounds of one-text requests sent one at a time
@@ -199,7 +199,7 @@ def load_test(
     count = len(texts) if requests is None else requests
     if clients < 2 or rounds < 1 or count < 1 or not texts:
         raise EdgeEmbedError("bench-serve needs --clients >= 2, --rounds >= 1 and at least one text")
-    slices = iter(_slices(texts, count))
+    slices = _slices(texts, count)
     threads = _option_value(server_args or [], "--threads")
     port = free_port()
     progress(f"starting the server on 127.0.0.1:{port}")
