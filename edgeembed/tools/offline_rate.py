@@ -1,9 +1,10 @@
 """The offline speed ``bench-serve`` holds the server against: ``Embedder.encode`` at batch 32 on
 the same texts, in a fresh process, with the server's thread count and no caches.
 
-Run as ``python -m edgeembed.tools.offline_rate SPEC_JSON`` (spec: ``bundle``, ``texts``,
-``threads``, ``batch_size``, ``min_seconds``); prints one JSON line with ``texts_per_s`` and
-``cpu_ms_per_text`` (the model's own CPU per text, every thread of the process).
+Run as ``python -m edgeembed.tools.offline_rate`` with a JSON spec on stdin (``bundle``, ``texts``,
+``threads``, ``batch_size``, ``min_seconds``; stdin, since thousands of texts overflow a command
+line); prints one JSON line with ``texts_per_s`` and ``cpu_ms_per_text`` (the model's own CPU
+per text, every thread of the process).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def offline_rate(
     }
     try:
         finished = subprocess.run(
-            [sys.executable, "-m", "edgeembed.tools.offline_rate", json.dumps(spec)],
+            [sys.executable, "-m", "edgeembed.tools.offline_rate"],
+            input=json.dumps(spec),
             capture_output=True,
             text=True,
             timeout=TIMEOUT_S,
@@ -72,11 +74,11 @@ def offline_rate(
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str]) -> None:
-    spec = json.loads(argv[0])
+def main() -> None:
+    spec = json.loads(sys.stdin.read())
     result = measure(spec["bundle"], spec["texts"], spec["threads"], spec["batch_size"], spec["min_seconds"])
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -10,7 +10,7 @@ import pytest
 
 from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
 from edgeembed.texts import distinct_texts
-from edgeembed.tools.offline_rate import measure
+from edgeembed.tools.offline_rate import measure, offline_rate
 from edgeembed.tools.serve_load import RoundResult, _option_value, _slices, summarize
 
 
@@ -87,3 +87,9 @@ def test_offline_rate_measures_encode_with_no_caches(fake_bundle):
     result = measure(str(fake_bundle), distinct_texts(64), threads=1, batch_size=32, min_seconds=0.05)
     assert result["batch_size"] == 32 and result["threads"] == 1
     assert result["texts_per_s"] > 0 and result["cpu_ms_per_text"] > 0
+
+
+def test_offline_rate_runs_in_a_fresh_process_with_more_texts_than_a_command_line_holds(tiny_bundles):
+    texts = distinct_texts(2000)  # ~260 KB of JSON: over Linux's 128 KB limit for one argument
+    result = offline_rate(tiny_bundles["fp32"], texts, threads=1, min_seconds=0.05)
+    assert result["threads"] == 1 and result["texts_per_s"] > 0
