@@ -41,11 +41,12 @@ def print_load_test(console: Console, summary: dict) -> None:
 
     offline = summary.get("offline")
     if offline:
+        share, cpu = offline["served_share"], offline["server_cpu_vs_model"]
         console.print(
             f"offline encode, batch {offline['batch_size']}, {offline['threads']} thread(s), same texts: "
             f"{offline['texts_per_s']:.0f} texts/s at {offline['cpu_ms_per_text']:.3f} ms CPU per text; "
-            f"the concurrent rounds served {offline['served_share']:.0%} of that, at "
-            f"x{offline['server_cpu_vs_model']:.2f} its CPU per text",
+            f"the concurrent rounds served {'-' if share is None else f'{share:.0%}'} of that"
+            + ("" if cpu is None else f", at x{cpu:.2f} its CPU per text"),
             markup=False,
         )
 

@@ -93,3 +93,16 @@ def test_offline_rate_runs_in_a_fresh_process_with_more_texts_than_a_command_lin
     texts = distinct_texts(2000)  # ~260 KB of JSON: over Linux's 128 KB limit for one argument
     result = offline_rate(tiny_bundles["fp32"], texts, threads=1, min_seconds=0.05)
     assert result["threads"] == 1 and result["texts_per_s"] > 0
+
+
+def test_the_table_prints_without_the_servers_cpu_time():
+    from rich.console import Console
+
+    from edgeembed.cli.serve_load_table import print_load_test
+
+    results = [_round("one at a time", 1, 1.0, 10, None, 0.1), _round("4 concurrent", 4, 1.0, 10, None, 0.1)]
+    offline = [{"batch_size": 32, "threads": 1, "texts_per_s": 20.0, "cpu_ms_per_text": 1.0}]
+    console = Console(record=True, width=200)
+    print_load_test(console, summarize(results, {}, 0, 10, cores=2, offline=offline))
+    text = console.export_text()
+    assert "served 50% of that" in text and "its CPU per text" not in text  # no /proc: no CPU ratio
