@@ -82,14 +82,23 @@ def test_distillation_brings_the_student_closer_to_the_teacher(tiny_model_dir):
     assert stats["loss_last_tenth"] < stats["loss_first"] and after < 0.7 * before, (before, after, stats)
 
 
-def test_layers_conversion_writes_a_verified_student_bundle(tiny_model_dir, tmp_path):
-    from edgeembed import Embedder
+@pytest.fixture(scope="module")
+def full_and_student(tiny_model_dir, tmp_path_factory):
+    """The tiny model converted whole and with 1 of its 2 layers (20 distillation steps)."""
     from edgeembed.converters import convert
 
+    tmp_path = tmp_path_factory.mktemp("pruned")
     target = write_target(tmp_path, "fp32")
     full = convert(tiny_model_dir, out=tmp_path / "full", target=target)
-    result = convert(tiny_model_dir, out=tmp_path / "l1", target=target, layers=1, distill_data=texts(64),
-                     distill_steps=20)
+    student = convert(tiny_model_dir, out=tmp_path / "l1", target=target, layers=1, distill_data=texts(64),
+                      distill_steps=20)
+    return full, student, tmp_path
+
+
+def test_layers_conversion_writes_a_verified_student_bundle(full_and_student):
+    from edgeembed import Embedder
+
+    full, result, tmp_path = full_and_student
     report = result.report
     pruning = report["pruning"]
     assert pruning["teacher_layers"] == 2 and len(pruning["layers_kept"]) == 1
@@ -105,6 +114,24 @@ def test_layers_conversion_writes_a_verified_student_bundle(tiny_model_dir, tmp_
     assert report["sizes_bytes"]["model"] < full.report["sizes_bytes"]["model"]
     vectors = Embedder.load(tmp_path / "l1").encode(SENTENCES)
     assert np.isfinite(vectors).all() and not np.allclose(vectors, Embedder.load(tmp_path / "full").encode(SENTENCES))
+
+
+def test_the_speed_floor_script_times_every_stage_of_both_bundles(full_and_student):
+    """``scripts/pruned-speed-floor.py`` reaches into the backend for the bare model call: it
+    must keep working as the backend changes (figures checked for shape, not speed)."""
+    import importlib.util
+    from pathlib import Path
+
+    _, _, tmp_path = full_and_student
+    path = Path(__file__).resolve().parents[2] / "scripts" / "pruned-speed-floor.py"
+    spec = importlib.util.spec_from_file_location("pruned_speed_floor", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for name in ("full", "l1"):
+        figures = script.measure(str(tmp_path / name), threads=1)
+        assert set(figures) == {"batch 1", "batch 32"}
+        for kinds in figures.values():
+            assert set(kinds) == set(script.KINDS) and all(us > 0 for us in kinds.values())
 
 
 def test_layers_errors_name_the_fix(tiny_model_dir, tmp_path):
