@@ -120,9 +120,11 @@ def test_the_speed_floor_script_times_every_stage_of_both_bundles(full_and_stude
     """``scripts/pruned-speed-floor.py`` reaches into the backend for the bare model call: it
     must keep working as the backend changes (figures checked for shape, not speed)."""
     import importlib.util
+    import logging
     from pathlib import Path
 
     _, _, tmp_path = full_and_student
+    level = logging.getLogger("edgeembed").level
     path = Path(__file__).resolve().parents[2] / "scripts" / "pruned-speed-floor.py"
     spec = importlib.util.spec_from_file_location("pruned_speed_floor", path)
     script = importlib.util.module_from_spec(spec)
@@ -132,6 +134,7 @@ def test_the_speed_floor_script_times_every_stage_of_both_bundles(full_and_stude
         assert set(figures) == {"batch 1", "batch 32"}
         for kinds in figures.values():
             assert set(kinds) == set(script.KINDS) and all(us > 0 for us in kinds.values())
+    assert logging.getLogger("edgeembed").level == level  # warnings stay on for whatever runs next
 
 
 def test_layers_errors_name_the_fix(tiny_model_dir, tmp_path):
