@@ -25,6 +25,7 @@ from typing import Any
 
 KINDS = ("tokenizer alone", "model call", "tokenizer + model call", "encode")
 REPEATS = 7  # timed passes of each kind per process, interleaved; the median counts
+CHILD_TIMEOUT_S = 600  # one bundle's measurement takes seconds; a hung runtime must not hang the script
 
 
 def model_call(backend: Any, arrays: dict) -> Callable[[], object]:
@@ -132,6 +133,7 @@ def child(bundle: str, threads: int) -> dict:
         capture_output=True,
         text=True,
         check=False,
+        timeout=CHILD_TIMEOUT_S,
     )
     if completed.returncode:
         raise SystemExit(f"{bundle}: measurement failed:\n{completed.stderr[-2000:]}")
