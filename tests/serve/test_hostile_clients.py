@@ -142,6 +142,9 @@ def test_requests_whose_clients_left_never_reach_the_model(tiny_bundles):
 
 
 def test_a_one_text_client_is_not_starved_by_64_bulk_clients(tiny_bundles):
+    """Starvation is judged by order, not milliseconds: while a one-text query waits, at most a
+    few of the 64 bulk clients' requests may finish before it (the batch running when it arrived
+    and the one it rides in). Served oldest first, it would wait behind about 64 of them."""
     import asyncio
 
     from edgeembed.tools.serve_load import _post
@@ -155,13 +158,14 @@ def test_a_one_text_client_is_not_starved_by_64_bulk_clients(tiny_bundles):
             sent += 1
         writer.close()
 
-    async def lone(port: int) -> list[tuple[int, float]]:
+    async def lone(port: int, statuses: list) -> list[tuple[int, int]]:
+        """(status, bulk requests computed while this query waited) for each of 48 queries."""
         results = []
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for index in range(48):
-            started = time.perf_counter()
+            before = statuses.count(200)
             status, _ = await _post(reader, writer, "/v1/embeddings", json.dumps({"input": f"query {index}"}).encode())
-            results.append((status, time.perf_counter() - started))
+            results.append((status, statuses.count(200) - before))
             await asyncio.sleep(0.02)
         writer.close()
         return results
@@ -170,16 +174,16 @@ def test_a_one_text_client_is_not_starved_by_64_bulk_clients(tiny_bundles):
         stop, statuses = asyncio.Event(), []
         clients = [asyncio.ensure_future(bulk(port, c, stop, statuses)) for c in range(64)]
         await asyncio.sleep(0.5)  # the queue is full of bulk requests
-        results = await asyncio.wait_for(lone(port), 60)
+        results = await asyncio.wait_for(lone(port, statuses), 120)
         stop.set()
-        await asyncio.wait_for(asyncio.gather(*clients, return_exceptions=True), 60)
+        await asyncio.wait_for(asyncio.gather(*clients, return_exceptions=True), 120)
         return results, statuses
 
     with serving(tiny_bundles["fp32"], "--cache-size", "0", "--max-queue", "1024", "--max-inputs", "256") as (port, _):
         results, statuses = asyncio.run(main(port))
-    latencies = sorted(seconds for _, seconds in results)
+    overtaken = sorted(count for _, count in results)
     assert [status for status, _ in results] == [200] * 48
-    assert latencies[int(0.99 * len(latencies))] < 0.25, latencies[-5:]
+    assert overtaken[-2] <= 6, overtaken  # oldest first: about 1 in 6 queries waited behind 17 or more
     assert 503 in statuses  # the bulk clients were over the queue: shed, not the lone one
 
 
