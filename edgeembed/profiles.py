@@ -147,8 +147,10 @@ class TargetProfile:
                 raise TargetError(f"{where}: field {name!r} must be a number in [-1, 1]")
 
     def replace(self, **changes: Any) -> TargetProfile:
-        """A copy with some fields overridden (CLI flags), validated again."""
+        """A copy with some fields overridden (CLI flags), validated again; a choice that does not
+        fit the format is blamed on its flag, not on the target."""
         changes = {k: v for k, v in changes.items() if v is not None}
+        _check_flag_choices(changes, changes.get("format", self.format))
         new_format = changes.get("format")
         if new_format in FORMAT_RUNTIMES and new_format != self.format:
             # A format switch brings that format's runtime and, where needed, device and mode.
@@ -188,6 +190,17 @@ class TargetProfile:
             return cls(**values)
         except TargetError as error:
             raise TargetError(f"{where}: {error}") from None
+
+
+def _check_flag_choices(changes: dict[str, Any], fmt: str) -> None:
+    """A TargetError naming the flag when an overridden choice is not one ``fmt`` offers."""
+    tables = {"quantization": FORMAT_QUANTIZATIONS, "device": FORMAT_DEVICES, "runtime": FORMAT_RUNTIMES}
+    for name, table in tables.items():
+        allowed = table.get(fmt, ())
+        if name in changes and allowed and changes[name] not in allowed:
+            raise TargetError(
+                f"--{name} {changes[name]} does not work with format {fmt}; choose one of {list(allowed)}"
+            )
 
 
 def _device_match(table: object, where: str) -> DeviceMatch:

@@ -1,8 +1,14 @@
 """Text files (one text per line, or the STS CSV format ``sentence1,sentence2[,score]``) and the
-text sets shipped with edgeembed."""
+text sets shipped with edgeembed.
+
+One rule for every text a command reads (files, stdin, arguments): it must be UTF-8 (a leading
+byte-order mark is dropped). Anything else is refused with the line and byte that broke it,
+never decoded with replacement characters or passed on as lone surrogates.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from importlib import resources
@@ -10,15 +16,52 @@ from pathlib import Path
 
 from edgeembed.errors import InputError
 
+UTF8_FIX = "convert it to UTF-8 first, e.g. with iconv -f latin1 -t utf-8"
+
+
+def decode_utf8(data: bytes, source: str) -> str:
+    """``data`` as text, or an :class:`InputError` naming ``source``, the line and the bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise InputError(f"{source} is not UTF-8 (byte 0x{data[error.start]:02x} on line {line}); {UTF8_FIX}") from None
+
+
+def check_utf8_file(path: Path, chunk_bytes: int = 1 << 20) -> None:
+    """Reads ``path`` through once, in chunks: an :class:`InputError` if any byte is not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(chunk_bytes)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                bad = chunk[error.start] if error.start < len(chunk) else chunk[-1]
+                line = lines + chunk.count(b"\n", 0, error.start) + 1
+                raise InputError(f"{path} is not UTF-8 (byte 0x{bad:02x} on line {line}); {UTF8_FIX}") from None
+            if not chunk:
+                return
+            lines += chunk.count(b"\n")
+
+
+def check_utf8_texts(texts: list[str], source: str) -> list[str]:
+    """``texts`` unchanged, or an :class:`InputError` if one holds a lone surrogate (the way
+    Python passes on command-line bytes that are not UTF-8)."""
+    for number, text in enumerate(texts, 1):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"{source} {number} is not UTF-8; {UTF8_FIX}") from None
+    return texts
+
 
 def _read(path: str | Path) -> str:
     file_path = Path(path)
     if not file_path.is_file():
         raise InputError(f"{file_path} not found")
-    try:
-        return file_path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{file_path} is not UTF-8 text") from None
+    return decode_utf8(file_path.read_bytes(), str(file_path))
 
 
 def _is_csv(path: str | Path) -> bool:

@@ -18,7 +18,7 @@ from edgeembed.cli.measure import bench_command, eval_command, profile_command, 
 from edgeembed.cli.options import BundleArgument, DeviceOption, JsonFlag, OverwriteFlag, ThreadsOption
 from edgeembed.cli.output import console, errors, fail, show, user_errors
 from edgeembed.cli.serve import bench_serve_command, serve_command
-from edgeembed.errors import EdgeEmbedError
+from edgeembed.errors import EdgeEmbedError, InputError
 
 app = typer.Typer(
     help="Convert sentence-embedding models into small, verified bundles and embed on the edge.",
@@ -173,13 +173,12 @@ def embed(
     import numpy as np
 
     from edgeembed.atomic import atomic_write
-    from edgeembed.cli.inputs import npy_target, stdin_texts
+    from edgeembed.cli.inputs import argument_texts, npy_target, stdin_texts
     from edgeembed.embed.embedder import Embedder
-    from edgeembed.errors import InputError
 
     try:
         npy_path = npy_target(npy) if npy is not None else None
-        texts = texts or stdin_texts()
+        texts = argument_texts(texts) if texts else stdin_texts()
         embedder = Embedder.load(bundle, threads=threads, device=device.value if device else None)
         vectors = embedder.encode(
             texts,
@@ -234,18 +233,21 @@ def embed_corpus_command(
     from rich.progress import Progress
 
     from edgeembed.embed.embedder import Embedder
-    from edgeembed.tools.corpus import check_corpus_source, embed_corpus
+    from edgeembed.tools.corpus import check_corpus_out, check_corpus_source, embed_corpus
 
     try:
-        check_corpus_source(source)  # before the model loads and before --out is made
+        rows = check_corpus_source(source)  # before the model loads and before --out is made
+        check_corpus_out(out)
         embedder = Embedder.load(bundle, threads=threads, embedding_cache_size=0)
         with Progress(console=errors, transient=True, disable=not errors.is_terminal) as progress:
-            task = progress.add_task("Embedding", total=None)
+            task = progress.add_task("Embedding", total=rows)
             result = embed_corpus(
                 embedder, source, out, shard_size, fmt, workers, lambda n: progress.advance(task, n), ray
             )
     except EdgeEmbedError as error:
         fail(error)
+    except OSError as error:
+        fail(InputError(f"cannot write {out}: {error.strerror or error}"))
     finally:
         if "embedder" in locals():
             embedder.close()

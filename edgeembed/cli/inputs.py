@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 from edgeembed.errors import InputError
+from edgeembed.texts import check_utf8_texts, decode_utf8
 
 
 def npy_target(npy: Path) -> Path:
@@ -18,10 +20,17 @@ def npy_target(npy: Path) -> Path:
     return path
 
 
+def argument_texts(texts: list[str]) -> list[str]:
+    """Texts given on the command line, under the same UTF-8 rule as files and stdin."""
+    return check_utf8_texts(texts, "text argument")
+
+
 def stdin_texts() -> list[str]:
+    """One text per line of stdin, which must be UTF-8 like every text file."""
     if sys.stdin.isatty():
         raise InputError("no texts: give them as arguments, or pipe one per line on stdin")
-    lines = [line.rstrip("\n") for line in sys.stdin]
+    text = decode_utf8(sys.stdin.buffer.read(), "stdin")
+    lines = [line.rstrip("\n") for line in io.StringIO(text, newline=None)]  # as text-mode stdin splits
     if not lines:
         raise InputError("no texts: stdin was empty; give texts as arguments or one per line")
     return lines

@@ -61,15 +61,18 @@ def bench_command(
     """Speed, cold start, memory and size of a bundle against PyTorch, ONNX Runtime and other bundles, in one run."""
     from edgeembed.cli.tables import print_bench
     from edgeembed.host.bench import plot_bench, run_bench
+    from edgeembed.tools.charts import check_plot_target
 
     baselines = [name.strip() for name in baseline.split(",") if name.strip()]
     with user_errors():
+        if plot:
+            check_plot_target(plot)  # before minutes of measuring, not after
         result = run_bench(
             bundle,
             baselines,
             texts,
             threads=threads,
-            rounds=max(1, rounds),
+            rounds=rounds,
             model=model,
             progress=lambda m: errors.print(f"[dim]{m}[/]"),
             compare=compare or (),
@@ -135,9 +138,12 @@ def profile_command(
     """Where encode's time goes on this machine: tokenizer, packing, tensors, model call, pooling, glue."""
     from edgeembed.cli.tables import print_pipeline_profile
     from edgeembed.texts import bench_texts, read_texts
+    from edgeembed.tools.charts import check_plot_target
     from edgeembed.tools.profile import plot_profile, profile
 
     with user_errors():
+        if plot:
+            check_plot_target(plot)
         sample = read_texts(texts) if texts else bench_texts()
         profiles = [
             profile(bundle, sample, batch_size=size, rounds=rounds, threads=threads, operators=operators)

@@ -9,6 +9,8 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 
 from edgeembed.errors import EdgeEmbedError
@@ -38,3 +40,19 @@ def show(result: Any, as_json: bool, print_table: Callable[[Console, Any], None]
         print(json.dumps(result, default=str))
     else:
         print_table(console, result)
+
+
+def print_whole(console: Console, table: Table) -> None:
+    """Print ``table`` within the terminal (or the 80 columns rich assumes for a pipe) when its
+    cells fit by wrapping, and at its natural width when rich would have to cut one (``13.…``)."""
+    with console.capture() as fitted:
+        console.print(table)
+    if "…" not in fitted.get():
+        console.file.write(fitted.get())
+        return
+    width = console.width
+    console.width = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    try:
+        console.print(table)
+    finally:
+        console.width = width

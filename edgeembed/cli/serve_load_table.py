@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from edgeembed.cli.output import print_whole
+
 
 def print_load_test(console: Console, summary: dict) -> None:
     table = Table(
@@ -22,7 +24,7 @@ def print_load_test(console: Console, summary: dict) -> None:
             _ms(row.get("server_cpu_ms_per_request")),
             _ms(row.get("client_cpu_ms_per_request")),
         )
-    console.print(table)
+    print_whole(console, table)
     batches = summary["server_batches"]
     console.print(
         f"batching gain: x{summary['batching_gain']:.2f}   server batches: {batches.get('batches', 0):.0f}, "

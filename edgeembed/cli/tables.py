@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from edgeembed.bundle import Bundle
+from edgeembed.cli.output import print_whole
 from edgeembed.embed.pooling import l2_normalize
 
 
@@ -50,7 +53,7 @@ def print_conversion_report(console: Console, report: dict[str, Any], path: Path
     sizes = report["sizes_bytes"]
     table.add_row("model size", _mb(sizes["model"]), "")
     table.add_row("FP32 model size", _mb(sizes.get("float32_model")), "")
-    console.print(table)
+    print_whole(console, table)
     details = report.get("model_details", {})
     recipe = details.get("int8_recipe")
     if recipe:
@@ -113,7 +116,7 @@ def print_similarity(console: Console, texts: list[str], vectors: np.ndarray) ->
     for index, text in enumerate(texts):
         label = f"{index}: {text[:48]}{'...' if len(text) > 48 else ''}"
         table.add_row(label, *(f"{value:.3f}" for value in matrix[index]))
-    console.print(table)
+    print_whole(console, table)
 
 
 def print_bundle_info(console: Console, bundle: Bundle) -> None:
@@ -149,7 +152,7 @@ def print_bundle_info(console: Console, bundle: Bundle) -> None:
             rows["INT8 recipe"] = recipe["chosen"]
     for key, value in rows.items():
         table.add_row(key, value)
-    console.print(table)
+    print_whole(console, table)
 
 
 def print_evaluation(console: Console, result: dict[str, Any]) -> None:
@@ -167,7 +170,7 @@ def print_evaluation(console: Console, result: dict[str, Any]) -> None:
             table.add_row("pairwise-cosine Spearman vs FP32", f"{cosine['spearman_vs_fp32']:.4f}")
     else:
         table.add_row("FP32 source", result["fp32"])
-    console.print(table)
+    print_whole(console, table)
     if result.get("outputs"):
         print_output_grid(console, result["outputs"])
 
@@ -193,7 +196,7 @@ def print_output_grid(console: Console, rows: list[dict[str, Any]]) -> None:
             f"{fp32['sts_spearman']:.2f}" if fp32 else "",
             f"{fp32['recall_at_1']:.3f}" if fp32 else "",
         )
-    console.print(table)
+    print_whole(console, table)
 
 
 def print_bench(console: Console, result: dict[str, Any]) -> None:
@@ -221,7 +224,7 @@ def print_bench(console: Console, result: dict[str, Any]) -> None:
             f"{r['peak_rss_mb']:.0f}",
             f"{r['model_mb']:.1f}",
         )
-    console.print(table)
+    print_whole(console, table)
     for name, ratio in result["ratios"].items():
         console.print(f"{name.replace('_', ' ')}: batch 1 x{ratio['batch1_per_s']}, batch 32 x{ratio['batch32_per_s']}")
     console.print("pad = tokens the model ran (padding included) per token of text")
@@ -250,7 +253,7 @@ def print_tune(console: Console, result: dict[str, Any]) -> None:
             f"{row['bulk_per_s']:.0f}",
             str(row["batch_size"]),
         )
-    console.print(table)
+    print_whole(console, table)
     if result.get("litert_executor"):
         console.print(f"LiteRT executor: {result['litert_executor']}")
     chosen = ", ".join(f"{key}={value}" for key, value in result["chosen"].items())
@@ -286,7 +289,7 @@ def print_doctor(console: Console, report: dict) -> None:
             )
         else:
             table.add_row("bundle", f"[red]FAILED[/] {bundle['path']}: {bundle.get('error', 'bad output')}")
-    console.print(table)
+    print_whole(console, table)
 
 
 def print_targets(console: Console, profiles) -> None:
@@ -297,7 +300,7 @@ def print_targets(console: Console, profiles) -> None:
     for p in profiles:
         board = p.description.split(" (")[0].split(",")[0]
         table.add_row(p.name, f"{p.format} {p.quantization}", f"{p.runtime} {p.device}", board)
-    console.print(table)
+    print_whole(console, table)
 
 
 def print_profile(console: Console, profile) -> None:
@@ -305,8 +308,21 @@ def print_profile(console: Console, profile) -> None:
     table.add_column("field", no_wrap=True)
     table.add_column("value", overflow="fold")
     for name, value in vars(profile).items():
-        table.add_row(name, str(list(value) if isinstance(value, tuple) else value))
-    console.print(table)
+        label = f"[{name}]" if dataclasses.is_dataclass(value) else name
+        table.add_row(Text(label), Text(_profile_value(value)))
+    print_whole(console, table)
+
+
+def _profile_value(value: Any) -> str:
+    """A profile field as its TOML file spells it: lists in brackets, a table as ``key = value`` pairs."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        pairs = [(field.name, getattr(value, field.name)) for field in dataclasses.fields(value)]
+        return ", ".join(f"{key} = {_profile_value(item)}" for key, item in pairs if item != ()) or "(empty)"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_profile_value(item) for item in value) + "]"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def print_pipeline_profile(console: Console, result: dict[str, Any]) -> None:
@@ -319,7 +335,7 @@ def print_pipeline_profile(console: Console, result: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column in ("stage", "covers") else "right")
     for row in result["stages"]:
         table.add_row(row["stage"], f"{100 * row['share']:.1f}%", f"{row['us_per_text']:.1f}", row["covers"])
-    console.print(table)
+    print_whole(console, table)
     unattributed = result["unattributed_s"] / result["wall_s"] if result["wall_s"] else 0.0
     console.print(
         f"stages sum to {100 * result['stage_sum_s'] / result['wall_s']:.1f}% of the wall time "

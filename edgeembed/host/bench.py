@@ -21,6 +21,7 @@ from typing import Any
 from edgeembed.bundle import Bundle
 from edgeembed.errors import EdgeEmbedError, InputError
 from edgeembed.texts import bench_texts, read_texts
+from edgeembed.tools.charts import pyplot, save_png
 
 # What a user would otherwise run: PyTorch FP32; ONNX Runtime dynamic INT8 (what fastembed ships);
 # plain OpenVINO FP32 (the ONNX export read as it is, dynamic shapes, each batch padded to its
@@ -155,6 +156,9 @@ def run_bench(
 ) -> dict[str, Any]:
     """Interleaved rounds of the bundle, the baselines and any ``compare`` bundles (each run as
     edgeembed runs it, named by its folder), every pipeline in a fresh process per round."""
+    for name, value in (("threads", threads), ("rounds", rounds)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} (--{name}) must be a positive integer, got {value!r}")
     bundle = Bundle.load(bundle_path)
     others = {f"bundle {Path(path).name}": Bundle.load(path) for path in compare}
     texts = read_texts(texts_file) if texts_file else bench_texts()
@@ -215,13 +219,7 @@ def _ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def plot_bench(result: dict[str, Any], path: str | Path) -> Path:
     """Latency by sequence length and throughput bars (needs matplotlib: edgeembed[plot])."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise EdgeEmbedError('--plot needs matplotlib: pip install "edgeembed[plot]"') from None
+    plt = pyplot()
     results = result["results"]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     for name, values in results.items():
@@ -239,5 +237,4 @@ def plot_bench(result: dict[str, Any], path: str | Path) -> Path:
     right.set(ylabel="sentences / s", title=f"Throughput ({result['threads']} threads)")
     right.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    return Path(path)
+    return save_png(figure, path)

@@ -1,7 +1,11 @@
 """``edgeembed embed-corpus``: embed a large text collection into shards, resumably.
 
 Input: a text file (one passage per line, id = line number), JSON Lines (``text`` and optional
-``id`` per line) or Parquet (``text`` and optional ``id`` columns; the ``corpus`` extra). Output:
+``id`` per line), CSV or TSV (a header with a ``text`` and an optional ``id`` column) or Parquet
+(``text`` and optional ``id`` columns; the ``corpus`` extra). The whole input is read through
+once before anything is written, so a file that is not UTF-8, a bad line, a missing column or
+an empty corpus is refused up front; a run that fails before its first shard removes the
+``--out`` folder it created. Output:
 a folder of shards of ``shard_size`` rows, each written atomically as Parquet (``id``,
 ``text_sha256``, ``vector``) or ``.npy`` (+ ``.ids.json``), and ``corpus.json`` describing the
 run. A shard that exists is never recomputed, so a killed run picks up where it stopped;
@@ -10,9 +14,11 @@ a folder written for another bundle, input or shard size is refused.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -22,6 +28,7 @@ import numpy as np
 
 from edgeembed.atomic import atomic_write
 from edgeembed.errors import InputError, MissingDependencyError
+from edgeembed.texts import check_utf8_file
 
 RUN_FILE = "corpus.json"
 FORMATS = ("parquet", "npy")
@@ -36,22 +43,41 @@ class CorpusResult:
     dim: int
 
 
-def check_corpus_source(path: str | os.PathLike[str]) -> Path:
-    """The corpus file, or an error naming what it should be (checked before anything is written)."""
+def check_corpus_source(path: str | os.PathLike[str]) -> int:
+    """The number of rows in the corpus, after reading it through once; or an error naming
+    what is wrong with it (checked before anything is written)."""
     source = Path(path)
     if not source.is_file():
         what = "is a folder" if source.is_dir() else "not found"
-        raise InputError(f"corpus {source} {what}; give a text file (a passage per line), JSON Lines or Parquet")
-    return source
+        raise InputError(f"corpus {source} {what}; give a text file (a passage per line), JSON Lines, CSV or Parquet")
+    if source.suffix == ".parquet":
+        rows = _parquet_file(source).metadata.num_rows
+    else:
+        check_utf8_file(source)
+        rows = sum(1 for _ in read_corpus(source))
+    if not rows:
+        raise InputError(f"corpus {source} holds no rows; nothing to embed")
+    return rows
+
+
+def check_corpus_out(out: str | os.PathLike[str]) -> Path:
+    """The ``--out`` folder (it may not exist yet), or an error if a file is in its place."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {folder} is a file; give a folder for the shards (it is created if missing)")
+    return folder
 
 
 def read_corpus(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
     """``(id, text)`` pairs in file order."""
-    source = check_corpus_source(path)
+    source = Path(path)
     if source.suffix == ".parquet":
         yield from _read_parquet(source)
         return
-    with open(source, encoding="utf-8") as handle:
+    if source.suffix in (".csv", ".tsv"):
+        yield from _read_csv(source)
+        return
+    with open(source, encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, 1):
             if source.suffix in (".jsonl", ".ndjson"):
                 yield _json_line(line, number, source)
@@ -69,11 +95,20 @@ def _json_line(line: str, number: int, source: Path) -> tuple[str, str]:
     return str(record.get("id", number)), record["text"]
 
 
+def _read_csv(source: Path) -> Iterator[tuple[str, str]]:
+    with open(source, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t" if source.suffix == ".tsv" else ",")
+        if "text" not in (reader.fieldnames or []):
+            raise InputError(
+                f"{source}: a CSV corpus needs a header with a 'text' column (and optionally 'id'); "
+                f"its first line is {reader.fieldnames}"
+            )
+        for number, row in enumerate(reader, 1):
+            yield str(row.get("id") or number), row.get("text") or ""
+
+
 def _read_parquet(source: Path) -> Iterator[tuple[str, str]]:
-    parquet = _pyarrow_parquet()
-    table = parquet.ParquetFile(source)
-    if "text" not in table.schema.names:
-        raise InputError(f"{source}: needs a 'text' column, has {table.schema.names}")
+    table = _parquet_file(source)
     row = 0
     columns = ["text", *(["id"] if "id" in table.schema.names else [])]
     for batch in table.iter_batches(columns=columns):
@@ -82,6 +117,20 @@ def _read_parquet(source: Path) -> Iterator[tuple[str, str]]:
         for identifier, text in zip(ids, data["text"], strict=False):
             yield str(identifier), "" if text is None else str(text)
         row += len(data["text"])
+
+
+def _parquet_file(source: Path):
+    """The opened Parquet file with a 'text' column, or an error naming what it is instead."""
+    parquet = _pyarrow_parquet()
+    import pyarrow as pa
+
+    try:
+        table = parquet.ParquetFile(source)
+    except (pa.ArrowException, OSError) as error:
+        raise InputError(f"{source} is not a Parquet file ({error}); give Parquet, JSON Lines, CSV or text") from None
+    if "text" not in table.schema.names:
+        raise InputError(f"{source}: needs a 'text' column, has {table.schema.names}")
+    return table
 
 
 def _pyarrow_parquet():
@@ -134,17 +183,30 @@ def embed_corpus(
     store, so workers need not see its path. Shards are written here as they finish.
     """
     check_corpus_source(source)
+    folder = check_corpus_out(out)
     if fmt not in FORMATS:
         raise InputError(f"format (--format) must be one of {list(FORMATS)}, got {fmt!r}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise InputError(f"shard_size (--shard-size) must be a positive integer, got {shard_size!r}")
     if fmt == "parquet":
         _pyarrow_parquet()
-    folder = Path(out)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    run = _claim_run(folder, embedder, Path(source), shard_size, fmt)
+    try:
+        return _embed_into(
+            folder, embedder, Path(source), shard_size, fmt, _runner(embedder, workers, ray_address), progress
+        )
+    except BaseException:
+        if created and not any(folder.glob("shard-*")):  # nothing finished: leave no empty --out behind
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _embed_into(
+    folder: Path, embedder, source: Path, shard_size: int, fmt: str, runner, progress: Callable[[int], None]
+) -> CorpusResult:
+    run = _claim_run(folder, embedder, source, shard_size, fmt)
     rows = shards = kept = 0
-    runner = _runner(embedder, workers, ray_address)
     pending: dict[int, tuple[list[str], list[str]]] = {}
 
     def finish_one() -> None:

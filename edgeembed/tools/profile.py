@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeembed.atomic import atomic_write
 from edgeembed.embed.embedder import truncation_warnings_off
-from edgeembed.errors import EdgeEmbedError, InputError
+from edgeembed.errors import InputError
+from edgeembed.tools.charts import pyplot, save_png
 
 # Stage -> what it covers (the report's order).
 STAGES: dict[str, str] = {
@@ -275,13 +275,7 @@ def profile(
 
 def plot_profile(profiles: Sequence[PipelineProfile], path: str | Path) -> Path:
     """One horizontal bar per profile, split into its stages' shares (needs edgeembed[plot])."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise EdgeEmbedError('--plot needs matplotlib: pip install "edgeembed[plot]"') from None
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(11, 1.6 + 0.7 * len(profiles)))
     labels = [f"batch {p.batch_size}: {p.texts / p.wall_s:,.0f} texts/s" for p in profiles]
     left = [0.0] * len(profiles)
@@ -295,7 +289,4 @@ def plot_profile(profiles: Sequence[PipelineProfile], path: str | Path) -> Path:
     axis.set_title(f"Where encode's time goes: {Path(profiles[0].bundle).name}")
     axis.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
-    try:  # written whole or not at all
-        return atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=120, bbox_inches="tight"))
-    finally:
-        plt.close(figure)
+    return save_png(figure, path)
