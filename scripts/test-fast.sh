@@ -2,7 +2,7 @@
 # The fast test tier in a venv without torch, tensorflow or any runtime wheel: numpy, tokenizers,
 # the CLI's, the server's, the framework adapters' and Ray's packages, pytest. A hand-built bundle runs in a numpy backend
 # (tests/fakes.py); everything that needs a real conversion is marked `convert`, `routes` or
-# `slow` and left to scripts/test.sh. About 20 s of tests after a 20 s install.
+# `slow` and left to scripts/test.sh. About two minutes on 2 cores, install included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${EDGEEMBED_FAST_VENV:-.venv-fast}"
