@@ -10,9 +10,9 @@ import numpy as np
 from edgeembed.bundle import Bundle
 from edgeembed.converters.projection_fit import projected_embeddings
 from edgeembed.converters.reference import reference_embeddings
+from edgeembed.converters.similarity import agreement_to_fp32, sts_spearman
 from edgeembed.embed.embedder import Embedder
 from edgeembed.formats import FORMATS
-from edgeembed.host.similarity import agreement_to_fp32, sts_spearman
 from edgeembed.version import __version__
 
 

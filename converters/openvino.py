@@ -22,9 +22,9 @@ from edgeembed.converters.quiet import quiet
 from edgeembed.converters.route import RouteInputs, RouteResult, climb, dynamic_signatures, versions
 from edgeembed.converters.sources import SourceModel
 from edgeembed.converters.spec import ConversionSpec
+from edgeembed.data import builtin_texts
 from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.errors import ConversionError
-from edgeembed.texts import builtin_texts
 
 INPUTS = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
 OUTPUT = "token_embeddings"
@@ -106,7 +106,7 @@ def compress_weights(model, quantization: str, hidden_size: int):
     with quiet():
         if quantization == "int8-weights":
             return nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
-        # Small groups cost little here and measured best (MiniLM: g32 0.972, g64 0.964, g128 0.957).
+        # The smallest group that divides the width: the most accurate (measurement log: int4 groups).
         group = next((g for g in (32, 64, 128) if hidden_size % g == 0), -1)
         return nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT4_SYM, group_size=group, ratio=1.0)
 

@@ -23,18 +23,19 @@ from edgeembed.converters.pruning import prune_and_distill, pruning_plan
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Measure, RouteInputs, RouteResult, Step
 from edgeembed.converters.route_table import ROUTES, require_route, resolve_route, route_name
+from edgeembed.converters.similarity import agreement_to_fp32, similarity_agreement
 from edgeembed.converters.sources import SourceModel, load_source
 from edgeembed.converters.spec import ConversionSpec
+from edgeembed.converters.sts import read_sts
+from edgeembed.data import builtin_texts
 from edgeembed.embed.dense import dense_file
 from edgeembed.embed.embedder import Embedder
 from edgeembed.embed.precision import embedding_ranges
 from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.errors import ConversionError, MissingDependencyError
 from edgeembed.formats import FORMATS
-from edgeembed.host.similarity import agreement_to_fp32, similarity_agreement
-from edgeembed.host.sts import read_sts
-from edgeembed.profiles import TargetProfile, load_target
-from edgeembed.texts import builtin_texts, read_texts
+from edgeembed.targets.profile import TargetProfile, load_target
+from edgeembed.texts import read_texts
 from edgeembed.version import __version__
 
 

@@ -24,12 +24,12 @@ import numpy as np
 
 from edgeembed.converters.reference import reference_embeddings
 from edgeembed.converters.route import Step
+from edgeembed.converters.similarity import rowwise_cosine
 from edgeembed.converters.sources import SourceModel, module_weights_sha256
 from edgeembed.converters.spec import ConversionSpec
 from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.errors import ConversionError
 from edgeembed.formats import FORMATS
-from edgeembed.host.similarity import rowwise_cosine
 from edgeembed.texts import read_texts
 
 LAYER_COUNT_FIELDS = ("num_hidden_layers", "n_layers")  # Hugging Face config names of the depth

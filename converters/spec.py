@@ -7,7 +7,7 @@ from typing import Any
 
 from edgeembed.errors import ConversionError
 from edgeembed.formats import QUANTIZATIONS
-from edgeembed.profiles import Gates, TargetProfile
+from edgeembed.targets.profile import Gates, TargetProfile
 
 
 def _from_target(name: str) -> Any:

@@ -18,7 +18,7 @@ import numpy as np
 from edgeembed.bundle import Signature
 from edgeembed.converters.calibration import CalibrationSet
 from edgeembed.converters.route import Climb, climb
-from edgeembed.embed.packing import single_text_rows
+from edgeembed.runtimes.batching import single_text_rows
 
 
 @dataclass(frozen=True)

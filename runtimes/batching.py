@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from edgeembed.bundle.buckets import smallest_bucket
 from edgeembed.errors import BundleError
 
 S = TypeVar("S")
@@ -18,7 +19,7 @@ def signature_for(signatures: Mapping[int, S], length: int, exact_lengths: bool)
     batch's longest text) any length up to the largest bucket, as the smallest bucket that holds it."""
     signature = signatures.get(length)
     if signature is None and exact_lengths and length <= max(signatures):
-        signature = signatures[min(n for n in signatures if n >= length)]
+        signature = signatures[smallest_bucket(sorted(signatures), length)]
     if signature is None:
         raise BundleError(f"no signature for sequence length {length}; have {tuple(sorted(signatures))}")
     return signature
@@ -51,3 +52,9 @@ def run_in_chunks(
             ids, mask = pad_rows(ids, batch), pad_rows(mask, batch)
         outputs.append(np.asarray(call(ids, mask), dtype=np.float32)[: stop - start])
     return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+
+def single_text_rows(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Padded rows of one text each, as a packed signature takes them."""
+    positions = np.maximum(np.cumsum(attention_mask, axis=1) - 1, 0).astype(np.int32)
+    return {"input_ids": input_ids, "position_ids": positions, "segment_ids": attention_mask}

@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 
 from edgeembed.bundle import Bundle, Signature
-from edgeembed.embed.packing import single_text_rows
 from edgeembed.errors import BundleError, MissingDependencyError
 from edgeembed.native_log import drop_native_noise
 from edgeembed.runtimes import BackendTraits
-from edgeembed.runtimes.batching import pad_rows
+from edgeembed.runtimes.batching import pad_rows, single_text_rows
 from edgeembed.runtimes.litert_executor import compiled_model_blocker
 
 logger = logging.getLogger("edgeembed")

@@ -92,12 +92,10 @@ class OpenVINOBackend(BackendTraits):
             if xml_name not in self._compiled:
                 self._compiled[xml_name] = self._compile(bundle, xml_name, config)
         # A float model with dynamic shapes on the CPU runs each batch at its longest text's
-        # length: less padding than a bucket, which pays for the new input shapes (raw infer,
-        # fp32 IR, one text at a time: x1.06-x1.10). INT8 models keep the buckets: the plugin's
-        # kernels differ by sequence length, and a float difference that crosses a quantization
-        # step moved vectors by up to 2.4e-4 in cosine, so a text's vector would depend on the
-        # batch it arrived in (with buckets it is bit-identical); lone texts of mixed lengths
-        # also ran x0.8 at exact lengths there. GPUs keep the buckets too.
+        # length: less padding than a bucket, which pays for the new input shapes. INT8 models
+        # keep the buckets: the plugin's kernels differ by sequence length, so at exact lengths a
+        # text's vector would depend on the batch it arrived in (with buckets it is
+        # bit-identical). GPUs keep the buckets too. Figures: the measurement log, OpenVINO.
         dynamic = not any(static for _, _, static in self._compiled.values())
         self.exact_lengths = dynamic and self.device == "CPU" and manifest.quantization in FLOAT_QUANTIZATIONS
 

@@ -67,7 +67,7 @@ def main() -> None:
     for column, (core, counts) in enumerate(cores.items(), start=4):
         if counts:
             panels.append((f"emulated {core}, batch 1: texts per G instructions", column))
-    import matplotlib.ticker  # noqa: F401  (the formatters below)
+    import matplotlib.ticker
 
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), sharey=True)
     for axis, (title, column) in zip(axes, panels, strict=True):

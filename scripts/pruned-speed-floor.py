@@ -53,9 +53,9 @@ def measure(bundle: str, threads: int) -> dict[str, dict[str, float]]:
 
 
 def _measure(bundle: str, threads: int) -> dict[str, dict[str, float]]:
+    from edgeembed.data import bench_texts
     from edgeembed.embed.embedder import Embedder
     from edgeembed.embed.packing import single_text_inputs
-    from edgeembed.texts import bench_texts
 
     texts = bench_texts()
     embedder = Embedder.load(bundle, threads=threads, token_cache_size=0, embedding_cache_size=0, tuned=False)

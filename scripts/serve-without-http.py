@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from edgeembed.texts import distinct_texts
+    from edgeembed.data import distinct_texts
     from edgeembed.tools.offline_rate import offline_rate
 
     pool = distinct_texts(2 * args.texts)

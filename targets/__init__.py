@@ -1,1 +1,1 @@
-"""Target profiles (TOML data files), shipped as package data."""
+"""Target profiles: one TOML file per device (package data) and `profile`, which loads and checks them."""

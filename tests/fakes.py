@@ -16,12 +16,7 @@ import numpy as np
 from edgeembed.bundle import Bundle, Manifest, Signature, write_bundle
 from edgeembed.runtimes import BackendTraits
 
-WORDS = (
-    "a the an and or of to in on at is are was be it this that with for as by from dog dogs cat "
-    "cats man woman child runs run running sleeps sleep park sofa rain expected tomorrow playing "
-    "plays guitar music instrument someone water plants twice week how do i reset my router "
-    "train leaves eight hello world text one two three short long movie new awesome sentence"
-).split()
+WORDS = ["a", "the", "an", "and", "or", "of", "to", "in", "on", "at", "is", "are", "was", "be", "it", "this", "that", "with", "for", "as", "by", "from", "dog", "dogs", "cat", "cats", "man", "woman", "child", "runs", "run", "running", "sleeps", "sleep", "park", "sofa", "rain", "expected", "tomorrow", "playing", "plays", "guitar", "music", "instrument", "someone", "water", "plants", "twice", "week", "how", "do", "i", "reset", "my", "router", "train", "leaves", "eight", "hello", "world", "text", "one", "two", "three", "short", "long", "movie", "new", "awesome", "sentence"]
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 DIM = 32
 

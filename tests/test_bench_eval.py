@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from tiny_models import SENTENCES
 from typer.testing import CliRunner
 
-from edgeembed.host.bench import run_bench
 from edgeembed.cli.app import app
+from edgeembed.host.bench import run_bench
 from edgeembed.host.evaluate import evaluate_bundle
-from tiny_models import SENTENCES
 
 runner = CliRunner()
 
@@ -51,21 +51,29 @@ def test_plain_openvino_baseline_runs_and_embeds_as_pytorch(tiny_bundles, tmp_pa
     # the baseline embeds what the model means: mean-pooled, normalized, as PyTorch does
     specs = _baseline_specs(Bundle.load(tiny_bundles["fp32"]), ("torch", "openvino"), None)
     common = {"max_seq_length": 128, "threads": 1}
-    plain_vectors = bench_worker.openvino_pipeline({**common, **specs["openvino"]})(SENTENCES, 4)
-    torch_vectors = bench_worker.torch_pipeline({**common, **specs["torch"]})(SENTENCES, 4)
+    plain_vectors = bench_worker.openvino_pipeline({**common, **specs["openvino"]}).encode(SENTENCES, 4)
+    torch_vectors = bench_worker.torch_pipeline({**common, **specs["torch"]}).encode(SENTENCES, 4)
     assert np.allclose(plain_vectors, torch_vectors, atol=1e-4)
 
 
-def test_padding_waste_counts_a_text_once_per_call_that_runs_it():
+def test_padding_waste_counts_a_text_once_per_call_that_runs_it(fake_packed_bundle):
     from edgeembed.host import bench_worker
 
-    def encode(texts, batch_size):  # like edgeembed: each call runs its distinct texts, padded to 4
-        bench_worker.TOKENS["fed"] += 4 * len(set(texts))
+    pipeline = bench_worker.edgeembed_pipeline({"bundle": str(fake_packed_bundle), "threads": 1})
+    texts = ["a dog runs", "a dog runs", "the cat"]
+    alone = bench_worker.padding_waste(pipeline, texts, 1)
+    together = bench_worker.padding_waste(pipeline, texts, 32)
+    assert alone >= 1.0 and together >= 1.0  # every real token reached the model, padding on top
+    slots, real = pipeline.count_tokens(lambda: pipeline.encode(texts, 32))
+    lengths = [len(ids) for ids in _token_ids(fake_packed_bundle, texts)]
+    assert real == lengths[0] + lengths[2]  # the repeated text runs once in one call
+    assert together == slots / real
 
-    encode.count_real = lambda texts: sum(len(t.split()) for t in set(texts))
-    texts = ["a b", "a b", "c d"]
-    assert bench_worker.padding_waste(encode, texts, 1) == 2.0  # three calls, 6 real tokens
-    assert bench_worker.padding_waste(encode, texts, 32) == 2.0  # one call, the repeat runs once
+
+def _token_ids(bundle, texts):
+    from edgeembed import Embedder
+
+    return [item.ids for item in Embedder.load(bundle).tokenizer.encode(texts)]
 
 
 def test_bench_cli_json_without_baselines(tiny_bundles):

@@ -2,10 +2,10 @@ import warnings
 
 import numpy as np
 import pytest
+from tiny_models import SENTENCES
 
 from edgeembed import Embedder
 from edgeembed.embed.cache import EmbeddingCache
-from tiny_models import SENTENCES
 
 
 def test_repeated_texts_come_from_the_embedding_cache(fake_bundle):

@@ -141,7 +141,7 @@ def _one_error_line(result) -> None:
     """A user error: exit 1 or 2, exactly one line starting with 'error:', no traceback."""
     assert result.exit_code in (1, 2), result.output
     assert [line for line in result.output.splitlines() if line.startswith("error:")].__len__() == 1, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ def test_measuring_commands_refuse_the_same_file_the_same_way(fake_bundle, tmp_p
 
 
 def test_a_flag_that_does_not_fit_the_format_is_blamed_not_the_target():
-    from edgeembed.profiles import load_target
+    from edgeembed.targets.profile import load_target
 
     openvino = load_target("rpi5").replace(format="openvino")
     with pytest.raises(TargetError, match=r"^--quantization int8-dynamic does not work with format openvino"):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from edgeembed import Embedder
-from edgeembed.tools.corpus import embed_corpus, load_corpus_vectors
 from edgeembed.errors import InputError
+from edgeembed.tools.corpus import embed_corpus, load_corpus_vectors
 
-WORDS = "a the dog cat runs sleeps park sofa rain hello world man guitar music water plants".split()
+WORDS = ["a", "the", "dog", "cat", "runs", "sleeps", "park", "sofa", "rain", "hello", "world", "man", "guitar", "music", "water", "plants"]
 
 
 def passages(count: int) -> list[str]:

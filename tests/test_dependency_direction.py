@@ -3,8 +3,9 @@
 Every module belongs to one layer by the package it lives in (``LAYERS``); ``MUST_NOT_IMPORT``
 says what each layer may never import, function bodies included. The device side (the core,
 ``serve``, ``tools``, ``integrations``) never reaches into conversion, host tools, the CLI or a
-heavy toolchain; the server never imports the CLI; conversion never imports the CLI or the
-device tools. A second test fails on any import cycle, lazy imports included.
+heavy toolchain; the runtimes never import the embedding pipeline they serve; the server never
+imports the CLI; conversion never imports the CLI, the device tools or the host tools (which
+may use conversion: one direction). A second test fails on any import cycle, lazy imports included.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ LAYERS = {
     "edgeembed": "core",
     "edgeembed.bundle": "core",
     "edgeembed.embed": "core",
-    "edgeembed.runtimes": "core",
+    "edgeembed.runtimes": "runtimes",
     "edgeembed.serve": "serve",
     "edgeembed.integrations": "integrations",
     "edgeembed.tools": "tools",
@@ -34,11 +35,14 @@ LAYERS = {
 DEVICE_NEVER = ("edgeembed.converters", "edgeembed.host", "edgeembed.cli", *HEAVY)
 MUST_NOT_IMPORT = {
     "core": (*DEVICE_NEVER, "edgeembed.serve", "edgeembed.tools", "edgeembed.integrations"),
+    # Backends run arrays; what the arrays mean (tokens, packing, pooling) is the pipeline's.
+    "runtimes": (*DEVICE_NEVER, "edgeembed.serve", "edgeembed.tools", "edgeembed.integrations", "edgeembed.embed"),
     "serve": (*DEVICE_NEVER, "edgeembed.tools"),
     "tools": DEVICE_NEVER,
     "integrations": (*DEVICE_NEVER, "edgeembed.serve", "edgeembed.tools"),
     "host": ("edgeembed.cli",),
-    "converters": ("edgeembed.cli", "edgeembed.tools", "edgeembed.serve", "edgeembed.integrations"),
+    # Host tools (bench, eval, package) use conversion; conversion never reaches back into them.
+    "converters": ("edgeembed.cli", "edgeembed.tools", "edgeembed.serve", "edgeembed.integrations", "edgeembed.host"),
     "cli": (),
     "facade": ("edgeembed.cli", "edgeembed.host", *HEAVY),
 }
@@ -158,6 +162,9 @@ def test_the_checks_catch_what_they_are_for():
     assert forbidden_imports("from ..cli import options", "edgeembed.serve.app")
     assert forbidden_imports("from edgeembed.tools.doctor import diagnose", "edgeembed.embed.embedder")
     assert forbidden_imports("import onnxruntime\nimport numpy") == []
+    assert forbidden_imports("from edgeembed.embed.packing import pack_rows", "edgeembed.runtimes.litert")
+    assert forbidden_imports("from edgeembed.host.bench import run_bench", "edgeembed.converters.pipeline")
+    assert forbidden_imports("from edgeembed.converters.onnx import export_onnx", "edgeembed.host.bench") == []
     assert forbidden_imports("from edgeembed.host.bench import run_bench", "edgeembed.cli.measure") == []
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

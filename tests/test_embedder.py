@@ -5,9 +5,9 @@ import sys
 
 import numpy as np
 import pytest
+from tiny_models import SENTENCES
 
 from edgeembed import BundleError, Embedder
-from tiny_models import SENTENCES
 
 
 @pytest.fixture()

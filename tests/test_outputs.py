@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from fakes import write_fake_bundle
 from typer.testing import CliRunner
 
 from edgeembed import Embedder
 from edgeembed.cli.app import app
-from edgeembed.errors import InputError
 from edgeembed.embed.precision import embedding_ranges
-from fakes import write_fake_bundle
+from edgeembed.errors import InputError
 
 TEXTS = ["a dog runs in the park", "the cat sleeps", "hello world", "rain is expected tomorrow"]
 

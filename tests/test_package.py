@@ -15,13 +15,12 @@ import time
 
 import pytest
 
-from edgeembed.host import package as packaging
-from edgeembed.bundle.archive import is_device_package, unpack_package
 from edgeembed.bundle import Bundle
+from edgeembed.bundle.archive import is_device_package, unpack_package, verify_package_dir
 from edgeembed.errors import BundleError
-from edgeembed.bundle.archive import verify_package_dir
+from edgeembed.host import package as packaging
 from edgeembed.host.package import PackageError, manylinux_tags, package_bundle, plan_package
-from edgeembed.profiles import load_target
+from edgeembed.targets.profile import load_target
 
 FAKE_DOWNLOAD = '''
 def fake_download(plan, wheel, wheelhouse):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from edgeembed.embed.packing import invoke_inputs, pack_rows, plan_invokes, row_groups
+from edgeembed.embed.pooling import pool_packed as pool_invoke
 from edgeembed.errors import BundleError
-from edgeembed.embed.packing import (
-    invoke_inputs, pack_rows, plan_invokes, pool_invoke, row_groups, single_text_rows,
-)
+from edgeembed.runtimes.batching import single_text_rows
 
 
 def _texts(rng, count, longest=20):
@@ -78,10 +78,10 @@ def test_single_text_rows_count_positions_within_the_mask():
 
 @pytest.mark.parametrize("mode", ["mean", "cls", "last", "max", "mean_sqrt_len", "weightedmean"])
 def test_every_pooling_mode_agrees_packed_bucketed_and_by_hand(tmp_path, fake_runtime, mode):
+    from fakes import write_fake_bundle
     from tokenizers import Tokenizer
 
     from edgeembed import Embedder
-    from fakes import write_fake_bundle
 
     texts = ["a dog runs in the park", "hello", "the cat sleeps on the sofa in the rain", "", "one two three"]
     packed = Embedder.load(write_fake_bundle(tmp_path / "p", packed=True, pooling=mode), embedding_cache_size=0)
@@ -118,7 +118,8 @@ def _general_path(embedder, ids):
 def test_the_single_text_shortcut_is_bit_identical_to_the_packed_path(fake_packed_bundle):
     """encode([one text]) skips the packing bookkeeping; its vector must not move by a bit."""
     from edgeembed import Embedder
-    from edgeembed.embed.packing import mean_of_single_text, single_text_inputs
+    from edgeembed.embed.packing import single_text_inputs
+    from edgeembed.embed.pooling import mean_of_single_text
 
     embedder = Embedder.load(fake_packed_bundle, embedding_cache_size=0, token_cache_size=0)
     assert embedder.bundle.manifest.pooling == "mean" and embedder.packs_texts

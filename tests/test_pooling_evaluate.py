@@ -1,6 +1,6 @@
 import numpy as np
 
-from edgeembed.host.similarity import cosine_summary, spearman, sts_spearman
+from edgeembed.converters.similarity import cosine_summary, spearman, sts_spearman
 from edgeembed.embed.pooling import l2_normalize, pool
 
 

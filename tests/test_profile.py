@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from edgeembed import Embedder
 from edgeembed.cli.app import app
-from edgeembed.embed import embedder as embedder_module
-from edgeembed.embed import model_calls
+from edgeembed.embed.pipeline import ENCODE, STEPS
 from edgeembed.tools.profile import STAGES, profile, profile_embedder
 
 TEXTS = ["a dog runs in the park", "the cat sleeps", "rain falls on the quiet town at night", "sun"] * 4
@@ -31,15 +30,46 @@ def test_the_stages_add_up_to_the_wall_time(request, kind, batch_size):
     assert sum(row["share"] for row in report["stages"]) == pytest.approx(result.stage_sum_s / result.wall_s)
 
 
-def test_profiling_leaves_nothing_patched(fake_bundle):
+class Recorder:
+    """An observer that keeps every report."""
+
+    def __init__(self):
+        self.steps, self.slots, self.real = [], 0, 0
+
+    def step(self, name, seconds):
+        self.steps.append((name, seconds))
+
+    def model_call(self, token_slots):
+        self.slots += token_slots
+
+    def tokenized(self, real_tokens):
+        self.real += real_tokens
+
+
+@pytest.mark.parametrize("kind", ["fake_bundle", "fake_packed_bundle"])
+def test_every_pipeline_step_reports_to_an_attached_observer(request, kind):
+    """Fails if a step of the pipeline stops reporting (or is renamed away from STEPS)."""
+    embedder = Embedder.load(request.getfixturevalue(kind))
+    before = embedder.encode(TEXTS[:3])
+    with embedder.pipeline.observed(Recorder()) as recorder:
+        embedder.encode(TEXTS[4:8], batch_size=2)
+        embedder.encode(TEXTS[4:8], batch_size=2, precision="binary")  # now from the embedding cache
+    assert {name for name, _ in recorder.steps} == {*STEPS, ENCODE}
+    assert all(seconds >= 0 for _, seconds in recorder.steps) and recorder.slots >= recorder.real > 0
+    assert embedder.pipeline.observer is None and (embedder.encode(TEXTS[:3]) == before).all()
+
+
+def test_profiling_reports_through_the_observer_and_leaves_the_embedder_as_it_was(fake_bundle):
     embedder = Embedder.load(fake_bundle, token_cache_size=0, embedding_cache_size=0)
-    functions = (model_calls.row_groups, model_calls.pool, embedder_module.l2_normalize, embedder_module.quantize)
+    def objects():  # what each attribute of the embedder, its backend and tokenizer is (counters aside)
+        owners = (embedder, embedder.backend, embedder.tokenizer, embedder.pipeline)
+        return [{k: id(v) for k, v in vars(o).items() if not isinstance(v, (int, float))} for o in owners]
+
+    attributes = objects()
     before = embedder.encode(TEXTS[:3])
     profile_embedder(embedder, TEXTS, batch_size=2, rounds=1)
-    assert "encode" not in vars(embedder) and "run" not in vars(embedder.backend)
-    assert "_encode" not in vars(embedder.tokenizer) and "_batches" not in vars(embedder._model_calls)
-    assert (model_calls.row_groups, model_calls.pool, embedder_module.l2_normalize, embedder_module.quantize) == functions
-    assert (embedder.encode(TEXTS[:3]) == before).all()
+    assert objects() == attributes
+    assert embedder.pipeline.observer is None and (embedder.encode(TEXTS[:3]) == before).all()
 
 
 def test_profile_refuses_bad_options_naming_the_flag(fake_bundle):

@@ -6,14 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from fakes import DIM, write_fake_bundle
 
 from edgeembed import Embedder
 from edgeembed.bundle import Bundle
-from edgeembed.errors import BundleError, InputError
 from edgeembed.converters.projection_fit import check_pca_dim, fit_pca
-from edgeembed.host.similarity import similarity_agreement
-from edgeembed.errors import ConversionError
-from fakes import DIM, write_fake_bundle
+from edgeembed.converters.similarity import similarity_agreement
+from edgeembed.errors import BundleError, ConversionError, InputError
 
 TEXTS = ["a dog runs in the park", "the cat sleeps", "hello world", "rain is expected tomorrow", "a man plays guitar"]
 

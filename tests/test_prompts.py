@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import write_fake_bundle
 from typer.testing import CliRunner
 
 from edgeembed import Embedder
 from edgeembed.bundle import Bundle, Manifest
 from edgeembed.cli.app import app
 from edgeembed.errors import BundleError, InputError
-from fakes import write_fake_bundle
 
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 TEXTS = ["a dog runs in the park", "the cat sleeps"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from tiny_models import build_tokenizer_json
+
 from edgeembed.embed.cache import LRUCache
 from edgeembed.embed.tokenize import BucketTokenizer, validate_texts
 

@@ -3,15 +3,15 @@
 import json
 
 import pytest
+from tiny_models import SENTENCES
 from typer.testing import CliRunner
 
 from edgeembed import Embedder
-from edgeembed.cli.app import app
-from edgeembed.errors import InputError
-from edgeembed.embed.tuned import load_tuned, settings_path
-from edgeembed.tools.tune import tune
 from edgeembed.bundle import Bundle
-from tiny_models import SENTENCES
+from edgeembed.cli.app import app
+from edgeembed.embed.tuned import load_tuned, settings_path
+from edgeembed.errors import InputError
+from edgeembed.tools.tune import tune
 
 
 @pytest.fixture()

@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-WORDS = (
-    "a the man woman dog cat is are playing plays guitar piano music riding horse bike car "
-    "runs walks in on park street red blue small big and of to with at today market stock fell "
-    "rose people child children eat eats food pizza apple water drink sun rain cold hot day night"
-).split()
+WORDS = ["a", "the", "man", "woman", "dog", "cat", "is", "are", "playing", "plays", "guitar", "piano", "music", "riding", "horse", "bike", "car", "runs", "walks", "in", "on", "park", "street", "red", "blue", "small", "big", "and", "of", "to", "with", "at", "today", "market", "stock", "fell", "rose", "people", "child", "children", "eat", "eats", "food", "pizza", "apple", "water", "drink", "sun", "rain", "cold", "hot", "day", "night"]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 SENTENCES = [
     "a man is playing a guitar",

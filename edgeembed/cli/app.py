@@ -110,7 +110,7 @@ def convert(
     from edgeembed.cli.progress import ConversionSteps
     from edgeembed.cli.tables import print_conversion_report
     from edgeembed.converters import convert as run_conversion
-    from edgeembed.profiles import load_target
+    from edgeembed.targets.profile import load_target
 
     with user_errors():
         prompts = named_prompts(prompt or [])
@@ -314,7 +314,7 @@ def targets(
     from dataclasses import asdict
 
     from edgeembed.cli.tables import print_profile, print_targets
-    from edgeembed.profiles import all_targets, load_target
+    from edgeembed.targets.profile import all_targets, load_target
 
     with user_errors():
         profiles = [load_target(target)] if target else all_targets()

@@ -95,7 +95,8 @@ def tune_command(
 ) -> None:
     """Time threads and batch sizes on this machine; Embedder.load then uses the fastest."""
     from edgeembed.cli.tables import print_tune
-    from edgeembed.texts import bench_texts, read_texts
+    from edgeembed.data import bench_texts
+    from edgeembed.texts import read_texts
     from edgeembed.tools import tune as tuning
 
     try:
@@ -137,7 +138,8 @@ def profile_command(
 ) -> None:
     """Where encode's time goes on this machine: tokenizer, packing, tensors, model call, pooling, glue."""
     from edgeembed.cli.tables import print_pipeline_profile
-    from edgeembed.texts import bench_texts, read_texts
+    from edgeembed.data import bench_texts
+    from edgeembed.texts import read_texts
     from edgeembed.tools.charts import check_plot_target
     from edgeembed.tools.profile import plot_profile, profile
 

@@ -119,7 +119,7 @@ def bench_serve_command(
 ) -> None:
     """Served speed of 'edgeembed serve' on 127.0.0.1 against offline encode (fresh server, bounded)."""
     from edgeembed.cli.output import console, errors
-    from edgeembed.texts import MAX_DISTINCT_TEXTS, distinct_texts
+    from edgeembed.data import MAX_DISTINCT_TEXTS, distinct_texts
     from edgeembed.tools.serve_load import load_test
 
     with user_errors():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
@@ -15,19 +16,11 @@ import numpy as np
 from edgeembed.bundle import PROJECTION_NAME, Bundle
 from edgeembed.embed.cache import EmbeddingCache, byte_budget
 from edgeembed.embed.dense import dense_file, load_dense
-from edgeembed.embed.model_calls import ModelCalls
 from edgeembed.embed.parallel import WorkerPool, check_workers
-from edgeembed.embed.pooling import l2_normalize
-from edgeembed.embed.precision import quantize
+from edgeembed.embed.pipeline import ENCODE, Pipeline
 from edgeembed.embed.progress import EmbeddingProgress
 from edgeembed.embed.projection import load_projection
-from edgeembed.embed.prompts import (
-    DOCUMENT_PROMPT_NAMES,
-    QUERY_PROMPT_NAMES,
-    first_prompt_name,
-    resolve_prompt,
-    with_prompt,
-)
+from edgeembed.embed.prompts import DOCUMENT_PROMPT_NAMES, QUERY_PROMPT_NAMES, first_prompt_name
 from edgeembed.embed.tokenize import BucketTokenizer, check_batch_size, validate_texts
 from edgeembed.embed.tuned import load_tuned
 from edgeembed.errors import InputError
@@ -120,7 +113,8 @@ class Embedder:
         self.total_truncated = 0
         # Packed bundles put several texts in one row; batch_size then does not shape the calls.
         self._packed = self.backend.packed
-        self._model_calls = ModelCalls(self.backend, self.tokenizer, manifest.pooling)
+        heads = [head for head in (self.dense, self.projection) if head is not None]
+        self.pipeline = Pipeline(manifest, self.backend, self.tokenizer, self.embedding_cache, heads)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], threads: int | None = None, **options) -> Embedder:
@@ -185,6 +179,31 @@ class Embedder:
         compact codes (:mod:`edgeembed.embed.precision`). ``workers=N`` embeds in N processes, each
         with this embedder's threads divided among them (:mod:`edgeembed.embed.parallel`).
         """
+        observer = self.pipeline.observer
+        started = time.perf_counter() if observer is not None else 0.0
+        try:
+            return self._encode(
+                sentences, batch_size, normalize_embeddings, show_progress_bar, prompt_name, prompt,
+                truncate_dim, precision, workers,
+            )  # fmt: skip
+        finally:
+            if observer is not None:
+                observer.step(ENCODE, time.perf_counter() - started)
+
+    def _encode(
+        self,
+        sentences: str | Sequence[str],
+        batch_size: int | None,
+        normalize_embeddings: bool | None,
+        show_progress_bar: bool,
+        prompt_name: str | None,
+        prompt: str | None,
+        truncate_dim: int | None,
+        precision: str,
+        workers: int,
+    ) -> np.ndarray:
+        """``encode``'s steps (:mod:`edgeembed.embed.pipeline`): prepare, compute what the cache
+        does not know, finish."""
         texts, single = validate_texts(sentences)
         if workers != 1 and check_workers(workers) > 1 and len(texts) > 1:
             return self._encode_in_processes(
@@ -198,10 +217,7 @@ class Embedder:
                 precision=precision,
             )
         manifest = self.bundle.manifest
-        if prompt is not None or prompt_name is not None or manifest.default_prompt_name:
-            texts = with_prompt(
-                texts, resolve_prompt(manifest.prompts, manifest.default_prompt_name, prompt_name, prompt)
-            )
+        texts = self.pipeline.prompted(texts, prompt_name, prompt)
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         normalize = manifest.normalize if normalize_embeddings is None else bool(normalize_embeddings)
         width = self._width
@@ -210,8 +226,7 @@ class Embedder:
             vectors = self._encode_float(texts, single, batch_size, normalize, show_progress_bar)
         else:  # cut the raw vectors, then normalize: what the model's Normalize module would do
             full = self._encode_float(texts, single, batch_size, False, show_progress_bar)
-            vectors = np.ascontiguousarray(full[..., :dim])
-            vectors = l2_normalize(vectors) if normalize else vectors
+            vectors = self.pipeline.finish(full, dim, normalize)
         if precision == "float32":
             return vectors
         if precision in ("int8", "uint8") and (normalize != manifest.normalize or dim != self._output_dim(None)):
@@ -220,7 +235,7 @@ class Embedder:
                 f"(normalize_embeddings={manifest.normalize}, truncate_dim={self._output_dim(None)}); "
                 "keep those, or use precision 'binary'/'ubinary'"
             )
-        return quantize(vectors, precision, manifest.embedding_ranges)
+        return self.pipeline.codes(vectors, precision)
 
     def _encode_in_processes(self, texts: list[str], workers: int, **options) -> np.ndarray:
         if self._pool is None or self._pool.workers != workers:
@@ -255,21 +270,13 @@ class Embedder:
         self, texts: list[str], single: bool, batch_size: int, normalize: bool, show_progress_bar: bool
     ) -> np.ndarray:
         """Full-width float32 vectors, from the embedding cache where it knows them."""
-        cache = self.embedding_cache if self.embedding_cache.maxsize else None
-        hits: dict[int, np.ndarray] = {}
-        if cache is not None:
-            for index, text in enumerate(texts):
-                hit = cache.get((text, normalize))
-                if hit is not None:
-                    hits[index] = hit
+        hits = self.pipeline.cached(texts, normalize)
         if single and hits:
             self.last_truncated = 0
             return hits[0].copy()
         unique = list(dict.fromkeys(t for i, t in enumerate(texts) if i not in hits))
         computed = self._compute(unique, batch_size, normalize, show_progress_bar)
-        if cache is not None:
-            for text, vector in zip(unique, computed, strict=False):
-                cache.put((text, normalize), _readonly(vector))
+        self.pipeline.remember(unique, computed, normalize)
         if single:
             return computed[0]
         if not hits and len(unique) == len(texts):
@@ -335,19 +342,16 @@ class Embedder:
                 yield vectors
 
     def _compute(self, texts: list[str], batch_size: int, normalize: bool, show_progress_bar: bool) -> np.ndarray:
+        """Vectors of new texts: tokenized once, through the model calls, normalized per call."""
         result = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
         self.last_truncated = 0
+        pipeline = self.pipeline
         with EmbeddingProgress(len(texts), show_progress_bar and bool(texts)) as advance:
             for start in range(0, len(texts), CHUNK_SIZE):  # bounds token-id memory
-                chunk = texts[start : start + CHUNK_SIZE]
-                tokenized = self.tokenizer.encode(chunk)
+                tokenized = pipeline.tokenize(texts[start : start + CHUNK_SIZE])
                 self.last_truncated += sum(item.truncated for item in tokenized)
-                for indices, vectors in self._model_calls.vectors(tokenized, batch_size):
-                    if self.dense is not None:
-                        vectors = self.dense(vectors)
-                    if self.projection is not None:
-                        vectors = self.projection(vectors)
-                    result[start + indices] = l2_normalize(vectors) if normalize else vectors
+                for indices, vectors in pipeline.vectors(tokenized, batch_size):
+                    result[start + indices] = pipeline.normalize(vectors) if normalize else vectors
                     advance(len(indices))
         if self.last_truncated:
             self.total_truncated += self.last_truncated
@@ -378,9 +382,3 @@ def _shift_index(message: str, offset: int) -> str:
     import re
 
     return re.sub(r"sentences\[(\d+)\]", lambda m: f"sentences[{int(m.group(1)) + offset}]", message)
-
-
-def _readonly(vector: np.ndarray) -> np.ndarray:
-    vector = vector.copy()
-    vector.flags.writeable = False
-    return vector

@@ -16,6 +16,7 @@ from itertools import chain
 
 import numpy as np
 
+from edgeembed.bundle.buckets import smallest_bucket
 from edgeembed.embed.row_filling import fill_rows
 from edgeembed.errors import BundleError
 
@@ -80,12 +81,6 @@ def pack_rows(token_ids: Sequence[Sequence[int]], row_length: int, pad_id: int) 
     )
 
 
-def single_text_rows(input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Padded rows of one text each, as a packed signature takes them."""
-    positions = np.maximum(np.cumsum(attention_mask, axis=1) - 1, 0).astype(np.int32)
-    return {"input_ids": input_ids, "position_ids": positions, "segment_ids": attention_mask}
-
-
 def row_groups(
     lengths: Sequence[int], batched: Mapping[int, int], buckets: Sequence[int]
 ) -> list[tuple[np.ndarray, int]]:
@@ -102,7 +97,7 @@ def row_groups(
     rest = np.flatnonzero(text_lengths > lower)
     if len(rest):
         longest = int(text_lengths[rest].max())
-        groups.append((rest, next((b for b in sorted(buckets) if b >= longest), max(buckets))))
+        groups.append((rest, smallest_bucket(sorted(buckets), longest)))
     return groups
 
 
@@ -121,8 +116,7 @@ def plan_invokes(packed: PackedRows, batched: Mapping[int, int], buckets: Sequen
     ordered = sorted(buckets)
     for row in rows[start:]:
         needed = max(int(packed.used[row]), 1)
-        bucket = next((b for b in ordered if b >= needed), row_length)
-        invokes.append(Invoke(np.array([row]), min(bucket, row_length), 1))
+        invokes.append(Invoke(np.array([row]), min(smallest_bucket(ordered, needed), row_length), 1))
     return invokes
 
 
@@ -138,49 +132,6 @@ def invoke_inputs(packed: PackedRows, invoke: Invoke) -> dict[str, np.ndarray]:
     return arrays
 
 
-def pool_invoke(outputs: np.ndarray, packed: PackedRows, invoke: Invoke, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(text indices, pooled vectors)`` for the texts whose rows this call ran."""
-    local = np.full(packed.input_ids.shape[0], -1, dtype=np.int64)
-    local[invoke.rows] = np.arange(len(invoke.rows))
-    texts = np.flatnonzero(local[packed.row_of] >= 0)
-    if outputs.ndim != 3:
-        raise BundleError(f"model output has shape {outputs.shape}; expected [batch, seq, dim]")
-    seq, dim = outputs.shape[1], outputs.shape[2]
-    flat = outputs.reshape(-1, dim)
-    starts = local[packed.row_of[texts]] * seq + packed.start_of[texts]
-    lengths = packed.length_of[texts]
-    if mode in ("cls", "last"):
-        picked = starts if mode == "cls" else starts + lengths - 1
-        vectors = flat[np.clip(picked, 0, len(flat) - 1)].astype(np.float32)
-        vectors[lengths == 0] = 0.0  # a text with no tokens pools to zeros
-        return texts, vectors
-    if mode not in ("mean", "mean_sqrt_len", "weightedmean", "max"):
-        raise BundleError(f"unknown pooling mode {mode!r}")
-    pooled = np.zeros((len(texts), dim), dtype=np.float32)
-    present = np.flatnonzero(lengths > 0)  # a text with no tokens pools to zeros
-    present = present[np.argsort(starts[present], kind="stable")]  # only the last may end the array
-    if not len(present):
-        return texts, pooled
-    bounds = np.empty(2 * len(present), dtype=np.int64)
-    bounds[0::2] = starts[present]
-    bounds[1::2] = starts[present] + lengths[present]
-    if bounds[-1] == len(flat):  # reduceat's last segment runs to the end anyway
-        bounds = bounds[:-1]
-    counts = lengths[present].astype(np.float32)[:, None]
-    if mode == "max":
-        pooled[present] = np.maximum.reduceat(flat, bounds, axis=0)[0::2]
-    elif mode == "weightedmean":  # token k of a text weighs k + 1: its position id + 1
-        positions = packed.position_ids[invoke.rows, :seq].reshape(-1).astype(np.float32) + 1.0
-        weights = np.zeros(len(flat), dtype=np.float32)  # rows past the invoke's (padding) weigh 0
-        weights[: len(positions)] = positions
-        summed = np.add.reduceat(flat * weights[:, None], bounds, axis=0, dtype=np.float32)[0::2]
-        pooled[present] = summed / (counts * (counts + 1.0) / 2.0)
-    else:
-        summed = np.add.reduceat(flat, bounds, axis=0, dtype=np.float32)[0::2]
-        pooled[present] = summed / (counts if mode == "mean" else np.sqrt(counts))
-    return texts, pooled
-
-
 def single_text_inputs(ids: Sequence[int], seq_length: int, pad_id: int) -> dict[str, np.ndarray]:
     """The ``[1, seq_length]`` call :func:`plan_invokes` makes for one text packed alone."""
     length = len(ids)
@@ -193,12 +144,3 @@ def single_text_inputs(ids: Sequence[int], seq_length: int, pad_id: int) -> dict
     arrays["position_ids"][0, :length] = np.arange(length, dtype=np.int32)
     arrays["segment_ids"][0, :length] = 1
     return arrays
-
-
-def mean_of_single_text(outputs: np.ndarray, length: int) -> np.ndarray:
-    """``[1, dim]``: :func:`pool_invoke`'s mean for one text at the start of a one-row call
-    (the same ``reduceat`` sums and division, so the vector is bit-identical)."""
-    flat = outputs.reshape(-1, outputs.shape[-1])
-    bounds = np.array([0] if length == len(flat) else [0, length], dtype=np.int64)
-    summed = np.add.reduceat(flat, bounds, axis=0, dtype=np.float32)[0:1]
-    return summed / np.array([[length]], dtype=np.float32)

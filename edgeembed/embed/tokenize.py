@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeembed.bundle.buckets import smallest_bucket
 from edgeembed.embed.cache import LRUCache, byte_budget
 from edgeembed.errors import BundleError, InputError
 
@@ -55,33 +56,42 @@ class BucketTokenizer:
 
     def encode(self, texts: Sequence[str]) -> list[TokenizedText]:
         """Token ids per text (cached); texts longer than ``max_seq_length`` are truncated."""
-        results: list[TokenizedText | None] = [self.cache.get(t) for t in texts]
-        missing = [i for i, r in enumerate(results) if r is None]
+        results, missing = self.lookup(texts)
         if missing:
-            batch = [texts[i] for i in missing]
-            try:
-                encodings = self._encode(batch)
-            except TypeError:  # lone surrogates cannot cross into Rust as UTF-8
-                encodings = self._encode([replace_lone_surrogates(t) for t in batch])
-            for index, encoding in zip(missing, encodings, strict=False):
-                item = TokenizedText(tuple(encoding.ids), bool(encoding.overflowing))
-                self.cache.put(texts[index], item)
-                results[index] = item
+            self.remember(texts, results, missing, self.tokenize([texts[i] for i in missing]))
         return results  # type: ignore[return-value]
+
+    def lookup(self, texts: Sequence[str]) -> tuple[list[TokenizedText | None], list[int]]:
+        """The token cache's answer per text, and the positions it did not know."""
+        results: list[TokenizedText | None] = [self.cache.get(t) for t in texts]
+        return results, [i for i, r in enumerate(results) if r is None]
+
+    def tokenize(self, texts: list[str]) -> list[TokenizedText]:
+        """The Rust tokenizer on ``texts`` (no cache); lone surrogates become U+FFFD first."""
+        try:
+            encodings = self._encode(texts)
+        except TypeError:  # lone surrogates cannot cross into Rust as UTF-8
+            encodings = self._encode([replace_lone_surrogates(t) for t in texts])
+        return [TokenizedText(tuple(encoding.ids), bool(encoding.overflowing)) for encoding in encodings]
+
+    def remember(
+        self, texts: Sequence[str], results: list[TokenizedText | None], missing: list[int], items: list[TokenizedText]
+    ) -> None:
+        """Put the tokenized ``items`` (of ``texts[missing]``) into ``results`` and the cache."""
+        for index, item in zip(missing, items, strict=False):
+            self.cache.put(texts[index], item)
+            results[index] = item
 
     def _encode(self, texts: list[str]) -> list:
         """One text goes through ``encode``: ``encode_batch`` hands even one text to its thread
-        pool, which cost 30-280 us instead of ~15 us while another thread (a server's model)
-        was busy. Same encodings either way."""
+        pool, which is slow to wake while another thread (a server's model) is busy. Same
+        encodings either way (figures: the measurement log)."""
         if len(texts) == 1:
             return [self._tokenizer.encode(texts[0])]
         return self._tokenizer.encode_batch(texts)
 
     def bucket_for(self, length: int) -> int:
-        for bucket in self.seq_buckets:
-            if bucket >= length:
-                return bucket
-        return self.seq_buckets[-1]
+        return smallest_bucket(self.seq_buckets, length)
 
     def pad(self, items: Sequence[TokenizedText], seq_length: int) -> tuple[np.ndarray, np.ndarray]:
         """``input_ids`` and ``attention_mask`` int32 arrays ``[len(items), seq_length]``."""

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeembed.bundle import Bundle
+from edgeembed.data import bench_texts
 from edgeembed.errors import EdgeEmbedError, InputError
-from edgeembed.texts import bench_texts, read_texts
+from edgeembed.texts import read_texts
 from edgeembed.tools.charts import pyplot, save_png
 
 # What a user would otherwise run: PyTorch FP32; ONNX Runtime dynamic INT8 (what fastembed ships);

@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -78,24 +79,48 @@ def _mean_normalize(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
-def edgeembed_pipeline(spec: dict[str, Any]) -> Encode:
+@dataclass
+class BenchPipeline:
+    """A pipeline under measurement: ``encode(texts, batch_size)``, and what only edgeembed offers:
+    ``count_tokens(run)`` (token slots and real tokens while ``run()`` embeds, from the pipeline's
+    observer) and ``bucket_texts()`` (a text filling each of its buckets)."""
+
+    encode: Encode
+    count_tokens: Callable[[Callable[[], None]], tuple[int, int]] | None = None
+    bucket_texts: Callable[[], dict[int, str]] | None = None
+
+
+class _TokenCounter:
+    """An observer of edgeembed's pipeline that counts what reached the model."""
+
+    def __init__(self) -> None:
+        self.slots = self.real = 0
+
+    def step(self, name: str, seconds: float) -> None:
+        pass
+
+    def model_call(self, token_slots: int) -> None:
+        self.slots += token_slots
+
+    def tokenized(self, real_tokens: int) -> None:
+        self.real += real_tokens
+
+
+def edgeembed_pipeline(spec: dict[str, Any]) -> BenchPipeline:
     from edgeembed.embed.embedder import Embedder
 
     embedder = Embedder.load(spec["bundle"], threads=spec["threads"], token_cache_size=0, embedding_cache_size=0)
-    backend = embedder.backend
-    for name in ("run", "run_packed"):  # count what reaches the model, padding included
-        if hasattr(backend, name):
-            setattr(backend, name, _counting(getattr(backend, name)))
 
     def encode(texts: list[str], batch_size: int) -> np.ndarray:
         return embedder.encode(texts, batch_size=batch_size)
 
-    # Repeated texts are embedded once per call, so only a call's distinct texts count.
-    encode.count_real = lambda texts: sum(  # type: ignore[attr-defined]
-        len(i.ids) for i in embedder.tokenizer.encode(list(dict.fromkeys(texts)))
-    )
-    encode.bucket_texts = lambda: bucket_filling_texts(embedder.tokenizer)  # type: ignore[attr-defined]
-    return encode
+    def count_tokens(run: Callable[[], None]) -> tuple[int, int]:
+        # Repeated texts are embedded once per call, so only a call's distinct texts count.
+        with embedder.pipeline.observed(_TokenCounter()) as counter:
+            run()
+        return counter.slots, counter.real
+
+    return BenchPipeline(encode, count_tokens, lambda: bucket_filling_texts(embedder.tokenizer))
 
 
 def bucket_filling_texts(tokenizer: Any) -> dict[int, str]:
@@ -109,29 +134,26 @@ def bucket_filling_texts(tokenizer: Any) -> dict[int, str]:
     return texts
 
 
-def _counting(run: Callable) -> Callable:
-    def counted(*arrays):
-        TOKENS["fed"] += arrays[0]["input_ids"].size if isinstance(arrays[0], dict) else arrays[0].size
-        return run(*arrays)
-
-    return counted
-
-
-def padding_waste(encode: Encode, texts: list[str], batch_size: int) -> float:
+def padding_waste(pipeline: BenchPipeline, texts: list[str], batch_size: int) -> float:
     """Tokens the model ran (padding included) per token of text, over one pass."""
-    TOKENS["fed"] = TOKENS["real"] = 0
-    if batch_size == 1:
-        for text in texts:
-            encode([text], 1)
-    else:
-        encode(texts, batch_size)
-    if hasattr(encode, "count_real"):  # edgeembed: its backend saw only the padded side
-        calls = [[text] for text in texts] if batch_size == 1 else [texts]
-        TOKENS["real"] = sum(encode.count_real(call) for call in calls)
-    return TOKENS["fed"] / max(TOKENS["real"], 1)
+
+    def one_pass() -> None:
+        if batch_size == 1:
+            for text in texts:
+                pipeline.encode([text], 1)
+        else:
+            pipeline.encode(texts, batch_size)
+
+    if pipeline.count_tokens is not None:
+        fed, real = pipeline.count_tokens(one_pass)
+    else:  # the baselines' tokenizer counts both sides as it pads
+        TOKENS["fed"] = TOKENS["real"] = 0
+        one_pass()
+        fed, real = TOKENS["fed"], TOKENS["real"]
+    return fed / max(real, 1)
 
 
-def torch_pipeline(spec: dict[str, Any]) -> Encode:
+def torch_pipeline(spec: dict[str, Any]) -> BenchPipeline:
     import torch
     from transformers import AutoModel
 
@@ -148,10 +170,10 @@ def torch_pipeline(spec: dict[str, Any]) -> Encode:
                 result[index] = _mean_normalize(hidden.last_hidden_state.numpy(), mask)
         return result
 
-    return encode
+    return BenchPipeline(encode)
 
 
-def onnxruntime_pipeline(spec: dict[str, Any]) -> Encode:
+def onnxruntime_pipeline(spec: dict[str, Any]) -> BenchPipeline:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -159,10 +181,12 @@ def onnxruntime_pipeline(spec: dict[str, Any]) -> Encode:
     session = onnxruntime.InferenceSession(spec["onnx"], options, providers=["CPUExecutionProvider"])
     tokenize = _PaddedTokenizer(spec["tokenizer"], spec["max_seq_length"])
 
-    return _sorted_encode(tokenize, lambda ids, mask: session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+    return BenchPipeline(
+        _sorted_encode(tokenize, lambda ids, mask: session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+    )
 
 
-def openvino_pipeline(spec: dict[str, Any]) -> Encode:
+def openvino_pipeline(spec: dict[str, Any]) -> BenchPipeline:
     """Plain OpenVINO on the CPU: the FP32 ONNX export read as it is (dynamic shapes), f32 as
     edgeembed's OpenVINO bundles run (CPUs with bf16 would otherwise pick bf16)."""
     import openvino
@@ -172,7 +196,9 @@ def openvino_pipeline(spec: dict[str, Any]) -> Encode:
     request = core.compile_model(core.read_model(spec["onnx"]), "CPU", config).create_infer_request()
     tokenize = _PaddedTokenizer(spec["tokenizer"], spec["max_seq_length"])
 
-    return _sorted_encode(tokenize, lambda ids, mask: request.infer({"input_ids": ids, "attention_mask": mask})[0])
+    return BenchPipeline(
+        _sorted_encode(tokenize, lambda ids, mask: request.infer({"input_ids": ids, "attention_mask": mask})[0])
+    )
 
 
 PIPELINES = {
@@ -234,7 +260,8 @@ def peak_rss_mb() -> float:
 
 
 def measure(spec: dict[str, Any], spawned_at: float) -> dict[str, Any]:
-    encode = PIPELINES[spec["pipeline"]](spec)
+    pipeline = PIPELINES[spec["pipeline"]](spec)
+    encode = pipeline.encode
     encode([SHORT_SENTENCE], 1)
     cold_start = time.time() - spawned_at
     with open(spec["texts"], encoding="utf-8") as handle:
@@ -244,7 +271,7 @@ def measure(spec: dict[str, Any], spawned_at: float) -> dict[str, Any]:
     encode(texts, 32)
     for text in texts:
         encode([text], 1)
-    waste = {"batch1": padding_waste(encode, texts, 1), "batch32": padding_waste(encode, texts, 32)}
+    waste = {"batch1": padding_waste(pipeline, texts, 1), "batch32": padding_waste(pipeline, texts, 32)}
     latencies = _latencies_ms(encode, SHORT_SENTENCE, spec["latency_calls"])
     result: dict[str, Any] = {
         "cold_start_s": cold_start,
@@ -257,10 +284,10 @@ def measure(spec: dict[str, Any], spawned_at: float) -> dict[str, Any]:
             str(n): statistics.median(_latencies_ms(encode, " ".join(["edge"] * (n - 2)), 15)) for n in SEQUENCE_LENGTHS
         },
     }
-    if hasattr(encode, "bucket_texts"):  # edgeembed: what one text costs in each of its buckets
+    if pipeline.bucket_texts is not None:  # edgeembed: what one text costs in each of its buckets
         result["latency_by_bucket_ms"] = {
             str(bucket): statistics.median(_latencies_ms(encode, text, 15))
-            for bucket, text in encode.bucket_texts().items()
+            for bucket, text in pipeline.bucket_texts().items()
         }
     result["peak_rss_mb"] = peak_rss_mb()
     result["heavy_modules"] = sorted({"torch", "tensorflow", "jax"} & set(sys.modules))

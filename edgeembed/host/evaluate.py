@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeembed.converters.similarity import agreement_to_fp32, sts_spearman
 from edgeembed.embed.tokenize import BucketTokenizer
 from edgeembed.formats import FORMATS
 from edgeembed.host.output_grid import output_grid
-from edgeembed.host.similarity import agreement_to_fp32, sts_spearman
 
 
 def evaluate_bundle(
@@ -27,8 +27,8 @@ def evaluate_bundle(
     (:mod:`edgeembed.host.output_grid`)."""
     import importlib.util
 
+    from edgeembed.converters.sts import read_sts
     from edgeembed.embed.embedder import Embedder
-    from edgeembed.host.sts import read_sts
 
     pairs = read_sts(sts_file)
     embedder = Embedder.load(bundle_path, threads=threads, embedding_cache_size=0)

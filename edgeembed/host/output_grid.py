@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeembed.host.similarity import spearman
+from edgeembed.converters.similarity import spearman
 
 RELEVANT_SCORE = 4.0
 

@@ -28,7 +28,7 @@ from edgeembed.errors import EdgeEmbedError
 from edgeembed.formats import FORMATS, RUNTIMES
 from edgeembed.host.wheel_pruning import prune_wheelhouse
 from edgeembed.host.wheel_slimming import slim_wheelhouse
-from edgeembed.profiles import TargetProfile, load_target
+from edgeembed.targets.profile import TargetProfile, load_target
 from edgeembed.version import __version__
 
 # What pip installs on the device for each runtime, beyond edgeembed's own dependencies.

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class Arrival:
 
 @dataclass
 class _Job:
-    texts: list[str]
+    texts: list[Any]  # what the model runs: one item per text (the server queues prepared texts)
     tokens: int
     future: asyncio.Future
     gone: Callable[[], bool]
@@ -74,11 +75,12 @@ def _service_order(job: _Job) -> tuple[int, float]:
 
 
 class DynamicBatcher:
-    """Queues ``submit`` calls and runs them in batches through ``run(texts) -> [n, dim]``."""
+    """Queues ``submit`` calls and runs them in batches through ``run(items) -> [n, dim]``, one
+    item per text (whatever the caller queues: the server queues texts it has tokenized)."""
 
     def __init__(
         self,
-        run: Callable[[list[str]], np.ndarray],
+        run: Callable[[list[Any]], np.ndarray],
         *,
         max_batch: int,
         max_batch_tokens: int,
@@ -120,12 +122,12 @@ class DynamicBatcher:
 
     async def submit(
         self,
-        texts: list[str],
+        texts: list[Any],
         tokens: int,
         arrival: Arrival | None = None,
         gone: Callable[[], bool] = lambda: False,
     ) -> np.ndarray:
-        """The rows for ``texts`` (``[len(texts), dim]``), computed in some batch.
+        """The rows for ``texts`` (``[len(texts), dim]``, one item per text), computed in some batch.
 
         ``gone()`` says the client has left: checked when the request queues and again just
         before each batch forms, so its texts never reach the model (:class:`AbandonedError`).

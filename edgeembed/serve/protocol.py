@@ -115,8 +115,9 @@ class VectorsResponse(JSONResponse):
     """JSON with numpy float32 vectors written by orjson: each number is the shortest decimal
     that reads back as the same float32 (``0.032526217``, not ``0.03252621740102768``).
 
-    The standard library's encoder spent ~150 us on one 384-float vector (as a list of
-    doubles, 8.5 kB); orjson takes ~8 us for 4.8 kB, and clients parse the shorter text faster.
+    orjson writes float32 directly, far faster than the standard library's encoder through a
+    list of doubles, and the shorter text is faster for clients to parse (figures: the
+    measurement log).
     """
 
     def render(self, content: Any) -> bytes:

@@ -1,9 +1,12 @@
-"""The server's one inference path: token limits, the embedding cache, then the batcher.
+"""The server's one inference path: the steps of :mod:`edgeembed.embed.pipeline`, split
+between the event loop and the model's thread.
 
-Both routes call :meth:`EmbeddingService.embed`. Texts the cache knows never reach the model;
-the rest of a request goes to the :class:`DynamicBatcher` as one unit. The model returns raw
-pooled vectors (``normalize_embeddings=False``) and normalization happens per request, so a
-request's vectors are exactly ``Embedder.encode`` of its texts alone.
+Both routes call :meth:`EmbeddingService.embed`. A request is *prepared* once: prompts, the
+character limit, tokenizing (on the event loop for short inputs, in a thread past
+:data:`INLINE_CHARS` characters), the token limit, the embedding cache. Its new texts go to
+the :class:`DynamicBatcher` as tokenized items, and the model's thread runs the pipeline's
+model steps on whole batches; each request is then *finished* on its own (width cut,
+normalization), so its vectors are exactly ``Embedder.encode`` of its texts alone.
 """
 
 from __future__ import annotations
@@ -16,16 +19,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeembed.embed.embedder import Embedder
-from edgeembed.embed.pooling import l2_normalize
-from edgeembed.embed.prompts import resolve_prompt, with_prompt
+from edgeembed.embed.tokenize import TokenizedText
 from edgeembed.errors import InputError
 from edgeembed.serve.batcher import Arrival, DynamicBatcher
 from edgeembed.serve.metrics import ServeMetrics
 from edgeembed.serve.schemas import EmbedRequest, RequestError
 from edgeembed.serve.settings import ServeSettings
 
-INLINE_TOKENIZE = 32  # texts tokenized on the event loop; larger requests go to a thread
+INLINE_CHARS = 2048  # characters tokenized on the event loop; a longer request goes to a thread
 WARM_UP_TEXTS = ("edgeembed warm-up", " ".join(["a longer warm-up text of several words"] * 8))
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """A text ready for the model: prompted and tokenized (what the batcher queues)."""
+
+    text: str
+    tokens: TokenizedText
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ class EmbeddingService:
 
     def warm_up(self) -> None:
         """Run the model once per input shape class, so the first request is not the slow one."""
-        self._run_model(list(WARM_UP_TEXTS))
+        self._run_model(self._prepare(list(WARM_UP_TEXTS)))
         self.ready = True
 
     def start_warm_up(self) -> asyncio.Task:
@@ -94,13 +104,14 @@ class EmbeddingService:
         ``arrival`` (from ``batcher.arriving()``) tells the batcher when this request has queued;
         ``gone()`` whether its client has left (its texts are then never computed).
         """
+        pipeline = self.embedder.pipeline
         with self.batcher.arriving() if arrival is None else contextlib.nullcontext(arrival) as arrival:
             texts = self._prompted(request)
             self._check_chars(texts)
-            if len(texts) <= INLINE_TOKENIZE:
-                tokenized = self.embedder.tokenizer.encode(texts)
+            if sum(map(len, texts)) <= INLINE_CHARS:
+                tokenized = pipeline.tokenize(texts)
             else:
-                tokenized = await asyncio.to_thread(self.embedder.tokenizer.encode, texts)
+                tokenized = await asyncio.to_thread(pipeline.tokenize, texts)
             lengths = [len(item.ids) for item in tokenized]
             over = [index for index, item in enumerate(tokenized) if item.truncated]
             truncate = self.settings.auto_truncate if request.truncate is None else request.truncate
@@ -112,34 +123,37 @@ class EmbeddingService:
                     'truncation ("truncate": true on /embed, or a server without --no-auto-truncate)',
                     "input",
                 )
-            vectors, hits = self._cached(texts)
-            missing = list(dict.fromkeys(text for index, text in enumerate(texts) if index not in hits))
-            if missing:
-                tokens = sum(lengths[index] for index, text in enumerate(texts) if index not in hits)
-                computed = await self.batcher.submit(missing, tokens, arrival, gone)
-                row_of = dict(zip(missing, computed, strict=False))
+            hits = pipeline.cached(texts, False)
+            vectors = np.empty((len(texts), self.embedder.embedding_dim), dtype=np.float32)
+            for index, hit in hits.items():
+                vectors[index] = hit
+            first: dict[str, int] = {}  # each new text once, at its first position
+            for index, text in enumerate(texts):
+                if index not in hits:
+                    first.setdefault(text, index)
+            if first:
+                tokens = sum(lengths[index] for index in range(len(texts)) if index not in hits)
+                items = [PreparedText(text, tokenized[index]) for text, index in first.items()]
+                computed = await self.batcher.submit(items, tokens, arrival, gone)
+                row_of = dict(zip(first, computed, strict=False))
                 for index, text in enumerate(texts):
                     if index not in hits:
                         vectors[index] = row_of[text]
         manifest = self.embedder.bundle.manifest
         normalize = manifest.normalize if request.normalize is None else request.normalize
         width = request.dimensions or manifest.truncate_dim or self.embedder.embedding_dim
-        if width < vectors.shape[1]:  # Matryoshka cut of the raw vectors, normalized after it
-            vectors = np.ascontiguousarray(vectors[:, :width])
         self.metrics.cache_hits.inc(len(hits))
         self.metrics.cache_misses.inc(len(texts) - len(hits))
         self.metrics.truncated.inc(len(over))
         self.metrics.input_tokens.inc(sum(lengths))
-        return Embedded(l2_normalize(vectors) if normalize else vectors, sum(lengths), len(over), len(hits))
+        return Embedded(pipeline.finish(vectors, width, normalize), sum(lengths), len(over), len(hits))
 
     def _prompted(self, request: EmbedRequest) -> list[str]:
         """The texts with the requested (or the bundle's default) prompt in front."""
-        manifest = self.embedder.bundle.manifest
         try:
-            prompt = resolve_prompt(manifest.prompts, manifest.default_prompt_name, request.prompt_name)
+            return self.embedder.pipeline.prompted(request.texts, request.prompt_name)
         except InputError as error:
             raise RequestError(400, str(error), "prompt_name") from None
-        return with_prompt(request.texts, prompt)
 
     def _check_chars(self, texts: list[str]) -> None:
         limit = self.settings.input_char_limit(self.embedder.max_seq_length)
@@ -152,24 +166,22 @@ class EmbeddingService:
                     "input",
                 )
 
-    def _cached(self, texts: list[str]) -> tuple[np.ndarray, set[int]]:
-        vectors = np.empty((len(texts), self.embedder.embedding_dim), dtype=np.float32)
-        cache = self.embedder.embedding_cache
-        hits: set[int] = set()
-        if cache.maxsize:
-            for index, text in enumerate(texts):
-                hit = cache.get((text, False))
-                if hit is not None:
-                    vectors[index] = hit
-                    hits.add(index)
-        return vectors, hits
+    def _run_model(self, items: list[PreparedText]) -> np.ndarray:
+        """Raw vectors (pooled, after the heads, not normalized) for one batch of prepared texts,
+        kept in the embedding cache for the requests that repeat them."""
+        pipeline = self.embedder.pipeline
+        vectors = np.zeros((len(items), self.embedder.embedding_dim), dtype=np.float32)
+        for indices, pooled in pipeline.vectors([item.tokens for item in items], self.embedder.batch_size):
+            vectors[indices] = pooled
+        pipeline.remember([item.text for item in items], vectors, False)
+        return vectors
 
-    def _run_model(self, texts: list[str]) -> np.ndarray:
-        """Raw pooled vectors (the embedder caches them under the un-normalized key)."""
-        # The texts carry their prompt already, and the service cuts the width per request.
-        return self.embedder.encode(
-            texts, normalize_embeddings=False, prompt="", truncate_dim=self.embedder.embedding_dim
-        )
+    def _prepare(self, texts: list[str]) -> list[PreparedText]:
+        """Texts as the model thread takes them, tokenized here (warm-up)."""
+        return [
+            PreparedText(text, tokens)
+            for text, tokens in zip(texts, self.embedder.pipeline.tokenize(texts), strict=True)
+        ]
 
 
 def _model_name(embedder: Embedder) -> str:

@@ -151,7 +151,7 @@ def machine_facts() -> MachineFacts:
 
 def best_profile(facts: MachineFacts) -> tuple[str, str]:
     """The built-in profile whose ``[match]`` table fits this machine (lowest priority wins), and why."""
-    from edgeembed.profiles import all_targets
+    from edgeembed.targets.profile import all_targets
 
     candidates = []
     for profile in all_targets():

@@ -1,10 +1,10 @@
 """``edgeembed profile``: where ``Embedder.encode`` spends its time, stage by stage, on the device.
 
-Each stage is timed where it runs, by wrapping the functions and objects of one loaded embedder
-for the length of the measurement (nothing changes for other embedders, and the wrappers are
-removed afterwards). Times are exclusive: a stage's time leaves out the stages it calls, so the
-stages add up to the time spent inside ``encode``; "python glue" is ``encode``'s own code (input
-checks, prompts, result assembly). The run reports what the stages miss, measured from outside.
+The stages are the steps of :mod:`edgeembed.embed.pipeline`, which reports each step's seconds
+and what reached the model to an observer attached for the measurement (nothing is patched).
+The steps do not nest, so they add up to the time spent inside ``encode``; "python glue" is the
+rest of ``encode``'s own time (input checks, prompts, result assembly). The run reports what the
+stages miss, measured from outside.
 
 Padding waste counts the token slots the model computed against the texts' real tokens. LiteRT
 (ai-edge-litert, tflite-runtime) exposes no per-operator profiler to Python, so the model call is
@@ -14,29 +14,19 @@ profiling trace split it by operator type. The report says which.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeembed.embed.embedder import truncation_warnings_off
+from edgeembed.embed.pipeline import ENCODE, STEPS
 from edgeembed.errors import InputError
 from edgeembed.tools.charts import pyplot, save_png
 
-# Stage -> what it covers (the report's order).
-STAGES: dict[str, str] = {
-    "token cache": "token-cache lookups and the tokenizer's results turned into token ids",
-    "tokenizer": "the Rust tokenizer (tokenizers)",
-    "embedding cache": "embedding-cache lookups and stores",
-    "planning and packing": "grouping texts into rows and calls (packing, buckets)",
-    "tensor building": "input arrays for each model call",
-    "model call": "the runtime running the model",
-    "pooling and heads": "pooling token vectors, Dense layers, PCA projection",
-    "normalization": "L2 normalization and precision codes",
-    "python glue": "encode's own code: input checks, prompts, chunks, result assembly",
-}
+# Stage -> what it covers (the report's order): the pipeline's steps, then encode's own code.
+STAGES: dict[str, str] = {**STEPS, "python glue": "encode's own code: input checks, prompts, chunks, result assembly"}
 
 
 @dataclass
@@ -102,102 +92,29 @@ class PipelineProfile:
         }
 
 
-@dataclass
-class _Stopwatch:
-    """Exclusive time per stage: a call's time minus the time of the wrapped calls inside it."""
+class _StepClock:
+    """The pipeline's observer during a profile: seconds per step, token positions, encode calls."""
 
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    _inner: list[float] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(STEPS, 0.0)
+        self.inside_encode = 0.0
+        self.token_slots = 0
+        self.real_tokens = 0
 
-    def wrap(self, stage: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            self._inner.append(0.0)
-            try:
-                return function(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                self.seconds[stage] += elapsed - self._inner.pop()
-                if self._inner:
-                    self._inner[-1] += elapsed
+    def step(self, name: str, seconds: float) -> None:
+        if name == ENCODE:
+            self.inside_encode += seconds
+        else:
+            self.seconds[name] += seconds
 
-        return timed
+    def model_call(self, token_slots: int) -> None:
+        self.token_slots += token_slots
 
+    def tokenized(self, real_tokens: int) -> None:
+        self.real_tokens += real_tokens
 
-@dataclass
-class _Counts:
-    token_slots: int = 0
-    real_tokens: int = 0
-
-
-@contextlib.contextmanager
-def _patched(patches: list[tuple[Any, str, Any]]) -> Iterator[None]:
-    """Set ``(owner, name, value)`` attributes, then restore each one as it was."""
-    missing = object()
-    saved = [
-        (owner, name, owner.__dict__.get(name, missing) if hasattr(owner, "__dict__") else missing)
-        for owner, name, _ in patches
-    ]
-    try:
-        for owner, name, value in patches:
-            setattr(owner, name, value)
-        yield
-    finally:
-        for owner, name, before in reversed(saved):
-            if before is missing:
-                with contextlib.suppress(AttributeError):
-                    delattr(owner, name)
-            else:
-                setattr(owner, name, before)
-
-
-def _instrument(embedder: Any, watch: _Stopwatch, counts: _Counts) -> list[tuple[Any, str, Any]]:
-    """The wrappers for one embedder: its objects' methods, and the functions its modules call."""
-    from edgeembed.embed import embedder as embedder_module
-    from edgeembed.embed import model_calls
-
-    tokenizer, backend, calls = embedder.tokenizer, embedder.backend, embedder._model_calls
-
-    def count_real(items: Any) -> Any:
-        counts.real_tokens += sum(len(item.ids) for item in items)
-        return items
-
-    encode_tokens = watch.wrap("token cache", tokenizer.encode)
-
-    def run(input_ids: Any, attention_mask: Any) -> Any:
-        counts.token_slots += int(input_ids.size)
-        return backend_run(input_ids, attention_mask)
-
-    def run_packed(inputs: dict[str, Any]) -> Any:
-        counts.token_slots += int(inputs["input_ids"].size)
-        return backend_run_packed(inputs)
-
-    backend_run = watch.wrap("model call", backend.run)
-    backend_run_packed = watch.wrap("model call", backend.run_packed)
-    patches: list[tuple[Any, str, Any]] = [
-        (embedder, "encode", watch.wrap("python glue", embedder.encode)),
-        (tokenizer, "encode", lambda texts: count_real(encode_tokens(texts))),
-        (tokenizer, "_encode", watch.wrap("tokenizer", tokenizer._encode)),
-        (tokenizer, "pad", watch.wrap("tensor building", tokenizer.pad)),
-        (embedder.embedding_cache, "get", watch.wrap("embedding cache", embedder.embedding_cache.get)),
-        (embedder.embedding_cache, "put", watch.wrap("embedding cache", embedder.embedding_cache.put)),
-        (backend, "run", run),
-        (backend, "run_packed", run_packed),
-        (calls, "_batches", watch.wrap("planning and packing", calls._batches)),
-        (embedder_module, "l2_normalize", watch.wrap("normalization", embedder_module.l2_normalize)),
-        (embedder_module, "quantize", watch.wrap("normalization", embedder_module.quantize)),
-    ]
-    for name, stage in (
-        ("row_groups", "planning and packing"), ("pack_rows", "planning and packing"),
-        ("plan_invokes", "planning and packing"), ("invoke_inputs", "tensor building"),
-        ("single_text_inputs", "tensor building"), ("pool_invoke", "pooling and heads"),
-        ("mean_of_single_text", "pooling and heads"), ("pool", "pooling and heads"),
-    ):  # fmt: skip
-        patches.append((model_calls, name, watch.wrap(stage, getattr(model_calls, name))))
-    for head in ("dense", "projection"):
-        if getattr(embedder, head) is not None:
-            patches.append((embedder, head, watch.wrap("pooling and heads", getattr(embedder, head))))
-    return patches
+    def stages(self) -> dict[str, float]:
+        return {**self.seconds, "python glue": max(0.0, self.inside_encode - sum(self.seconds.values()))}
 
 
 def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, rounds: int = 3) -> PipelineProfile:
@@ -215,9 +132,8 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
         for chunk in chunks:  # warm-up: first calls of each shape plan and allocate
             embedder.encode(chunk, batch_size=batch_size)
         embedder.backend.mark_operator_times()  # what the warm-up counted is left out
-        watch, counts = _Stopwatch(), _Counts()
         truncated_before = embedder.total_truncated
-        with _patched(_instrument(embedder, watch, counts)):
+        with embedder.pipeline.observed(_StepClock()) as clock:
             start = time.perf_counter()
             for _ in range(rounds):
                 for chunk in chunks:
@@ -238,9 +154,9 @@ def profile_embedder(embedder: Any, texts: Sequence[str], batch_size: int = 1, r
         calls=len(chunks) * rounds,
         max_seq_length=embedder.max_seq_length,
         wall_s=wall,
-        stages=dict(watch.seconds),
-        token_slots=counts.token_slots,
-        real_tokens=counts.real_tokens,
+        stages=clock.stages(),
+        token_slots=clock.token_slots,
+        real_tokens=clock.real_tokens,
         runtime=runtime,
         operators=operators,
         truncated=embedder.total_truncated - truncated_before,
@@ -260,9 +176,9 @@ def profile(
     built-in held-out texts and passages, as ``edgeembed bench`` uses). ``operators=True`` also
     reads the runtime's per-operator counters where it has them (OpenVINO, ONNX Runtime)."""
     from edgeembed.bundle import Bundle
+    from edgeembed.data import bench_texts
     from edgeembed.embed.embedder import Embedder
     from edgeembed.runtimes import backend_for
-    from edgeembed.texts import bench_texts
 
     options = {}
     if operators and "profile_operators" in backend_for(Bundle.load(bundle, verify=False)).options:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 
 def main() -> None:
-    from edgeembed.host.bench import _onnx_int8, _transformer_dir
     from edgeembed.converters.onnx import export_onnx
     from edgeembed.converters.sources import load_source
-    from edgeembed.host.sts import read_sts
-    from edgeembed.texts import builtin_texts
+    from edgeembed.converters.sts import read_sts
+    from edgeembed.data import builtin_texts
+    from edgeembed.host.bench import _onnx_int8, _transformer_dir
 
     data, sts, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     pool = read_sts(sts).first if sts.is_file() else builtin_texts("holdout")

@@ -1,6 +1,7 @@
+from tiny_models import SENTENCES, build_tokenizer_json
+
 from edgeembed.converters.calibration import build_calibration_set
 from edgeembed.embed.tokenize import BucketTokenizer
-from tiny_models import SENTENCES, build_tokenizer_json
 
 
 def test_every_bucket_gets_samples_shaped_like_the_device_inputs(tmp_path):

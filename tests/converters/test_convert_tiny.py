@@ -8,13 +8,14 @@ import pytest
 pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("litert_torch")
 
-from edgeembed import Embedder  # noqa: E402
-from edgeembed.converters import convert  # noqa: E402
-from edgeembed.converters.reference import reference_embeddings  # noqa: E402
-from edgeembed.converters.sources import load_source  # noqa: E402
-from edgeembed.errors import ConversionError  # noqa: E402
-from edgeembed.embed.tokenize import BucketTokenizer  # noqa: E402
-from tiny_models import SENTENCES, write_target  # noqa: E402
+from tiny_models import SENTENCES, write_target
+
+from edgeembed import Embedder
+from edgeembed.converters import convert
+from edgeembed.converters.reference import reference_embeddings
+from edgeembed.converters.sources import load_source
+from edgeembed.embed.tokenize import BucketTokenizer
+from edgeembed.errors import ConversionError
 
 
 def test_fp32_bundle_matches_pytorch(tiny_bundles, tiny_model_dir):

@@ -5,9 +5,9 @@ import pytest
 pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 torch = pytest.importorskip("torch")
 
-from edgeembed.converters.export_graph import BertFamilyEncoder, build_export_module  # noqa: E402
-from edgeembed.converters.sources import load_source  # noqa: E402
-from edgeembed.errors import ConversionError  # noqa: E402
+from edgeembed.converters.export_graph import BertFamilyEncoder, build_export_module
+from edgeembed.converters.sources import load_source
+from edgeembed.errors import ConversionError
 
 
 def test_bert_family_graph_matches_huggingface_with_padding(tiny_model_dir):

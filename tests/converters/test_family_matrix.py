@@ -13,10 +13,11 @@ import pytest
 pytestmark = pytest.mark.convert
 pytest.importorskip("litert_torch")
 
-from edgeembed.converters import convert  # noqa: E402
-from edgeembed.converters.families import supports  # noqa: E402
-from edgeembed.errors import ConversionError  # noqa: E402
-from tiny_models import write_target, write_tiny_model  # noqa: E402
+from tiny_models import write_target, write_tiny_model
+
+from edgeembed.converters import convert
+from edgeembed.converters.families import supports
+from edgeembed.errors import ConversionError
 
 # case -> (tiny_models family, Pooling mode, transformers model_type)
 CASES = {

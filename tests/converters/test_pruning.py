@@ -8,7 +8,9 @@ import pytest
 pytestmark = pytest.mark.convert  # the fast tier (no torch) leaves this module out
 torch = pytest.importorskip("torch")
 
-from edgeembed.converters.pruning import (  # noqa: E402
+from tiny_models import FAMILIES, SENTENCES, WORDS, write_target, write_tiny_model
+
+from edgeembed.converters.pruning import (
     PruningPlan,
     choose_layers,
     distill,
@@ -16,12 +18,11 @@ from edgeembed.converters.pruning import (  # noqa: E402
     pruned_copy,
     torch_pool,
 )
-from edgeembed.converters.reference import reference_embeddings  # noqa: E402
-from edgeembed.converters.sources import load_source  # noqa: E402
-from edgeembed.embed.pooling import pool  # noqa: E402
-from edgeembed.embed.tokenize import BucketTokenizer  # noqa: E402
-from edgeembed.errors import ConversionError  # noqa: E402
-from tiny_models import FAMILIES, SENTENCES, WORDS, write_target, write_tiny_model  # noqa: E402
+from edgeembed.converters.reference import reference_embeddings
+from edgeembed.converters.sources import load_source
+from edgeembed.embed.pooling import pool
+from edgeembed.embed.tokenize import BucketTokenizer
+from edgeembed.errors import ConversionError
 
 
 def texts(count: int, seed: int = 1) -> list[str]:

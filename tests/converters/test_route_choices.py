@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from tiny_models import write_target
 
 from edgeembed.converters import require_route, route_name
 from edgeembed.converters.pipeline import build_spec
 from edgeembed.errors import ConversionError, MissingDependencyError, TargetError
-from tiny_models import write_target
 
 
 def test_format_switch_brings_its_runtime(tmp_path):

@@ -14,12 +14,13 @@ import pytest
 pytestmark = [pytest.mark.routes, pytest.mark.convert]  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("litert_torch")
 
-from edgeembed import Embedder  # noqa: E402
-from edgeembed.converters import convert  # noqa: E402
-from edgeembed.converters.reference import reference_embeddings  # noqa: E402
-from edgeembed.converters.sources import load_source  # noqa: E402
-from edgeembed.embed.tokenize import BucketTokenizer  # noqa: E402
-from tiny_models import SENTENCES, write_target  # noqa: E402
+from tiny_models import SENTENCES, write_target
+
+from edgeembed import Embedder
+from edgeembed.converters import convert
+from edgeembed.converters.reference import reference_embeddings
+from edgeembed.converters.sources import load_source
+from edgeembed.embed.tokenize import BucketTokenizer
 
 ROUTES = [
     ("openvino", "fp32", None),

@@ -6,8 +6,8 @@ import pytest
 pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("transformers")
 
-from edgeembed.converters.sources import load_source  # noqa: E402
-from edgeembed.errors import ConversionError  # noqa: E402
+from edgeembed.converters.sources import load_source
+from edgeembed.errors import ConversionError
 
 
 def test_sentence_transformers_folder_sets_pooling_and_normalize(tiny_model_dir):

@@ -9,11 +9,12 @@ import pytest
 pytestmark = pytest.mark.convert
 pytest.importorskip("litert_torch")
 
-from edgeembed import Embedder  # noqa: E402
-from edgeembed.converters import convert  # noqa: E402
-from edgeembed.converters.sources import load_source  # noqa: E402
-from edgeembed.errors import ConversionError  # noqa: E402
-from tiny_models import SENTENCES, write_target, write_tiny_model  # noqa: E402
+from tiny_models import SENTENCES, write_target, write_tiny_model
+
+from edgeembed import Embedder
+from edgeembed.converters import convert
+from edgeembed.converters.sources import load_source
+from edgeembed.errors import ConversionError
 
 
 def _sentence_transformers(folder):

@@ -9,10 +9,11 @@ pytestmark = pytest.mark.convert
 pytest.importorskip("model2vec")
 pytest.importorskip("litert_torch")
 
-from edgeembed import Embedder  # noqa: E402
-from edgeembed.converters import convert  # noqa: E402
-from edgeembed.errors import BundleError  # noqa: E402
-from tiny_models import SENTENCES, write_target  # noqa: E402
+from tiny_models import SENTENCES, write_target
+
+from edgeembed import Embedder
+from edgeembed.converters import convert
+from edgeembed.errors import BundleError
 
 
 @pytest.fixture(scope="module")

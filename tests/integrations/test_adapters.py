@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 import pytest
+from fakes import write_fake_bundle
 
 from edgeembed import Embedder
-from fakes import write_fake_bundle
 
 PROMPTS = {"query": "query: ", "document": "document: "}
 DOCS = ["a dog runs in the park", "the cat sleeps on the sofa", "rain is expected tomorrow"]

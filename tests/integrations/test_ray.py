@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from edgeembed import Embedder
 from edgeembed.cli.app import app
-from edgeembed.tools.corpus import embed_corpus, load_corpus_vectors
 from edgeembed.errors import BundleError, InputError
 from edgeembed.integrations.ray import RayEmbedder, ship_bundle
+from edgeembed.tools.corpus import embed_corpus, load_corpus_vectors
 
-WORDS = "a the dog cat runs sleeps park sofa rain hello world man guitar music water plants".split()
+WORDS = ["a", "the", "dog", "cat", "runs", "sleeps", "park", "sofa", "rain", "hello", "world", "man", "guitar", "music", "water", "plants"]
 TESTS = Path(__file__).resolve().parents[1]
 
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeembed import BundleError, Embedder
-from edgeembed.bundle.archive import pack_bundle, unpack_bundle
 from edgeembed.bundle import MANIFEST_NAME, Bundle, Manifest, sha256_file
+from edgeembed.bundle.archive import pack_bundle, unpack_bundle
 
 junk = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True),
                  st.text(max_size=20), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
@@ -92,7 +92,7 @@ def test_garbage_with_matching_hashes_fails_cleanly_in_a_subprocess(pristine, tm
     for garbage in GARBAGE[name]:
         bundle = _copy(pristine, tmp_path_factory)
         (bundle / name).write_bytes(garbage)
-        _rewrite_manifest(bundle, lambda m: m["files"].__setitem__(name, sha256_file(bundle / name)))
+        _rewrite_manifest(bundle, lambda m, bundle=bundle: m["files"].__setitem__(name, sha256_file(bundle / name)))
         code = (
             "import sys, edgeembed\n"
             "try:\n"

@@ -7,11 +7,11 @@ import sys
 import time
 
 import numpy as np
+from tiny_models import write_target
 
 from edgeembed import Embedder
 from edgeembed.bundle import Bundle
 from edgeembed.embed.cache import EmbeddingCache
-from tiny_models import write_target
 
 KILLS = 20
 

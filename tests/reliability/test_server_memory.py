@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("uvicorn")
-from edgeembed.tools.serve_load import free_port, start_server, stop_server  # noqa: E402
+from edgeembed.tools.serve_load import free_port, start_server, stop_server
 
 
 def rss_mb(pid: int) -> float:

@@ -9,10 +9,9 @@ import pytest
 pytestmark = pytest.mark.convert  # the fast tier (no torch, no runtimes) leaves this module out
 pytest.importorskip("onnxruntime")
 
+from edgeembed.errors import EdgeEmbedError
 from edgeembed.runtimes.onnxruntime import choose_providers
 from edgeembed.runtimes.openvino import resolve_device
-
-from edgeembed.errors import EdgeEmbedError
 
 
 def test_gpu_prefers_tensorrt_then_cuda_then_cpu(tmp_path):

@@ -7,8 +7,8 @@ import pytest
 pytestmark = pytest.mark.convert  # needs converted tiny bundles (litert-torch)
 pytest.importorskip("ai_edge_litert.compiled_model")
 
-from edgeembed.bundle import Bundle  # noqa: E402
-from edgeembed.runtimes.litert import LiteRTBackend  # noqa: E402
+from edgeembed.bundle import Bundle
+from edgeembed.runtimes.litert import LiteRTBackend
 
 
 def _feeds(signature, rng):

@@ -3,9 +3,9 @@ import pytest
 pytestmark = pytest.mark.convert  # the signature plan lives in the litert-torch route (torch)
 pytest.importorskip("torch")
 
-from edgeembed.bundle import Signature  # noqa: E402
-from edgeembed.converters.litert_torch import signature_plan  # noqa: E402
-from edgeembed.runtimes.litert import LiteRTBackend  # noqa: E402
+from edgeembed.bundle import Signature
+from edgeembed.converters.litert_torch import signature_plan
+from edgeembed.runtimes.litert import LiteRTBackend
 
 
 def test_signature_plan_keeps_a_token_budget():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import write_tokenizer
 
 from edgeembed import Embedder
 from edgeembed.bundle import Bundle, Manifest, Signature, write_bundle
 from edgeembed.errors import BundleError, InputError
-from fakes import write_tokenizer
 
 
 def _static_bundle(tmp_path, dtype=np.float16):

@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-from starlette.applications import Starlette  # noqa: E402
-from starlette.routing import Mount  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
 
-from edgeembed.embed.embedder import Embedder  # noqa: E402
-from edgeembed.serve import ServeSettings, create_app  # noqa: E402
+from edgeembed.embed.embedder import Embedder
+from edgeembed.serve import ServeSettings, create_app
 
 TEXTS = ["a dog runs in the park", "the cat sleeps", "a dog runs in the park", "é"]
 

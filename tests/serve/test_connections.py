@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("httptools")
 
-from edgeembed.serve.connections import CLIENT_GONE, client_gone, guarded_protocol  # noqa: E402
+from edgeembed.serve.connections import CLIENT_GONE, client_gone, guarded_protocol
 
 
 def _protocol_with(cycle: object | None) -> object:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("uvicorn")
-from edgeembed.tools.serve_load import free_port, request, start_server, stop_server  # noqa: E402
-from servers import serving as serve_process  # noqa: E402
+from servers import serving as serve_process
+
+from edgeembed.tools.serve_load import free_port, request, start_server, stop_server
 
 
 def serving(bundle, *options: str):

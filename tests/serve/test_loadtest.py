@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from edgeembed.data import distinct_texts
 from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
-from edgeembed.texts import distinct_texts
 from edgeembed.tools.offline_rate import measure, offline_rate
 from edgeembed.tools.serve_load import RoundResult, _option_value, _slices, summarize
 

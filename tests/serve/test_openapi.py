@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("uvicorn")
-from edgeembed.tools.serve_load import free_port, request, start_server, stop_server  # noqa: E402
+from edgeembed.tools.serve_load import free_port, request, start_server, stop_server
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 

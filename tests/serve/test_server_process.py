@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("uvicorn")
-from edgeembed.embed.embedder import Embedder  # noqa: E402
-from edgeembed.tools.serve_load import _post, free_port, request, start_server, stop_server  # noqa: E402
-from servers import serving  # noqa: E402
+from servers import serving
+
+from edgeembed.embed.embedder import Embedder
+from edgeembed.tools.serve_load import _post, free_port, request, start_server, stop_server
 
 TEXTS = ["a dog runs in the park", "the cat sleeps on the sofa", "rain is expected tomorrow"]
 
