@@ -99,7 +99,9 @@ def check_bearer(request: Request, key: str | None) -> None:
 def error_response(
     family: str, status: int, message: str, param: str | None = None, headers: dict | None = None
 ) -> JSONResponse:
-    """``family`` is ``"openai"`` or ``"tei"``."""
+    """``family`` is ``"openai"`` or ``"tei"``. A lone surrogate echoed from the request is
+    written as its ``\\udXXX`` escape, so the message always encodes as UTF-8."""
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -6,6 +6,8 @@ field, what it got and what it takes.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +72,12 @@ def parse_tei(body: Any, max_inputs: int) -> EmbedRequest:
     )
 
 
+# One rule for texts over HTTP: empty, whitespace-only and control-only texts (NUL included) have
+# nothing to embed, and a lone surrogate is not text: each gets a 400 naming the input.
+_BLANK = re.compile(r"[\s\x00-\x1f\x7f]*\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _body_and_texts(body: Any, field: str, max_inputs: int) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(body, dict):
         raise RequestError(400, f"the request body must be a JSON object, got {_kind(body)}")
@@ -95,9 +103,14 @@ def _texts(value: Any, name: str, max_inputs: int) -> list[str]:
         if not isinstance(item, str):
             hint = "; token-id input is not supported, send text" if isinstance(item, (int, list)) else ""
             raise RequestError(400, f"'{name}[{index}]' must be a string, got {_kind(item)}{hint}", name)
-        if not item:  # as OpenAI's API and TEI: an empty text has no meaning to embed
-            where = name if len(value) == 1 else f"{name}[{index}]"
-            raise RequestError(400, f"'{where}' is an empty string; send text with at least one character", name)
+        where = name if len(value) == 1 else f"{name}[{index}]"
+        if _BLANK.match(item):  # as OpenAI's API and TEI refuse "": nothing to embed
+            what = "an empty string" if not item else "only whitespace or control characters"
+            raise RequestError(400, f"'{where}' is {what}; send text with at least one visible character", name)
+        surrogate = _SURROGATE.search(item)
+        if surrogate:  # JSON can carry "\udXXX" alone, but it is no Unicode character
+            code = f"\\u{ord(surrogate.group()):04x}"
+            raise RequestError(400, f"'{where}' holds a lone surrogate ({code}), which is not Unicode text; send UTF-8 text", name)
     return value
 
 

@@ -67,6 +67,11 @@ class ServeSettings:
             )
         if self.api_key is not None and not self.api_key.strip():
             raise InputError("serve: the API key is empty; give a key or none")
+        if self.api_key is not None and self.api_key != self.api_key.strip():
+            raise InputError(
+                "serve: the API key starts or ends with whitespace, which HTTP drops from the header, so no "
+                "client could ever match it; remove the spaces (a key file's final newline is dropped already)"
+            )
         if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()):
             raise InputError(
                 "serve: the API key must be printable ASCII: it travels in an HTTP header, where "
