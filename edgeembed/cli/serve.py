@@ -65,6 +65,18 @@ def serve_command(
         int, typer.Option(help="Request line and headers limit in KiB; beyond: 431, closed.")
     ] = 32,
     graceful_timeout: Annotated[float, typer.Option(help="Seconds SIGTERM waits for accepted requests.")] = 30.0,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Without --api-key: a web page origin allowed to call the server, e.g. http://localhost:3000; '*' for any (repeatable)."
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Without --api-key: a Host name clients may use besides the loopback names; '*' for any (repeatable)."
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve a bundle over HTTP: OpenAI /v1/embeddings, TEI /embed, /health, /info, /metrics."""
@@ -87,6 +99,8 @@ def serve_command(
             max_input_chars=max_input_chars,
             api_key=key,
             model_name=model_name,
+            allowed_origins=tuple(allow_origin or ()),
+            allowed_hosts=allowed_hosts(host, allowed_host or []),
         )
         run_server(
             bundle,
@@ -102,6 +116,18 @@ def serve_command(
             graceful_timeout_s=graceful_timeout,
             log_level=log_level,
         )
+
+
+def allowed_hosts(bind: str, extra: list[str]) -> tuple[str, ...]:
+    """The Host names a keyless server answers: on a loopback address, the loopback names and
+    ``extra``; bound to the network, any (it cannot know every name it is reached by) unless
+    ``extra`` lists them."""
+    from edgeembed.serve.settings import LOOPBACK_NAMES
+
+    names = tuple(name.strip().lower().strip("[]") for name in extra if name.strip())
+    if bind in LOOPBACK_NAMES or bind.startswith("127."):
+        return (*LOOPBACK_NAMES, bind, *names)
+    return (*LOOPBACK_NAMES, bind, *names) if names else ("*",)
 
 
 def bench_serve_command(

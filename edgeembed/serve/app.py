@@ -26,6 +26,7 @@ from edgeembed.serve.protocol import (
     ClientGoneError,
     VectorsResponse,
     check_bearer,
+    check_browser_reach,
     encode_vector,
     error_response,
     read_json,
@@ -90,6 +91,7 @@ class _Routes:
             started = time.perf_counter()
             try:
                 if protected:
+                    check_browser_reach(request, self.settings)
                     check_bearer(request, self.settings.api_key)
                 response = await handler(request)
             except RequestError as error:

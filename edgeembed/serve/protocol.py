@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from edgeembed.serve.schemas import RequestError
+from edgeembed.serve.settings import ServeSettings
 
 DRAIN_LIMIT = 64 * 1024 * 1024  # an oversized body is read (and dropped) up to here, so the client sees the 413
 OPENAI_TYPES = {
@@ -94,6 +95,39 @@ def check_bearer(request: Request, key: str | None) -> None:
         raise RequestError(401, "missing API key: send the header 'Authorization: Bearer <key>'")
     if not hmac.compare_digest(token.strip().encode("utf-8"), key.encode("utf-8")):
         raise RequestError(401, "invalid API key")
+
+
+def check_browser_reach(request: Request, settings: ServeSettings) -> None:
+    """403 for what a web page could send a keyless server: a request with an ``Origin`` that is
+    not allowed (browsers send it with every cross-site request, and a page can POST
+    ``text/plain`` without asking first), or a ``Host`` that is not one of the server's allowed
+    names (a page that rebinds its own DNS name to 127.0.0.1). A server with an API key is
+    protected by the key instead: a page cannot send it."""
+    if settings.api_key is not None:
+        return
+    origin = request.headers.get("origin")
+    if origin is not None and "*" not in settings.allowed_origins and origin not in settings.allowed_origins:
+        raise RequestError(
+            403,
+            f"requests from web pages (Origin: {origin}) are refused by a server without an API key; "
+            f"allow this page with --allow-origin {origin}, or start the server with --api-key",
+        )
+    if "*" not in settings.allowed_hosts:
+        host = host_name(request.headers.get("host", ""))
+        if host not in settings.allowed_hosts:
+            raise RequestError(
+                403,
+                f"Host {host!r} is not a name of this server (allowed: {', '.join(settings.allowed_hosts)}); "
+                f"if it is, start the server with --allowed-host {host or 'NAME'}",
+            )
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, without its port or IPv6 brackets, lower case."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
 
 
 def error_response(

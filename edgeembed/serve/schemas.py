@@ -7,7 +7,6 @@ field, what it got and what it takes.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +109,9 @@ def _texts(value: Any, name: str, max_inputs: int) -> list[str]:
         surrogate = _SURROGATE.search(item)
         if surrogate:  # JSON can carry "\udXXX" alone, but it is no Unicode character
             code = f"\\u{ord(surrogate.group()):04x}"
-            raise RequestError(400, f"'{where}' holds a lone surrogate ({code}), which is not Unicode text; send UTF-8 text", name)
+            raise RequestError(
+                400, f"'{where}' holds a lone surrogate ({code}), which is not Unicode text; send UTF-8 text", name
+            )
     return value
 
 

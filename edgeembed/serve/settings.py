@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edgeembed.errors import InputError
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MiB = 1024 * 1024
 
 
@@ -40,6 +41,12 @@ class ServeSettings:
     api_key: str | None = field(default=None, repr=False)
     model_name: str | None = None
     retry_after_s: int = 1
+    # Without an API key, web pages must not reach the server: a request with an Origin header
+    # is refused unless its origin is allowed, and so is one whose Host is not an allowed name
+    # (DNS rebinding). "*" allows any. `edgeembed serve` on a loopback address allows only
+    # loopback names (LOOPBACK_NAMES); an app mounted elsewhere checks no Host by default.
+    allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_batch_tokens", "max_queue", "max_inputs", "max_body_bytes", "retry_after_s"):

@@ -21,7 +21,7 @@ def rss_mb(pid: int) -> float:
 
 def post(port: int, body: bytes) -> int:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as client:
-        client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
         return int(client.recv(64).split(b" ", 2)[1])
 

@@ -73,7 +73,7 @@ def read_response(sock: socket.socket) -> bytes:
 def test_a_huge_header_costs_little_and_gets_431(tiny_bundles):
     with serving(tiny_bundles["fp32"]) as (port, process):
         before = cpu_seconds(process.pid)
-        answer = send_until_closed(port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ", b"a" * 65536, 64 * 1024 * 1024)
+        answer = send_until_closed(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ", b"a" * 65536, 64 * 1024 * 1024)
         spent = cpu_seconds(process.pid) - before
         assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:80]
         assert spent < 0.05, f"the server spent {spent:.3f} s of CPU on one huge header"
@@ -87,7 +87,7 @@ def test_idle_and_trickling_connections_cannot_lock_out_a_client(tiny_bundles):
             for index in range(200):
                 sock = socket.create_connection(("127.0.0.1", port), timeout=5)
                 if index % 2:
-                    sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n")  # stalls mid-header
+                    sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # stalls mid-header
                 idle.append(sock)
             started, statuses = time.monotonic(), []
             while time.monotonic() - started < 2 and statuses.count(200) < 5:
@@ -106,7 +106,7 @@ def test_a_client_gone_mid_body_is_not_an_internal_error(tiny_bundles):
     with serving(tiny_bundles["fp32"]) as (port, process):
         for _ in range(5):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-                client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"input\": ")
+                client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{\"input\": ")
         time.sleep(0.5)
         assert metric(port, "edgeembed_requests_total", '{route="/v1/embeddings",status="500"}') == 0
         assert process.poll() is None and request(port, "POST", "/v1/embeddings", {"input": "ok"})[0] == 200
@@ -123,13 +123,13 @@ def test_requests_whose_clients_left_never_reach_the_model(tiny_bundles):
         try:
             for sock, texts in zip(busy, bulk, strict=True):
                 body = json.dumps({"input": texts}).encode()
-                sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
             time.sleep(0.2)  # the first bulk request is in the model
             for index in range(20):  # 20 x 64 texts whose clients close right after sending
                 gone = json.dumps({"input": [f"gone {index} {j}" for j in range(64)]}).encode()
                 with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-                    client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
+                    client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                    + f"Content-Length: {len(gone)}\r\n\r\n".encode() + gone)
             statuses = [read_response(sock).split(b" ", 2)[1] for sock in busy]
         finally:
@@ -197,7 +197,7 @@ def test_sigterm_answers_slow_bodies_503_at_once_and_exits_0(tiny_bundles):
     try:
         for _ in range(10):
             sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"input\": ")
+            sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{\"input\": ")
             slow.append(sock)
         time.sleep(0.3)
         started = time.monotonic()
@@ -229,7 +229,7 @@ def test_graceful_timeout_running_out_answers_json_503(tiny_bundles):
             texts = [f"request {index} text {i} " + "word " * 40 for i in range(2048)]
             body = json.dumps({"input": texts}).encode()
             client = socket.create_connection(("127.0.0.1", port), timeout=60)
-            client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
+            client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                            + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
             clients.append(client)
         time.sleep(0.3)
