@@ -3,15 +3,18 @@
 One background task owns the queue (as in text-embeddings-inference): it takes requests until
 the batch is full (texts or tokens), the oldest request has waited ``max_wait_s``, or no other
 request is on its way (then waiting could only add latency). The model runs in one worker
-thread, so the event loop keeps accepting requests meanwhile. A request is never split across
-batches; its rows come back in its own order.
+thread, so the event loop keeps accepting requests meanwhile. A request bigger than a batch is
+split into model-sized batches; its rows come back whole, in its own order.
 
-Fairness: requests are served smallest first (then oldest first), so a one-text query is never
-stuck behind big bulk requests. Admission counts only the texts that would run before a request:
-a small one is admitted while big ones fill the queue, and when the queue then holds more than
-``max_queue`` texts the largest, newest requests are refused (503) to make room. A request that
-has waited ``max_queue_wait_s`` without reaching the model is refused too, so nobody starves in
-silence; every refusal says when to retry.
+Fairness: the text that waits fewest texts behind it goes first: requests are served by the
+number of their texts still waiting (shortest remaining first, then oldest), so a one-text
+query rides in the next batch even beside requests of thousands of texts, and a big request,
+once started, finishes before a newer one of its size. Admission counts only the texts that would
+run before a request: a small one is admitted while big ones fill the queue, and when the queue
+then holds more than ``max_queue`` texts the largest, newest requests that have not started are
+refused (503) to make room. A request that has waited ``max_queue_wait_s`` without reaching the
+model is refused too, so nobody starves in silence; every refusal says when to retry. A client
+that leaves stops its request before the next batch forms, started or not.
 """
 
 from __future__ import annotations
@@ -68,10 +71,29 @@ class _Job:
     future: asyncio.Future
     gone: Callable[[], bool]
     enqueued: float = field(default_factory=time.monotonic)
+    taken: int = 0  # texts handed to the model so far, in order
+    parts: list[np.ndarray] = field(default_factory=list)  # their rows, batch by batch
+
+    @property
+    def waiting(self) -> int:
+        return len(self.texts) - self.taken
+
+    @property
+    def tokens_per_text(self) -> float:
+        return self.tokens / len(self.texts) if self.texts else 0.0
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """``count`` texts of ``job`` from ``start``: its share of one batch."""
+
+    job: _Job
+    start: int
+    count: int
 
 
 def _service_order(job: _Job) -> tuple[int, float]:
-    return len(job.texts), job.enqueued
+    return job.waiting, job.enqueued
 
 
 class DynamicBatcher:
@@ -136,7 +158,7 @@ class DynamicBatcher:
             raise ShuttingDownError("the server is shutting down")
         if gone():
             raise AbandonedError("the client left before the request queued")
-        ahead = sum(len(job.texts) for job in self._jobs if len(job.texts) <= len(texts))
+        ahead = sum(job.waiting for job in self._jobs if job.waiting <= len(texts))
         if ahead and ahead + len(texts) > self.max_queue:
             raise QueueFullError(
                 f"the queue is full ({self._queued_texts} texts waiting, {ahead} of them before this request; "
@@ -182,37 +204,55 @@ class DynamicBatcher:
             if batch:
                 await self._run_batch(loop, batch)
 
-    async def _collect(self) -> list[_Job]:
-        """Wait (bounded by the oldest request's deadline) until the batch should close."""
+    async def _collect(self) -> list[_Slice]:
+        """Wait (bounded by the oldest request's deadline) until the batch should close; then take
+        its texts off the queue (a big request's first ones, leaving the rest queued)."""
         while True:
             self._drop_abandoned()
             if not self._jobs:
                 return []
-            count, full = self._fitting()
+            plan, full = self._plan()
             remaining = min(job.enqueued for job in self._jobs) + self.max_wait_s - time.monotonic()
             if full or self._arriving == 0 or self._closing or remaining <= 0:
                 break
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), remaining)
-        batch, self._jobs = self._jobs[:count], self._jobs[count:]
-        self._queued_texts -= sum(len(job.texts) for job in batch)
+        batch = []
+        for job, count in plan:
+            batch.append(_Slice(job, job.taken, count))
+            job.taken += count
+            self._queued_texts -= count
+        self._jobs = sorted((job for job in self._jobs if job.waiting), key=_service_order)
         return batch
 
-    def _fitting(self) -> tuple[int, bool]:
-        """How many head jobs fit one batch (at least one), and whether the batch is full."""
-        texts = tokens = count = 0
+    def _plan(self) -> tuple[list[tuple[_Job, int]], bool]:
+        """``(job, texts)`` for the next batch in service order (at least one text), and whether the
+        batch is full; a job bigger than the room left gives what fits."""
+        plan: list[tuple[_Job, int]] = []
+        texts, tokens = 0, 0.0
         for job in self._jobs:
-            if count and (texts + len(job.texts) > self.max_batch or tokens + job.tokens > self.max_batch_tokens):
-                return count, True
-            texts, tokens, count = texts + len(job.texts), tokens + job.tokens, count + 1
-        return count, texts >= self.max_batch or tokens >= self.max_batch_tokens
+            count = min(job.waiting, self.max_batch - texts)
+            if job.tokens_per_text:
+                count = min(count, int((self.max_batch_tokens - tokens) // job.tokens_per_text))
+            if count <= 0 and plan:
+                return plan, True
+            count = max(count, 1)
+            plan.append((job, count))
+            texts, tokens = texts + count, tokens + count * job.tokens_per_text
+            if count < job.waiting:
+                return plan, True
+        return plan, texts >= self.max_batch or tokens >= self.max_batch_tokens
 
     def _shed_largest(self) -> None:
-        """Beyond ``max_queue`` texts, refuse the largest (then newest) requests until it fits."""
+        """Beyond ``max_queue`` texts, refuse the largest (then newest) requests that have not
+        started until it fits."""
         while self._queued_texts > self.max_queue and len(self._jobs) > 1:
-            job = self._jobs.pop()
-            self._queued_texts -= len(job.texts)
+            unstarted = [index for index, job in enumerate(self._jobs) if not job.taken]
+            if not unstarted or unstarted[-1] == 0:
+                return
+            job = self._jobs.pop(unstarted[-1])
+            self._queued_texts -= job.waiting
             if not job.future.done():
                 job.future.set_exception(
                     QueueFullError(
@@ -227,7 +267,7 @@ class DynamicBatcher:
         for job in self._jobs:
             if not job.future.done() and job.gone():
                 job.future.set_exception(AbandonedError("the client left while the request was queued"))
-            elif not job.future.done() and now - job.enqueued > self.max_queue_wait_s:
+            elif not job.future.done() and not job.taken and now - job.enqueued > self.max_queue_wait_s:
                 job.future.set_exception(
                     QueueFullError(
                         f"the request waited {now - job.enqueued:.1f} s without reaching the model "
@@ -236,21 +276,25 @@ class DynamicBatcher:
                 )
         if any(job.future.done() for job in self._jobs):
             self._jobs = [job for job in self._jobs if not job.future.done()]
-            self._queued_texts = sum(len(job.texts) for job in self._jobs)
+            self._queued_texts = sum(job.waiting for job in self._jobs)
 
-    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Job]) -> None:
-        texts = [text for job in batch for text in job.texts]
+    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Slice]) -> None:
+        texts = [text for part in batch for text in part.job.texts[part.start : part.start + part.count]]
         started = time.perf_counter()
         try:
             vectors = await loop.run_in_executor(self._executor, self._run, texts)
         except Exception as error:  # every waiting request learns of the failure
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(error)
+            for part in batch:
+                if not part.job.future.done():
+                    part.job.future.set_exception(error)
             return
-        self._on_batch(BatchStats(len(texts), sum(job.tokens for job in batch), time.perf_counter() - started))
+        tokens = round(sum(part.count * part.job.tokens_per_text for part in batch))
+        self._on_batch(BatchStats(len(texts), tokens, time.perf_counter() - started))
         offset = 0
-        for job in batch:
+        for part in batch:
+            job = part.job
             if not job.future.done():
-                job.future.set_result(vectors[offset : offset + len(job.texts)])
-            offset += len(job.texts)
+                job.parts.append(vectors[offset : offset + part.count])
+                if part.start + part.count == len(job.texts):  # its last texts: the rows are whole
+                    job.future.set_result(job.parts[0] if len(job.parts) == 1 else np.concatenate(job.parts))
+            offset += part.count

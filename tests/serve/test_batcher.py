@@ -101,7 +101,7 @@ def test_token_budget_closes_a_batch():
     assert all(len(batch) <= 2 for batch in model.batches)
 
 
-def test_a_request_larger_than_max_batch_runs_alone_and_whole():
+def test_a_request_larger_than_max_batch_is_split_into_model_sized_batches_and_comes_back_whole():
     model = FakeModel()
 
     async def main():
@@ -111,7 +111,51 @@ def test_a_request_larger_than_max_batch_runs_alone_and_whole():
         return rows
 
     assert run(main())[:, 0].tolist() == [1, 2, 3]
-    assert model.batches == [["a", "bb", "ccc"]]
+    assert model.batches == [["a", "bb"], ["ccc"]]
+
+
+def test_a_one_text_query_beside_two_big_requests_is_answered_before_either_finishes():
+    """Order, not milliseconds: the query rides in the next batch; each big one is split."""
+    model = FakeModel(delay_s=0.01)
+    finished: list[str] = []
+
+    async def main():
+        batcher = batcher_for(model, max_batch=8, max_queue=128)
+
+        async def request(name: str, texts: list[str]):
+            rows = await batcher.submit(texts, len(texts))
+            finished.append(name)
+            return rows
+
+        big = [asyncio.ensure_future(request(f"big {i}", [f"b{i} {j}" for j in range(48)])) for i in range(2)]
+        while not model.batches:  # the first batch of big texts has run: both are queued behind it
+            await asyncio.sleep(0.001)
+        query = await request("query", ["q"])
+        await asyncio.gather(*big)
+        await batcher.close()
+        return query
+
+    assert run(main())[:, 0].tolist() == [1]
+    assert finished[0] == "query" and sorted(finished[1:]) == ["big 0", "big 1"]
+    assert max(len(batch) for batch in model.batches) <= 8
+    assert any("q" in batch for batch in model.batches)
+
+
+def test_a_client_that_leaves_mid_request_stops_its_remaining_batches():
+    model = FakeModel(delay_s=0.02)
+    left = {"now": False}
+
+    async def main():
+        batcher = batcher_for(model, max_batch=4, max_queue=128)
+        task = asyncio.ensure_future(batcher.submit([f"t{i}" for i in range(40)], 40, gone=lambda: left["now"]))
+        await asyncio.sleep(0.05)  # a batch or two ran
+        left["now"] = True
+        with pytest.raises(AbandonedError):
+            await task
+        await batcher.close()
+
+    run(main())
+    assert 1 <= len(model.batches) < 5  # of the ten its 40 texts would have taken
 
 
 def test_queue_full_is_refused_not_grown():
@@ -225,7 +269,7 @@ def test_small_requests_go_first_and_the_largest_are_shed():
     assert small.shape == (1, 2)
     assert [isinstance(b, QueueFullError) for b in big] == [False, False, True]  # the newest big one
     assert "smaller requests went first" in str(big[2])
-    assert model.batches[1] == ["small"]  # served right after the batch that was running
+    assert model.batches[1][0] == "small"  # served right after the batch that was running (big texts fill the rest)
 
 
 def test_a_request_waiting_too_long_is_refused():
