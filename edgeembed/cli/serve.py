@@ -61,6 +61,9 @@ def serve_command(
     header_timeout: Annotated[
         float, typer.Option(help="Seconds a client has to send a request's headers; beyond: 408, closed.")
     ] = 10.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds a client has to send a request's body after its head; beyond: 408, closed.")
+    ] = 30.0,
     max_header_kb: Annotated[
         int, typer.Option(help="Request line and headers limit in KiB; beyond: 431, closed.")
     ] = 32,
@@ -112,6 +115,7 @@ def serve_command(
             embedding_cache_size=cache_size,
             max_connections=max_connections,
             header_timeout_s=header_timeout,
+            body_timeout_s=body_timeout,
             max_header_bytes=max_header_kb * 1024,
             graceful_timeout_s=graceful_timeout,
             log_level=log_level,

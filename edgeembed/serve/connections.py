@@ -5,9 +5,13 @@
   that grows with its square.
 - A head must arrive within ``head_timeout_s`` of the connection opening (or of the previous
   response): a client that sends nothing, or trickles its headers, gets 408 and is closed.
+- A request's body must arrive within ``body_timeout_s`` of its head: a client that declares a
+  body and trickles or withholds it gets 408 and is closed.
 - At most ``max_connections`` connections stay open. A new one beyond the limit closes the
-  oldest connection that is only waiting (no request in flight); if every connection is busy
-  the newcomer gets a JSON 503 with ``Retry-After``. Idle sockets cannot lock clients out.
+  oldest connection that is only waiting (no request in flight), else the one whose body has
+  been arriving longest; if every connection has a whole request in the server's hands the
+  newcomer gets a JSON 503 with ``Retry-After``. Idle and slow-body sockets cannot lock
+  clients out.
 
 Each refusal is a small JSON body in the OpenAI error shape, then the connection closes.
 
@@ -55,7 +59,9 @@ def client_gone(scope: Mapping[str, Any]) -> bool:
     return bool(scope.get(CLIENT_GONE, False))
 
 
-def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections: int, retry_after_s: int) -> type:
+def guarded_protocol(
+    max_head_bytes: int, head_timeout_s: float, max_connections: int, retry_after_s: int, body_timeout_s: float = 30.0
+) -> type:
     """uvicorn's httptools protocol with the rules above (import needs the ``serve`` extra)."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -65,6 +71,7 @@ def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections
             self.opened_at = self.loop.time()
             self._head_bytes, self._heads_seen = 0, 0
             self._deadline: asyncio.TimerHandle | None = None
+            self.body_since: float | None = None  # when the head of a request whose body is arriving ended
             self._start_head()
             if len(self.connections) > max_connections:
                 self._make_room()
@@ -101,9 +108,13 @@ def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections
             self.reading_head = False
             self._heads_seen += 1
             self._cancel_deadline()
+            self.body_since = self.loop.time()
+            self._deadline = self.loop.call_later(body_timeout_s, self._body_too_slow)
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
+            self._cancel_deadline()
+            self.body_since = None
             super().on_message_complete()
             self.reading_head, self._head_bytes = True, 0  # a pipelined next head counts from here
 
@@ -123,16 +134,27 @@ def guarded_protocol(max_head_bytes: int, head_timeout_s: float, max_connections
                 deadline.cancel()
                 self._deadline = None
 
+        def _body_too_slow(self) -> None:
+            self._deadline = None
+            if self.body_since is not None and not self.transport.is_closing():
+                self._refuse(408, f"the request body did not arrive within {body_timeout_s:g} s of its head")
+
         def _head_too_slow(self) -> None:
             self._deadline = None
             if self.waiting and not self.transport.is_closing():
                 self._refuse(408, f"no complete request head within {head_timeout_s:g} s")
 
         def _make_room(self) -> None:
-            idle: list[Any] = [c for c in self.connections if c is not self and getattr(c, "waiting", False)]
+            others: list[Any] = [c for c in self.connections if c is not self]
+            idle = [c for c in others if getattr(c, "waiting", False)]
+            slow = [c for c in others if getattr(c, "body_since", None) is not None]
             if idle:
                 min(idle, key=lambda c: c.opened_at)._refuse(
                     408, "closed while idle to make room for another connection"
+                )
+            elif slow:
+                min(slow, key=lambda c: c.body_since)._refuse(
+                    408, "closed while its body was still arriving, to make room for another connection"
                 )
             else:
                 self._refuse(503, f"all {max_connections} connections are busy; retry later", retry_after_s)

@@ -45,6 +45,15 @@ class ServeMetrics:
         self.cache_misses = Counter("edgeembed_cache_misses", "Texts sent to the model", registry=r)
         self.truncated = Counter("edgeembed_truncated_inputs", "Texts truncated to the model's token limit", registry=r)
         self.input_tokens = Counter("edgeembed_input_tokens", "Tokens of every embedded text", registry=r)
+        self.loop_lag = Histogram(
+            "edgeembed_event_loop_lag_seconds",
+            "How late the event loop woke for a 10 ms timer (time it was blocked)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag_max = Gauge(
+            "edgeembed_event_loop_lag_max_seconds", "The longest event-loop block so far", registry=r
+        )
 
     def record_batch(self, stats: BatchStats) -> None:
         self.batch_size.observe(stats.texts)

@@ -31,6 +31,7 @@ def run_server(
     embedding_cache_size: int | None = None,
     max_connections: int = 512,
     header_timeout_s: float = 10.0,
+    body_timeout_s: float = 30.0,
     max_header_bytes: int = 32 * 1024,
     graceful_timeout_s: float = 30.0,
     log_level: str = "info",
@@ -40,14 +41,16 @@ def run_server(
     The port opens only after the bundle's hashes are verified and the model has run once, so
     ``GET /health`` is 200 from the first connection. Connections are bounded as
     ``edgeembed/serve/connections.py`` says: request heads up to ``max_header_bytes`` sent within
-    ``header_timeout_s``, at most ``max_connections`` open (idle ones make way for new ones).
+    ``header_timeout_s``, bodies within ``body_timeout_s`` of their head, at most
+    ``max_connections`` open (idle and slow-body ones make way for new ones).
     """
     check_address(host, port)
     for name, value in (("--max-connections", max_connections), ("--max-header-kb", max_header_bytes // 1024)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
-    if not 0 < header_timeout_s <= 3600:
-        raise InputError(f"--header-timeout must be within (0, 3600] seconds, got {header_timeout_s!r}")
+    for name, seconds in (("--header-timeout", header_timeout_s), ("--body-timeout", body_timeout_s)):
+        if not 0 < seconds <= 3600:
+            raise InputError(f"{name} must be within (0, 3600] seconds, got {seconds!r}")
     require_serve_extra()
     import uvicorn
 
@@ -65,7 +68,9 @@ def run_server(
         log_level=log_level,
         access_log=False,
         lifespan="on",
-        http=guarded_protocol(max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s),
+        http=guarded_protocol(
+            max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s, body_timeout_s
+        ),
         timeout_graceful_shutdown=graceful_timeout_s,  # type: ignore[arg-type]  # seconds; fractions work
         server_header=False,
     )

@@ -22,6 +22,7 @@ from edgeembed.embed.embedder import Embedder
 from edgeembed.embed.tokenize import TokenizedText
 from edgeembed.errors import InputError
 from edgeembed.serve.batcher import Arrival, DynamicBatcher
+from edgeembed.serve.loop_lag import LoopLagMonitor
 from edgeembed.serve.metrics import ServeMetrics
 from edgeembed.serve.schemas import EmbedRequest, RequestError
 from edgeembed.serve.settings import ServeSettings
@@ -65,6 +66,7 @@ class EmbeddingService:
             max_queue_wait_s=settings.max_queue_wait_ms / 1000,
             on_batch=self.metrics.record_batch,
         )
+        self.loop_lag = LoopLagMonitor(self.metrics.loop_lag, self.metrics.loop_lag_max)
         self.ready = False
         self.stopping = False  # set when the server begins to shut down
         self.reading: set[asyncio.Task] = set()  # requests whose body is still arriving
@@ -77,6 +79,7 @@ class EmbeddingService:
 
     def start_warm_up(self) -> asyncio.Task:
         """Warm up in a thread, once (also for apps that mount the server without its lifespan)."""
+        self.loop_lag.start()
         if self._warming is None:
             self._warming = asyncio.get_running_loop().create_task(self.batcher.run_exclusive(self.warm_up))
         return self._warming
@@ -94,6 +97,7 @@ class EmbeddingService:
             task.cancel()
 
     async def close(self) -> None:
+        await self.loop_lag.stop()
         await self.batcher.close()
 
     async def embed(

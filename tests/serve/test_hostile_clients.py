@@ -246,3 +246,49 @@ def test_graceful_timeout_running_out_answers_json_503(tiny_bundles):
     assert all(b"application/json" in head and b"retry-after" in head for head in refused)
     assert all(head.startswith((b"http/1.1 200", b"http/1.1 503")) for head in heads), heads
     assert "Traceback" not in process.stdout.read()
+
+
+def test_long_texts_are_tokenized_off_the_event_loop(tiny_bundles):
+    """Four clients sending 32 texts of 20,000 characters each: the server's own measure of how
+    long its event loop was blocked (a 10 ms timer's lateness) stays under 50 ms, so /health and
+    short queries are never stuck behind a tokenizer. Inline tokenizing is bounded by characters."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"input": ["word " * 4000] * 32}  # 20,000 characters per text, the default limit
+    with serving(tiny_bundles["fp32"], "--cache-size", "0") as (port, _):
+        with ThreadPoolExecutor(5) as pool:
+            long_ones = [pool.submit(request, port, "POST", "/v1/embeddings", body) for _ in range(4 * 3)]
+            health = [request(port, "GET", "/health")[0] for _ in range(20)]
+            statuses = [future.result()[0] for future in long_ones]
+        worst = metric(port, "edgeembed_event_loop_lag_max_seconds")
+        samples = metric(port, "edgeembed_event_loop_lag_seconds_count")
+    assert statuses == [200] * 12 and health == [200] * 20
+    assert samples > 0 and worst < 0.05, f"the event loop was blocked for {worst * 1000:.0f} ms"
+
+
+def test_slow_bodies_cannot_lock_out_a_client_and_time_out(tiny_bundles):
+    """520 sockets that send a head declaring a body and then nothing: with 64 connections
+    allowed, a normal client still gets its 200 (a slow body makes way for it), and a withheld
+    body is answered 408 once --body-timeout has passed."""
+    options = ("--max-connections", "64", "--body-timeout", "2")
+    with serving(tiny_bundles["fp32"], *options) as (port, process):
+        slow = []
+        try:
+            before = cpu_seconds(process.pid)
+            for _ in range(520):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 9999\r\n\r\n")
+                slow.append(sock)
+            started, statuses = time.monotonic(), []
+            while time.monotonic() - started < 10 and statuses.count(200) < 5:
+                statuses.append(request(port, "POST", "/v1/embeddings", {"input": "a normal client"})[0])
+            assert statuses.count(200) >= 5 and statuses[0] == 200, statuses
+            assert cpu_seconds(process.pid) - before < 5
+            last = slow[-1]  # still open: its body has not arrived; after 2 s the server gives up on it
+            last.settimeout(6)
+            answer = last.recv(200)
+            assert answer.startswith(b"HTTP/1.1 408") and b"body did not arrive" in answer + last.recv(500)
+        finally:
+            for sock in slow:
+                sock.close()
+        assert process.poll() is None and request(port, "GET", "/health")[0] == 200
