@@ -64,6 +64,12 @@ def serve_command(
     body_timeout: Annotated[
         float, typer.Option(help="Seconds a client has to send a request's body after its head; beyond: 408, closed.")
     ] = 30.0,
+    write_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a client may leave its answer unread while the send buffer is full; beyond: closed."
+        ),
+    ] = 30.0,
     max_header_kb: Annotated[
         int, typer.Option(help="Request line and headers limit in KiB; beyond: 431, closed.")
     ] = 32,
@@ -116,6 +122,7 @@ def serve_command(
             max_connections=max_connections,
             header_timeout_s=header_timeout,
             body_timeout_s=body_timeout,
+            write_timeout_s=write_timeout,
             max_header_bytes=max_header_kb * 1024,
             graceful_timeout_s=graceful_timeout,
             log_level=log_level,

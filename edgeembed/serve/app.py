@@ -10,7 +10,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,16 +17,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgeembed.embed.embedder import Embedder
+from edgeembed.serve.answers import openai_body, tei_body, vectors_response
 from edgeembed.serve.batcher import AbandonedError, QueueFullError, ShuttingDownError
 from edgeembed.serve.connections import client_gone
 from edgeembed.serve.openapi import openapi_document
 from edgeembed.serve.protocol import (
     CLIENT_CLOSED,
     ClientGoneError,
-    VectorsResponse,
     check_bearer,
     check_browser_reach,
-    encode_vector,
     error_response,
     read_json,
 )
@@ -149,19 +147,13 @@ class _Routes:
 
     async def openai(self, request: Request) -> Response:
         parsed, embedded = await self._embed(request, parse_openai)
-        data = [
-            {"object": "embedding", "index": index, "embedding": encode_vector(vector, parsed.encoding_format)}
-            for index, vector in enumerate(embedded.vectors)
-        ]
         usage = {"prompt_tokens": embedded.prompt_tokens, "total_tokens": embedded.prompt_tokens}
-        body = {"object": "list", "data": data, "model": self.service.model_name, "usage": usage}
-        return VectorsResponse(body, headers=_embed_headers(embedded))
+        tail = {"model": self.service.model_name, "usage": usage}
+        return vectors_response(openai_body(embedded, parsed.encoding_format, tail), _embed_headers(embedded))
 
     async def tei(self, request: Request) -> Response:
         _, embedded = await self._embed(request, parse_tei)
-        return VectorsResponse(
-            np.ascontiguousarray(embedded.vectors, dtype=np.float32), headers=_embed_headers(embedded)
-        )
+        return vectors_response(tei_body(embedded), _embed_headers(embedded))
 
     async def models(self, request: Request) -> Response:
         model = {"id": self.service.model_name, "object": "model", "created": 0, "owned_by": "edgeembed"}

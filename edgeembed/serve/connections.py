@@ -7,6 +7,9 @@
   response): a client that sends nothing, or trickles its headers, gets 408 and is closed.
 - A request's body must arrive within ``body_timeout_s`` of its head: a client that declares a
   body and trickles or withholds it gets 408 and is closed.
+- A client must keep reading its answer: when the socket's send buffer stays full for
+  ``write_timeout_s`` the connection is dropped with what it holds (answers are written in
+  chunks, so a client that never reads holds little beyond that buffer).
 - At most ``max_connections`` connections stay open. A new one beyond the limit closes the
   oldest connection that is only waiting (no request in flight), else the one whose body has
   been arriving longest; if every connection has a whole request in the server's hands the
@@ -60,7 +63,12 @@ def client_gone(scope: Mapping[str, Any]) -> bool:
 
 
 def guarded_protocol(
-    max_head_bytes: int, head_timeout_s: float, max_connections: int, retry_after_s: int, body_timeout_s: float = 30.0
+    max_head_bytes: int,
+    head_timeout_s: float,
+    max_connections: int,
+    retry_after_s: int,
+    body_timeout_s: float = 30.0,
+    write_timeout_s: float = 30.0,
 ) -> type:
     """uvicorn's httptools protocol with the rules above (import needs the ``serve`` extra)."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -72,12 +80,14 @@ def guarded_protocol(
             self._head_bytes, self._heads_seen = 0, 0
             self._deadline: asyncio.TimerHandle | None = None
             self.body_since: float | None = None  # when the head of a request whose body is arriving ended
+            self._write_deadline: asyncio.TimerHandle | None = None
             self._start_head()
             if len(self.connections) > max_connections:
                 self._make_room()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_deadline()
+            self.resume_writing_deadline()
             self._mark_client_gone()
             super().connection_lost(exc)
 
@@ -133,6 +143,27 @@ def guarded_protocol(
             if deadline is not None:
                 deadline.cancel()
                 self._deadline = None
+
+        def pause_writing(self) -> None:
+            """The send buffer is full: the client has this long to read before it is dropped."""
+            super().pause_writing()
+            if self._write_deadline is None:
+                self._write_deadline = self.loop.call_later(write_timeout_s, self._not_reading)
+
+        def resume_writing(self) -> None:
+            self.resume_writing_deadline()
+            super().resume_writing()
+
+        def resume_writing_deadline(self) -> None:
+            deadline = getattr(self, "_write_deadline", None)
+            if deadline is not None:
+                deadline.cancel()
+                self._write_deadline = None
+
+        def _not_reading(self) -> None:
+            self._write_deadline = None
+            self._mark_client_gone()
+            self.transport.abort()  # frees the unsent answer at once
 
         def _body_too_slow(self) -> None:
             self._deadline = None

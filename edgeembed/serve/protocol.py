@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import numpy as np
-import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
@@ -147,21 +146,8 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class VectorsResponse(JSONResponse):
-    """JSON with numpy float32 vectors written by orjson: each number is the shortest decimal
-    that reads back as the same float32 (``0.032526217``, not ``0.03252621740102768``).
-
-    orjson writes float32 directly, far faster than the standard library's encoder through a
-    list of doubles, and the shorter text is faster for clients to parse (figures: the
-    measurement log).
-    """
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
 def encode_vector(vector: np.ndarray, encoding_format: str) -> np.ndarray | str:
-    """The float32 vector itself (for :class:`VectorsResponse`), or base64 of little-endian
+    """The float32 vector itself (orjson writes it, :mod:`edgeembed.serve.answers`), or base64 of little-endian
     float32 as the OpenAI API sends it."""
     if encoding_format == "base64":
         return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")

@@ -32,6 +32,7 @@ def run_server(
     max_connections: int = 512,
     header_timeout_s: float = 10.0,
     body_timeout_s: float = 30.0,
+    write_timeout_s: float = 30.0,
     max_header_bytes: int = 32 * 1024,
     graceful_timeout_s: float = 30.0,
     log_level: str = "info",
@@ -48,7 +49,8 @@ def run_server(
     for name, value in (("--max-connections", max_connections), ("--max-header-kb", max_header_bytes // 1024)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
-    for name, seconds in (("--header-timeout", header_timeout_s), ("--body-timeout", body_timeout_s)):
+    timeouts = (("--header-timeout", header_timeout_s), ("--body-timeout", body_timeout_s))
+    for name, seconds in (*timeouts, ("--write-timeout", write_timeout_s)):
         if not 0 < seconds <= 3600:
             raise InputError(f"{name} must be within (0, 3600] seconds, got {seconds!r}")
     require_serve_extra()
@@ -69,7 +71,7 @@ def run_server(
         access_log=False,
         lifespan="on",
         http=guarded_protocol(
-            max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s, body_timeout_s
+            max_header_bytes, header_timeout_s, max_connections, settings.retry_after_s, body_timeout_s, write_timeout_s
         ),
         timeout_graceful_shutdown=graceful_timeout_s,  # type: ignore[arg-type]  # seconds; fractions work
         server_header=False,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,12 +41,24 @@ class PreparedText:
 
 @dataclass(frozen=True)
 class Embedded:
-    """The vectors of one request and what they cost."""
+    """The vectors of one request and what they cost. A text repeated in the request is held
+    once: row ``i`` of the answer is ``distinct[rows[i]]``."""
 
-    vectors: np.ndarray
+    distinct: np.ndarray
+    rows: np.ndarray
     prompt_tokens: int
     truncated: int
     cache_hits: int
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Every row of the answer, in request order."""
+        return self.distinct[self.rows]
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        """The answer's rows, ``size`` at a time (a big answer is written as it is sent)."""
+        for start in range(0, len(self.rows), size):
+            yield self.distinct[self.rows[start : start + size]]
 
 
 class EmbeddingService:
@@ -112,12 +124,15 @@ class EmbeddingService:
         with self.batcher.arriving() if arrival is None else contextlib.nullcontext(arrival) as arrival:
             texts = self._prompted(request)
             self._check_chars(texts)
-            if sum(map(len, texts)) <= INLINE_CHARS:
-                tokenized = pipeline.tokenize(texts)
+            position = {text: index for index, text in enumerate(dict.fromkeys(texts))}
+            distinct = list(position)  # a repeated text is tokenized, computed and held once
+            rows = np.fromiter((position[text] for text in texts), dtype=np.int64, count=len(texts))
+            if sum(map(len, distinct)) <= INLINE_CHARS:
+                tokenized = pipeline.tokenize(distinct)
             else:
-                tokenized = await asyncio.to_thread(pipeline.tokenize, texts)
-            lengths = [len(item.ids) for item in tokenized]
-            over = [index for index, item in enumerate(tokenized) if item.truncated]
+                tokenized = await asyncio.to_thread(pipeline.tokenize, distinct)
+            lengths = [len(tokenized[row].ids) for row in rows]
+            over = [index for index, row in enumerate(rows) if tokenized[row].truncated]
             truncate = self.settings.auto_truncate if request.truncate is None else request.truncate
             if over and not truncate:
                 raise RequestError(
@@ -127,30 +142,25 @@ class EmbeddingService:
                     'truncation ("truncate": true on /embed, or a server without --no-auto-truncate)',
                     "input",
                 )
-            hits = pipeline.cached(texts, False)
-            vectors = np.empty((len(texts), self.embedder.embedding_dim), dtype=np.float32)
+            hits = pipeline.cached(distinct, False)
+            vectors = np.empty((len(distinct), self.embedder.embedding_dim), dtype=np.float32)
             for index, hit in hits.items():
                 vectors[index] = hit
-            first: dict[str, int] = {}  # each new text once, at its first position
-            for index, text in enumerate(texts):
-                if index not in hits:
-                    first.setdefault(text, index)
-            if first:
-                tokens = sum(lengths[index] for index in range(len(texts)) if index not in hits)
-                items = [PreparedText(text, tokenized[index]) for text, index in first.items()]
-                computed = await self.batcher.submit(items, tokens, arrival, gone)
-                row_of = dict(zip(first, computed, strict=False))
-                for index, text in enumerate(texts):
-                    if index not in hits:
-                        vectors[index] = row_of[text]
+            missing = [index for index in range(len(distinct)) if index not in hits]
+            if missing:
+                tokens = sum(len(tokenized[index].ids) for index in missing)
+                items = [PreparedText(distinct[index], tokenized[index]) for index in missing]
+                vectors[missing] = await self.batcher.submit(items, tokens, arrival, gone)
         manifest = self.embedder.bundle.manifest
         normalize = manifest.normalize if request.normalize is None else request.normalize
         width = request.dimensions or manifest.truncate_dim or self.embedder.embedding_dim
-        self.metrics.cache_hits.inc(len(hits))
-        self.metrics.cache_misses.inc(len(texts) - len(hits))
+        answered_from_cache = int(np.isin(rows, list(hits)).sum()) if hits else 0
+        self.metrics.cache_hits.inc(answered_from_cache)
+        self.metrics.cache_misses.inc(len(texts) - answered_from_cache)
         self.metrics.truncated.inc(len(over))
         self.metrics.input_tokens.inc(sum(lengths))
-        return Embedded(pipeline.finish(vectors, width, normalize), sum(lengths), len(over), len(hits))
+        finished = pipeline.finish(vectors, width, normalize)
+        return Embedded(finished, rows, sum(lengths), len(over), answered_from_cache)
 
     def _prompted(self, request: EmbedRequest) -> list[str]:
         """The texts with the requested (or the bundle's default) prompt in front."""

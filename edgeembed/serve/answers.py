@@ -1,0 +1,67 @@
+"""Embedding answers as JSON bytes, written piece by piece: a small answer goes out whole, a big
+one as a stream of chunks, so a client that does not read holds at most a chunk of the server's
+memory beyond the socket's buffer (and ``--write-timeout`` closes it). Every piece is orjson's
+output, so the bytes are exactly those of ``orjson.dumps`` of the whole answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from edgeembed.serve.protocol import encode_vector
+from edgeembed.serve.service import Embedded
+
+CHUNK_ROWS = 128  # rows serialized at a time
+WHOLE_ROWS = 256  # answers up to this many rows are sent whole, with a Content-Length
+NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def openai_body(embedded: Embedded, encoding_format: str, tail: dict[str, Any]) -> Iterator[bytes]:
+    """``{"object": "list", "data": [...], "model": ..., "usage": ...}`` in pieces."""
+    yield b'{"object":"list","data":['
+    index = 0
+    for chunk in embedded.chunks(CHUNK_ROWS):
+        items = []
+        for vector in chunk:
+            item = {"object": "embedding", "index": index, "embedding": encode_vector(vector, encoding_format)}
+            items.append(orjson.dumps(item, option=NUMPY))
+            index += 1
+        yield (b"," if index > len(chunk) else b"") + b",".join(items)
+    yield b"]," + orjson.dumps(tail)[1:]
+
+
+def tei_body(embedded: Embedded) -> Iterator[bytes]:
+    """``[[...], [...]]`` in pieces."""
+    yield b"["
+    for number, chunk in enumerate(embedded.chunks(CHUNK_ROWS)):
+        rows = orjson.dumps(np.ascontiguousarray(chunk, dtype=np.float32), option=NUMPY)[1:-1]
+        yield (b"," if number else b"") + rows
+    yield b"]"
+
+
+def vectors_response(pieces: Iterator[bytes], headers: dict[str, str]) -> Response:
+    """The answer whole when it is small, else streamed chunk by chunk."""
+    first = [next(pieces)]
+    body = _take(pieces, first, WHOLE_ROWS // CHUNK_ROWS + 2)
+    if body is not None:
+        return Response(b"".join(body), media_type="application/json", headers=headers)
+    return StreamingResponse(_chain(first, pieces), media_type="application/json", headers=headers)
+
+
+def _take(pieces: Iterator[bytes], taken: list[bytes], most: int) -> list[bytes] | None:
+    """All pieces if there are at most ``most`` (added to ``taken``), else None (``taken`` keeps
+    what was read, for the stream to send first)."""
+    for piece in pieces:
+        taken.append(piece)
+        if len(taken) > most:
+            return None
+    return taken
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest
