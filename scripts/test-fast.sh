@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 VENV="${EDGEEMBED_FAST_VENV:-.venv-fast}"
 source scripts/lib/venv.sh
 ensure_venv "$VENV"
-"$VENV/bin/python" -m pip install -q -e ".[serve,langchain,llama-index,corpus,ray,docs,lint]" "pytest>=8" "hypothesis>=6.100" "httpx>=0.27"
+"$VENV/bin/python" -m pip install -q -e ".[serve,redis,langchain,llama-index,corpus,ray,docs,lint]" "pytest>=8" "hypothesis>=6.100" "httpx>=0.27"
 "$VENV/bin/python" -m pytest -m "not convert and not slow and not routes" "$@"

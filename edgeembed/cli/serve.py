@@ -74,6 +74,17 @@ def serve_command(
         int, typer.Option(help="Request line and headers limit in KiB; beyond: 431, closed.")
     ] = 32,
     graceful_timeout: Annotated[float, typer.Option(help="Seconds SIGTERM waits for accepted requests.")] = 30.0,
+    cache_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="EDGEEMBED_CACHE_URL",
+            help="A cache shared by replicas: redis://HOST:6379/0 (Redis or Valkey; needs edgeembed[redis]).",
+        ),
+    ] = None,
+    cache_ttl: Annotated[int, typer.Option(help="Seconds an entry lives in the shared cache.")] = 86_400,
+    cache_timeout_ms: Annotated[
+        float, typer.Option(help="Longest wait for the shared cache; beyond it (or on any error) the model answers.")
+    ] = 50.0,
     allow_origin: Annotated[
         list[str] | None,
         typer.Option(
@@ -109,6 +120,9 @@ def serve_command(
             api_key=key,
             model_name=model_name,
             allowed_origins=tuple(allow_origin or ()),
+            cache_url=cache_url,
+            cache_ttl_s=cache_ttl,
+            cache_timeout_ms=cache_timeout_ms,
             allowed_hosts=allowed_hosts(host, allowed_host or []),
         )
         run_server(

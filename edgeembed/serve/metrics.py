@@ -45,6 +45,13 @@ class ServeMetrics:
         self.cache_misses = Counter("edgeembed_cache_misses", "Texts sent to the model", registry=r)
         self.truncated = Counter("edgeembed_truncated_inputs", "Texts truncated to the model's token limit", registry=r)
         self.input_tokens = Counter("edgeembed_input_tokens", "Tokens of every embedded text", registry=r)
+        self.shared_hits = Counter("edgeembed_shared_cache_hits", "Texts answered from the shared cache", registry=r)
+        self.shared_misses = Counter("edgeembed_shared_cache_misses", "Texts the shared cache did not hold", registry=r)
+        self.shared_errors = Counter(
+            "edgeembed_shared_cache_errors",
+            "Shared-cache calls that failed or timed out (answered as misses)",
+            registry=r,
+        )
         self.loop_lag = Histogram(
             "edgeembed_event_loop_lag_seconds",
             "How late the event loop woke for a 10 ms timer (time it was blocked)",

@@ -26,6 +26,7 @@ from edgeembed.serve.loop_lag import LoopLagMonitor
 from edgeembed.serve.metrics import ServeMetrics
 from edgeembed.serve.schemas import EmbedRequest, RequestError
 from edgeembed.serve.settings import ServeSettings
+from edgeembed.serve.shared_cache import SharedCache
 
 INLINE_CHARS = 2048  # characters tokenized on the event loop; a longer request goes to a thread
 WARM_UP_TEXTS = ("edgeembed warm-up", " ".join(["a longer warm-up text of several words"] * 8))
@@ -79,6 +80,8 @@ class EmbeddingService:
             on_batch=self.metrics.record_batch,
         )
         self.loop_lag = LoopLagMonitor(self.metrics.loop_lag, self.metrics.loop_lag_max)
+        self.shared = _shared_cache(embedder, settings, self.metrics.shared_errors.inc)
+        self._storing: set[asyncio.Task] = set()  # shared-cache writes still on their way
         self.ready = False
         self.stopping = False  # set when the server begins to shut down
         self.reading: set[asyncio.Task] = set()  # requests whose body is still arriving
@@ -111,6 +114,9 @@ class EmbeddingService:
     async def close(self) -> None:
         await self.loop_lag.stop()
         await self.batcher.close()
+        if self.shared is not None:
+            await asyncio.gather(*self._storing, return_exceptions=True)
+            await self.shared.close()
 
     async def embed(
         self, request: EmbedRequest, arrival: Arrival | None = None, gone: Callable[[], bool] = lambda: False
@@ -147,10 +153,14 @@ class EmbeddingService:
             for index, hit in hits.items():
                 vectors[index] = hit
             missing = [index for index in range(len(distinct)) if index not in hits]
+            if missing and self.shared is not None:
+                missing = await self._from_shared_cache(distinct, missing, vectors, hits)
             if missing:
                 tokens = sum(len(tokenized[index].ids) for index in missing)
                 items = [PreparedText(distinct[index], tokenized[index]) for index in missing]
                 vectors[missing] = await self.batcher.submit(items, tokens, arrival, gone)
+                if self.shared is not None:
+                    self._store_shared([distinct[index] for index in missing], vectors[missing])
         manifest = self.embedder.bundle.manifest
         normalize = manifest.normalize if request.normalize is None else request.normalize
         width = request.dimensions or manifest.truncate_dim or self.embedder.embedding_dim
@@ -161,6 +171,29 @@ class EmbeddingService:
         self.metrics.input_tokens.inc(sum(lengths))
         finished = pipeline.finish(vectors, width, normalize)
         return Embedded(finished, rows, sum(lengths), len(over), answered_from_cache)
+
+    async def _from_shared_cache(
+        self, distinct: list[str], missing: list[int], vectors: np.ndarray, hits: dict[int, np.ndarray]
+    ) -> list[int]:
+        """Fill what the shared cache holds (also into the local LRU); the positions still missing."""
+        assert self.shared is not None
+        found = await self.shared.get_many([distinct[index] for index in missing])
+        self.metrics.shared_hits.inc(len(found))
+        self.metrics.shared_misses.inc(len(missing) - len(found))
+        if not found:
+            return missing
+        for position, vector in found.items():
+            vectors[missing[position]] = hits[missing[position]] = vector
+        known = [missing[position] for position in found]
+        self.embedder.pipeline.remember([distinct[index] for index in known], vectors[known], False)
+        return [index for position, index in enumerate(missing) if position not in found]
+
+    def _store_shared(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Write new vectors to the shared cache in the background (the answer does not wait)."""
+        assert self.shared is not None
+        task = asyncio.get_running_loop().create_task(self.shared.put_many(texts, vectors.copy()))
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
 
     def _prompted(self, request: EmbedRequest) -> list[str]:
         """The texts with the requested (or the bundle's default) prompt in front."""
@@ -196,6 +229,19 @@ class EmbeddingService:
             PreparedText(text, tokens)
             for text, tokens in zip(texts, self.embedder.pipeline.tokenize(texts), strict=True)
         ]
+
+
+def _shared_cache(embedder: Embedder, settings: ServeSettings, on_error: Callable[[], None]) -> SharedCache | None:
+    if settings.cache_url is None:
+        return None
+    return SharedCache(
+        settings.cache_url,
+        embedder.bundle.manifest.digest,
+        embedder.embedding_dim,
+        ttl_s=settings.cache_ttl_s,
+        timeout_s=settings.cache_timeout_ms / 1000,
+        on_error=on_error,
+    )
 
 
 def _model_name(embedder: Embedder) -> str:

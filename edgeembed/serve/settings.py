@@ -47,6 +47,10 @@ class ServeSettings:
     # loopback names (LOOPBACK_NAMES); an app mounted elsewhere checks no Host by default.
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ("*",)
+    # A cache shared by replicas (Redis protocol) behind the in-process LRU: edgeembed/serve/shared_cache.py.
+    cache_url: str | None = field(default=None, repr=False)  # may hold a password
+    cache_ttl_s: int = 86_400
+    cache_timeout_ms: float = 50.0
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_batch_tokens", "max_queue", "max_inputs", "max_body_bytes", "retry_after_s"):
@@ -71,6 +75,10 @@ class ServeSettings:
             raise InputError(
                 f"serve: max_inputs ({self.max_inputs}) exceeds max_queue ({self.max_queue}); "
                 "a request that large could never be queued"
+            )
+        if not 1 <= self.cache_timeout_ms <= 10_000:
+            raise InputError(
+                f"serve: cache_timeout_ms (--cache-timeout-ms) must be within 1..10000, got {self.cache_timeout_ms!r}"
             )
         if self.api_key is not None and not self.api_key.strip():
             raise InputError("serve: the API key is empty; give a key or none")
