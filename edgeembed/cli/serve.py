@@ -166,12 +166,20 @@ def bench_serve_command(
         list[str] | None,
         typer.Option("--server-option", help="Extra 'edgeembed serve' option, e.g. --server-option=--max-wait-ms=5."),
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="Also load another OpenAI-compatible server with the same texts in the same rounds, "
+            "e.g. http://127.0.0.1:7997/v1/embeddings (yours, on this machine)."
+        ),
+    ] = None,
+    against_model: Annotated[str, typer.Option(help="The 'model' field sent to the --against server.")] = "bench",
     as_json: JsonFlag = False,
 ) -> None:
     """Served speed of 'edgeembed serve' on 127.0.0.1 against offline encode (fresh server, bounded)."""
     from edgeembed.cli.output import console, errors
     from edgeembed.data import MAX_DISTINCT_TEXTS, distinct_texts
-    from edgeembed.tools.serve_load import load_test
+    from edgeembed.tools.serve_load import Target, load_test
 
     with user_errors():
         if requests < 1 or rounds < 1:
@@ -181,6 +189,7 @@ def bench_serve_command(
                 f"--requests x --rounds is at most {MAX_DISTINCT_TEXTS // 2:,} (every request a new text); "
                 f"got {requests} x {rounds}"
             )
+        target = Target.parse(against, against_model) if against else None
         summary = load_test(
             bundle,
             distinct_texts(2 * rounds * requests),
@@ -189,6 +198,7 @@ def bench_serve_command(
             server_args=list(server_option or []),
             progress=lambda message: errors.print(message, markup=False),
             requests=requests,
+            against=target,
         )
     if as_json:
         print(json.dumps(summary))

@@ -51,6 +51,26 @@ def print_load_test(console: Console, summary: dict) -> None:
             + ("" if cpu is None else f", at x{cpu:.2f} its CPU per text"),
             markup=False,
         )
+    if summary.get("against"):
+        print_against(console, summary["against"])
+
+
+def print_against(console: Console, against: dict) -> None:
+    """The other server's rounds, and edgeembed's requests/s as a multiple of its."""
+    table = Table(title=f"the same rounds against {against['url']}")
+    for column in ("mode", "req/s", "p50 ms", "p99 ms", "errors", "edgeembed x"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for mode, row in against["modes"].items():
+        ratio = against["edgeembed_vs_against"].get(mode)
+        table.add_row(
+            mode,
+            f"{row['requests_per_s']:.0f}",
+            f"{row['p50_ms']:.1f}",
+            f"{row['p99_ms']:.1f}",
+            str(row["errors"]),
+            "-" if ratio is None else f"x{ratio:.2f}",
+        )
+    print_whole(console, table)
 
 
 def _ms(value: float | None) -> str:

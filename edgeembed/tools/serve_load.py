@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from edgeembed.errors import EdgeEmbedError
 from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
@@ -117,12 +118,37 @@ def request(
         connection.close()
 
 
-def run_round(port: int, texts: list[str], clients: int, mode: str) -> RoundResult:
-    """Each text as its own OpenAI request, from ``clients`` keep-alive connections."""
-    return asyncio.run(_round(port, texts, clients, mode))
+@dataclass(frozen=True)
+class Target:
+    """Where the load goes: an OpenAI-compatible embeddings route over plain HTTP."""
+
+    host: str
+    port: int
+    path: str = "/v1/embeddings"
+    model: str = "bench"
+
+    @classmethod
+    def parse(cls, url: str, model: str = "bench") -> Target:
+        """``http://HOST:PORT[/PATH]``; a bare address or ``/v1`` means ``/v1/embeddings``."""
+        parsed = urlsplit(url)
+        if parsed.scheme != "http" or not parsed.hostname:
+            raise EdgeEmbedError(f"--against {url!r}: give http://HOST:PORT[/v1/embeddings] (plain HTTP)")
+        path = parsed.path.rstrip("/")
+        path = (
+            path
+            if path.endswith("/embeddings")
+            else path + ("/embeddings" if path.endswith("/v1") else "/v1/embeddings")
+        )
+        return cls(parsed.hostname, parsed.port or 80, path, model)
 
 
-async def _round(port: int, texts: list[str], clients: int, mode: str) -> RoundResult:
+def run_round(target: int | Target, texts: list[str], clients: int, mode: str) -> RoundResult:
+    """Each text as its own OpenAI request, from ``clients`` keep-alive connections (``target``: a
+    port of this machine's edgeembed server, or another server)."""
+    return asyncio.run(_round(Target("127.0.0.1", target) if isinstance(target, int) else target, texts, clients, mode))
+
+
+async def _round(target: Target, texts: list[str], clients: int, mode: str) -> RoundResult:
     pending = list(reversed(texts))
     result = RoundResult(mode, clients, 0.0)
 
@@ -130,11 +156,11 @@ async def _round(port: int, texts: list[str], clients: int, mode: str) -> RoundR
         connection = None
         while pending:
             text = pending.pop()
-            body = json.dumps({"input": text, "model": "bench", "encoding_format": "base64"}).encode()
+            body = json.dumps({"input": text, "model": target.model, "encoding_format": "base64"}).encode()
             started = time.perf_counter()
             try:
-                connection = connection or await asyncio.open_connection("127.0.0.1", port)
-                status, payload = await _post(*connection, "/v1/embeddings", body)
+                connection = connection or await asyncio.open_connection(target.host, target.port)
+                status, payload = await _post(*connection, target.path, body, target.host)
                 error = None if status == 200 else f"{status}: {payload[:200]!r}"
             except (OSError, asyncio.IncompleteReadError, ValueError) as failure:
                 error, connection = f"{type(failure).__name__}: {failure}", None
@@ -150,12 +176,11 @@ async def _round(port: int, texts: list[str], clients: int, mode: str) -> RoundR
 
 
 async def _post(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes, host: str = "127.0.0.1"
 ) -> tuple[int, bytes]:
     """One keep-alive HTTP/1.1 POST; the load generator stays light so it measures the server."""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     writer.write(head.encode() + body)
     header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
@@ -187,6 +212,7 @@ def load_test(
     progress=lambda message: None,
     requests: int | None = None,
     offline: bool = True,
+    against: Target | None = None,
 ) -> dict:
     """Interleaved rounds against one fresh server; a JSON-able summary.
 
@@ -195,6 +221,8 @@ def load_test(
     in a fresh process with the server's threads: the speed the server is held against. The texts
     are taken from ``texts`` in order, so a pool of ``2 * rounds * requests`` distinct texts
     means no text is ever sent twice (``requests`` defaults to all of ``texts``, each time).
+    ``against`` (another OpenAI-compatible server) gets the same two modes with the same texts in
+    each round, right after this server: both see each text once, neither from a cache of the other.
     """
     count = len(texts) if requests is None else requests
     if clients < 2 or rounds < 1 or count < 1 or not texts:
@@ -207,9 +235,12 @@ def load_test(
         Path(bundle), port, ["--cache-size", "0", *(server_args or [])]
     )  # every request reaches the model
     results: list[RoundResult] = []
+    others: list[RoundResult] = []
     baselines: list[dict] = []
     try:
         run_round(port, [f"warm-up request {index}" for index in range(32)], clients, "warm-up")
+        if against is not None:
+            run_round(against, [f"warm-up request {index}" for index in range(32)], clients, "warm-up")
         concurrent = {"batches": 0.0, "texts": 0.0}
         for number in range(rounds):
             for mode, clients_now in (("one at a time", 1), (f"{clients} concurrent", clients)):
@@ -220,6 +251,9 @@ def load_test(
                 if clients_now > 1:
                     after = _batch_counters(port)
                     concurrent = {key: concurrent[key] + after[key] - before[key] for key in concurrent}
+                if against is not None:
+                    progress(f"round {number + 1}/{rounds}: {mode}, against {against.host}:{against.port}")
+                    others.append(run_round(against, round_texts, clients_now, mode))
             if offline:
                 progress(f"round {number + 1}/{rounds}: offline encode at batch {OFFLINE_BATCH}")
                 baselines.append(offline_rate(Path(bundle), round_texts, None if threads is None else int(threads)))
@@ -228,7 +262,21 @@ def load_test(
         exit_status = stop_server(process)
     batches = batch_sizes(metrics.decode()) if status == 200 else {}
     batches["concurrent_mean_batch"] = concurrent["texts"] / concurrent["batches"] if concurrent["batches"] else 0.0
-    return summarize(results, batches, exit_status, count, offline=baselines)
+    summary = summarize(results, batches, exit_status, count, offline=baselines)
+    if against is not None:
+        summary["against"] = against_comparison(against, summarize_modes(others), summary["modes"])
+    return summary
+
+
+def against_comparison(target: Target, theirs: dict, ours: dict) -> dict:
+    """The other server's modes, and this server's requests/s as a multiple of its, per mode."""
+    ratios = {
+        mode: round(ours[mode]["requests_per_s"] / theirs[mode]["requests_per_s"], 2)
+        if theirs[mode]["requests_per_s"]
+        else None
+        for mode in ours
+    }
+    return {"url": f"http://{target.host}:{target.port}{target.path}", "modes": theirs, "edgeembed_vs_against": ratios}
 
 
 def _slices(texts: list[str], count: int) -> Iterator[list[str]]:
@@ -291,15 +339,8 @@ def _batch_counters(port: int) -> dict[str, float]:
     return {"batches": stats.get("batches", 0.0), "texts": stats.get("batches", 0.0) * stats.get("mean_batch", 0.0)}
 
 
-def summarize(
-    results: list[RoundResult],
-    batches: dict,
-    exit_status: int,
-    requests_per_round: int,
-    cores: int | None = None,
-    offline: list[dict] | None = None,
-) -> dict:
-    cores = cores or usable_cores()
+def summarize_modes(results: list[RoundResult]) -> dict[str, Any]:
+    """Per mode (in the order first run): clients, median requests/s, p50/p99, errors, CPU."""
     modes: dict[str, Any] = {}
     for result in results:
         entry = modes.setdefault(
@@ -323,6 +364,20 @@ def summarize(
         for side in ("server", "client"):
             value = _cpu_ms_per_request(entry["rounds"], f"{side}_cpu_s")
             summary[mode][f"{side}_cpu_ms_per_request"] = None if value is None else round(value, 3)
+    return summary
+
+
+def summarize(
+    results: list[RoundResult],
+    batches: dict,
+    exit_status: int,
+    requests_per_round: int,
+    cores: int | None = None,
+    offline: list[dict] | None = None,
+) -> dict:
+    cores = cores or usable_cores()
+    summary = summarize_modes(results)
+    modes = list(summary)
     sequential, concurrent = (summary[mode] for mode in modes)
     gain = concurrent["requests_per_s"] / sequential["requests_per_s"] if sequential["requests_per_s"] else 0.0
     return {

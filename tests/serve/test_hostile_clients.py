@@ -52,8 +52,8 @@ def send_until_closed(port: int, head: bytes, chunk: bytes, total: int, seconds:
 
 
 def read_response(sock: socket.socket) -> bytes:
-    """One whole HTTP response: the head, then its Content-Length body (or up to EOF). A single
-    ``recv`` may return the head alone, since the server may send head and body separately."""
+    """One whole HTTP response: the head, then its Content-Length or chunked body (or up to EOF). A
+    single ``recv`` may return the head alone, since the server may send head and body separately."""
     answer = b""
     while b"\r\n\r\n" not in answer:
         chunk = sock.recv(65536)
@@ -61,6 +61,13 @@ def read_response(sock: socket.socket) -> bytes:
             return answer
         answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():  # a big answer is streamed: up to the last chunk
+        while not body.endswith(b"0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
     length = re.search(rb"^content-length:\s*(\d+)", head.lower(), re.M)
     while length is None or len(body) < int(length.group(1)):
         chunk = sock.recv(65536)

@@ -106,3 +106,30 @@ def test_the_table_prints_without_the_servers_cpu_time():
     print_load_test(console, summarize(results, {}, 0, 10, cores=2, offline=offline))
     text = console.export_text()
     assert "served 50% of that" in text and "its CPU per text" not in text  # no /proc: no CPU ratio
+
+
+def test_against_urls_name_an_openai_embeddings_route():
+    from edgeembed.errors import EdgeEmbedError
+    from edgeembed.tools.serve_load import Target
+
+    assert Target.parse("http://127.0.0.1:7997") == Target("127.0.0.1", 7997, "/v1/embeddings")
+    assert Target.parse("http://localhost:8000/v1/", "bge").path == "/v1/embeddings"
+    assert Target.parse("http://localhost:8000/api/embeddings").path == "/api/embeddings"
+    with pytest.raises(EdgeEmbedError, match="plain HTTP"):
+        Target.parse("https://example.com")
+
+
+def test_against_another_server_gets_the_same_rounds_and_a_ratio(tiny_bundles):
+    from edgeembed.tools.serve_load import Target, free_port, load_test, start_server, stop_server
+
+    port = free_port()
+    other = start_server(tiny_bundles["fp32"], port, ["--cache-size", "0"])  # any OpenAI-compatible server
+    try:
+        summary = load_test(tiny_bundles["fp32"], distinct_texts(40), clients=4, rounds=1, requests=20,
+                            offline=False, against=Target("127.0.0.1", port))
+    finally:
+        stop_server(other)
+    against = summary["against"]
+    assert list(against["modes"]) == list(summary["modes"]) == ["one at a time", "4 concurrent"]
+    assert all(row["errors"] == 0 and row["requests_per_s"] > 0 for row in against["modes"].values())
+    assert all(ratio > 0 for ratio in against["edgeembed_vs_against"].values())
