@@ -100,6 +100,8 @@ class EmbeddingService:
         return self._warming
 
     async def ensure_warm(self) -> None:
+        """Warm up if not yet done; and from now on, watch the event loop for blocking."""
+        self.loop_lag.start()
         if not self.ready:
             await asyncio.shield(self.start_warm_up())
 
