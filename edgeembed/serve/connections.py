@@ -130,7 +130,9 @@ def guarded_protocol(
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing():
+            # The next head's clock starts only once no request is left in hand: a pipelined one
+            # already parsed (its body perhaps still arriving) is a request, not a head to wait for.
+            if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
                 self._start_head()
 
         def _start_head(self) -> None:

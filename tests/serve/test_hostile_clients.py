@@ -299,3 +299,36 @@ def test_slow_bodies_cannot_lock_out_a_client_and_time_out(tiny_bundles):
             for sock in slow:
                 sock.close()
         assert process.poll() is None and request(port, "GET", "/health")[0] == 200
+
+
+def test_a_pipelined_request_with_a_big_body_is_served_not_refused_as_a_header(tiny_bundles):
+    """Two requests in one write, the second with a 40 KB body: its body bytes are body, not head."""
+    small = json.dumps({"input": "first"}).encode()
+    big = json.dumps({"input": ["second " * 400] * 12}).encode()  # about 40 KB
+    assert len(big) > 32 * 1024
+    with serving(tiny_bundles["fp32"]) as (port, _):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            head = b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            client.sendall(head + f"Content-Length: {len(small)}\r\n\r\n".encode() + small
+                           + head + f"Content-Length: {len(big)}\r\n\r\n".encode() + big)
+            first, second = read_responses(client, 2)
+    assert first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200"), (first[:80], second[:80])
+    assert len(json.loads(second.partition(b"\r\n\r\n")[2])["data"]) == 12
+
+
+def read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` whole responses with Content-Length bodies, read from one connection in order."""
+    buffer, answers = b"", []
+    while len(answers) < count:
+        head_end = buffer.find(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", buffer[:head_end]) if head_end >= 0 else None
+        if length and len(buffer) >= head_end + 4 + int(length.group(1)):
+            end = head_end + 4 + int(length.group(1))
+            answers.append(buffer[:end])
+            buffer = buffer[end:]
+            continue
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buffer += chunk
+    return answers + [b""] * (count - len(answers))
