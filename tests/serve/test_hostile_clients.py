@@ -306,12 +306,11 @@ def test_a_pipelined_request_with_a_big_body_is_served_not_refused_as_a_header(t
     small = json.dumps({"input": "first"}).encode()
     big = json.dumps({"input": ["second " * 400] * 12}).encode()  # about 40 KB
     assert len(big) > 32 * 1024
-    with serving(tiny_bundles["fp32"]) as (port, _):
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
-            head = b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            client.sendall(head + f"Content-Length: {len(small)}\r\n\r\n".encode() + small
-                           + head + f"Content-Length: {len(big)}\r\n\r\n".encode() + big)
-            first, second = read_responses(client, 2)
+    head = b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    with serving(tiny_bundles["fp32"]) as (port, _), socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(head + f"Content-Length: {len(small)}\r\n\r\n".encode() + small
+                       + head + f"Content-Length: {len(big)}\r\n\r\n".encode() + big)
+        first, second = read_responses(client, 2)
     assert first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200"), (first[:80], second[:80])
     assert len(json.loads(second.partition(b"\r\n\r\n")[2])["data"]) == 12
 
