@@ -11,7 +11,8 @@ import pytest
 from edgeembed.data import distinct_texts
 from edgeembed.tools.cpu_time import own_cpu_seconds, process_cpu_seconds, usable_cores
 from edgeembed.tools.offline_rate import measure, offline_rate
-from edgeembed.tools.serve_load import RoundResult, _option_value, _slices, summarize
+from edgeembed.tools.serve_load import _option_value, _slices
+from edgeembed.tools.serve_report import RoundResult, summarize
 
 
 def _round(mode: str, clients: int, seconds: float, requests: int, server_cpu: float | None, client_cpu: float) -> RoundResult:
