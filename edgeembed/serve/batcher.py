@@ -92,6 +92,14 @@ class _Slice:
     count: int
 
 
+async def _settle() -> None:
+    """Two event-loop turns: the I/O the loop has read by now is handled (a client's end of stream
+    marks its request gone) before the next batch forms. One turn is not enough: a task resumed
+    by ``sleep(0)`` runs before the I/O callbacks of that same turn."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+
 def _service_order(job: _Job) -> tuple[int, float]:
     return job.waiting, job.enqueued
 
@@ -208,6 +216,7 @@ class DynamicBatcher:
         """Wait (bounded by the oldest request's deadline) until the batch should close; then take
         its texts off the queue (a big request's first ones, leaving the rest queued)."""
         while True:
+            await _settle()
             self._drop_abandoned()
             if not self._jobs:
                 return []
