@@ -7,6 +7,9 @@
   response): a client that sends nothing, or trickles its headers, gets 408 and is closed.
 - A request's body must arrive within ``body_timeout_s`` of its head: a client that declares a
   body and trickles or withholds it gets 408 and is closed.
+- A body must not arrive in crumbs: one that has come in ``MIN_PIECES`` pieces or more of fewer
+  than ``MIN_PIECE_BYTES`` bytes on average gets 400 and is closed (every piece costs the parser
+  and a wake-up however small it is; a real client's pieces are whole TCP segments).
 - A client must keep reading its answer: when the socket's send buffer stays full for
   ``write_timeout_s`` the connection is dropped with what it holds (answers are written in
   chunks, so a client that never reads holds little beyond that buffer).
@@ -31,7 +34,13 @@ from collections.abc import Mapping
 from typing import Any
 
 CLIENT_GONE = "edgeembed.client_gone"
-REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
+REASONS = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+MIN_PIECES, MIN_PIECE_BYTES = 256, 32  # a body in 256+ pieces must average 32 bytes a piece
 
 
 def refusal(status: int, message: str, retry_after_s: int | None = None) -> bytes:
@@ -119,6 +128,7 @@ def guarded_protocol(
             self._heads_seen += 1
             self._cancel_deadline()
             self.body_since = self.loop.time()
+            self._body_pieces = self._body_bytes = 0
             self._deadline = self.loop.call_later(body_timeout_s, self._body_too_slow)
             super().on_headers_complete()
 
@@ -166,6 +176,19 @@ def guarded_protocol(
             self._write_deadline = None
             self._mark_client_gone()
             self.transport.abort()  # frees the unsent answer at once
+
+        def on_body(self, body: bytes) -> None:
+            self._body_pieces = getattr(self, "_body_pieces", 0) + 1
+            self._body_bytes = getattr(self, "_body_bytes", 0) + len(body)
+            if self._body_pieces >= MIN_PIECES and self._body_bytes < MIN_PIECE_BYTES * self._body_pieces:
+                if not self.transport.is_closing():
+                    self._refuse(
+                        400,
+                        f"the request body arrived in {self._body_pieces} pieces of "
+                        f"{self._body_bytes / self._body_pieces:.1f} bytes on average; send it in larger writes",
+                    )
+                return
+            super().on_body(body)
 
         def _body_too_slow(self) -> None:
             self._deadline = None

@@ -331,3 +331,28 @@ def read_responses(sock: socket.socket, count: int) -> list[bytes]:
             break
         buffer += chunk
     return answers + [b""] * (count - len(answers))
+
+
+def test_a_body_sent_a_byte_at_a_time_is_refused_early_and_cheaply(tiny_bundles):
+    """Each piece of a body costs the server a parse and a wake-up however small it is: a body
+    arriving in crumbs (256 pieces or more, under 32 bytes a piece) gets 400 and is closed."""
+    body = json.dumps({"input": ["word " * 3000]}).encode()  # 15 KB
+    with serving(tiny_bundles["fp32"]) as (port, process):
+        before = cpu_seconds(process.pid)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           + f"Content-Length: {len(body)}\r\n\r\n".encode())
+            sent = 0
+            try:
+                for byte in body:
+                    client.sendall(bytes([byte]))
+                    sent += 1
+                    time.sleep(0.0002)  # each byte its own segment
+            except OSError:  # the server closed the connection: what we wanted
+                pass
+            answer = read_response(client)
+        spent = cpu_seconds(process.pid) - before
+        assert answer.startswith(b"HTTP/1.1 400") and b"larger writes" in answer, answer[:120]
+        assert sent < len(body) and spent < 1.0, (sent, spent)
+        assert request(port, "POST", "/v1/embeddings", {"input": "a normal client"})[0] == 200
