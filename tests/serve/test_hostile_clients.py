@@ -356,3 +356,31 @@ def test_a_body_sent_a_byte_at_a_time_is_refused_early_and_cheaply(tiny_bundles)
         assert answer.startswith(b"HTTP/1.1 400") and b"larger writes" in answer, answer[:120]
         assert sent < len(body) and spent < 1.0, (sent, spent)
         assert request(port, "POST", "/v1/embeddings", {"input": "a normal client"})[0] == 200
+
+
+def test_a_one_text_query_beside_two_2048_text_clients_finishes_first(tiny_bundles):
+    """Big requests are split into model-sized batches and the query rides in the next one: it is
+    answered before either big request finishes (order, not milliseconds)."""
+    import threading
+
+    finished, lock = [], threading.Lock()
+
+    def post(name: str, texts) -> None:
+        status = request(port, "POST", "/v1/embeddings", {"input": texts})[0]
+        with lock:
+            finished.append((name, status))
+
+    bulk = [[f"bulk {b} text {i} " + "word " * 30 for i in range(2048)] for b in range(2)]
+    with serving(tiny_bundles["fp32"], "--cache-size", "0", "--max-queue", "8192") as (port, _):
+        start = metric(port, "edgeembed_batch_size_count")
+        threads = [threading.Thread(target=post, args=(f"bulk {b}", texts)) for b, texts in enumerate(bulk)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while metric(port, "edgeembed_batch_size_count") < start + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # both big requests are queued and the model has begun on them
+        post("query", "a lone query")
+        for thread in threads:
+            thread.join(120)
+    assert finished[0] == ("query", 200), finished
+    assert sorted(finished[1:]) == [("bulk 0", 200), ("bulk 1", 200)]
