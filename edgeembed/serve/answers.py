@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from edgeembed.serve.protocol import encode_vector
 from edgeembed.serve.service import Embedded
 
-CHUNK_ROWS = 128  # rows serialized at a time
+CHUNK_ROWS = 32  # rows serialized at a time (about 140 kB of JSON at 384 dimensions)
 WHOLE_ROWS = 256  # answers up to this many rows are sent whole, with a Content-Length
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
@@ -43,25 +43,9 @@ def tei_body(embedded: Embedded) -> Iterator[bytes]:
     yield b"]"
 
 
-def vectors_response(pieces: Iterator[bytes], headers: dict[str, str]) -> Response:
-    """The answer whole when it is small, else streamed chunk by chunk."""
-    first = [next(pieces)]
-    body = _take(pieces, first, WHOLE_ROWS // CHUNK_ROWS + 2)
-    if body is not None:
-        return Response(b"".join(body), media_type="application/json", headers=headers)
-    return StreamingResponse(_chain(first, pieces), media_type="application/json", headers=headers)
-
-
-def _take(pieces: Iterator[bytes], taken: list[bytes], most: int) -> list[bytes] | None:
-    """All pieces if there are at most ``most`` (added to ``taken``), else None (``taken`` keeps
-    what was read, for the stream to send first)."""
-    for piece in pieces:
-        taken.append(piece)
-        if len(taken) > most:
-            return None
-    return taken
-
-
-def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield from first
-    yield from rest
+def vectors_response(pieces: Iterator[bytes], headers: dict[str, str], rows: int) -> Response:
+    """The answer whole when it has at most :data:`WHOLE_ROWS` rows, else streamed chunk by chunk
+    (nothing is serialized ahead of what the client has taken)."""
+    if rows <= WHOLE_ROWS:
+        return Response(b"".join(pieces), media_type="application/json", headers=headers)
+    return StreamingResponse(pieces, media_type="application/json", headers=headers)

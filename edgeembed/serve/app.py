@@ -149,11 +149,12 @@ class _Routes:
         parsed, embedded = await self._embed(request, parse_openai)
         usage = {"prompt_tokens": embedded.prompt_tokens, "total_tokens": embedded.prompt_tokens}
         tail = {"model": self.service.model_name, "usage": usage}
-        return vectors_response(openai_body(embedded, parsed.encoding_format, tail), _embed_headers(embedded))
+        body = openai_body(embedded, parsed.encoding_format, tail)
+        return vectors_response(body, _embed_headers(embedded), len(embedded.rows))
 
     async def tei(self, request: Request) -> Response:
         _, embedded = await self._embed(request, parse_tei)
-        return vectors_response(tei_body(embedded), _embed_headers(embedded))
+        return vectors_response(tei_body(embedded), _embed_headers(embedded), len(embedded.rows))
 
     async def models(self, request: Request) -> Response:
         model = {"id": self.service.model_name, "object": "model", "created": 0, "owned_by": "edgeembed"}
