@@ -16,11 +16,7 @@ def print_load_test(console: Console, summary: dict) -> None:
         table.add_column(column, justify="left" if column == "mode" else "right")
     for mode, row in summary["modes"].items():
         table.add_row(
-            mode,
-            f"{row['requests_per_s']:.0f}",
-            f"{row['p50_ms']:.1f}",
-            f"{row['p99_ms']:.1f}",
-            str(row["errors"]),
+            *_round_cells(mode, row),
             _ms(row.get("server_cpu_ms_per_request")),
             _ms(row.get("client_cpu_ms_per_request")),
         )
@@ -62,15 +58,13 @@ def print_against(console: Console, against: dict) -> None:
         table.add_column(column, justify="left" if column == "mode" else "right")
     for mode, row in against["modes"].items():
         ratio = against["edgeembed_vs_against"].get(mode)
-        table.add_row(
-            mode,
-            f"{row['requests_per_s']:.0f}",
-            f"{row['p50_ms']:.1f}",
-            f"{row['p99_ms']:.1f}",
-            str(row["errors"]),
-            "-" if ratio is None else f"x{ratio:.2f}",
-        )
+        table.add_row(*_round_cells(mode, row), "-" if ratio is None else f"x{ratio:.2f}")
     print_whole(console, table)
+
+
+def _round_cells(mode: str, row: dict) -> tuple[str, ...]:
+    """Mode, requests/s, p50 and p99 latency and errors of one mode's rounds."""
+    return mode, f"{row['requests_per_s']:.0f}", f"{row['p50_ms']:.1f}", f"{row['p99_ms']:.1f}", str(row["errors"])
 
 
 def _ms(value: float | None) -> str:

@@ -96,7 +96,8 @@ def guarded_protocol(
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_deadline()
-            self.resume_writing_deadline()
+            _cancel(getattr(self, "_write_deadline", None))
+            self._write_deadline = None
             self._mark_client_gone()
             super().connection_lost(exc)
 
@@ -151,10 +152,8 @@ def guarded_protocol(
             self._deadline = self.loop.call_later(head_timeout_s, self._head_too_slow)
 
         def _cancel_deadline(self) -> None:
-            deadline = getattr(self, "_deadline", None)
-            if deadline is not None:
-                deadline.cancel()
-                self._deadline = None
+            _cancel(getattr(self, "_deadline", None))
+            self._deadline = None
 
         def pause_writing(self) -> None:
             """The send buffer is full: the client has this long to read before it is dropped."""
@@ -163,14 +162,9 @@ def guarded_protocol(
                 self._write_deadline = self.loop.call_later(write_timeout_s, self._not_reading)
 
         def resume_writing(self) -> None:
-            self.resume_writing_deadline()
+            _cancel(self._write_deadline)
+            self._write_deadline = None
             super().resume_writing()
-
-        def resume_writing_deadline(self) -> None:
-            deadline = getattr(self, "_write_deadline", None)
-            if deadline is not None:
-                deadline.cancel()
-                self._write_deadline = None
 
         def _not_reading(self) -> None:
             self._write_deadline = None
@@ -222,3 +216,9 @@ def guarded_protocol(
             self.transport.close()
 
     return GuardedHttpToolsProtocol
+
+
+def _cancel(deadline: asyncio.TimerHandle | None) -> None:
+    """Cancel a timer, if there is one."""
+    if deadline is not None:
+        deadline.cancel()
