@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from edgeembed.serve.protocol import encode_vector
 from edgeembed.serve.service import Embedded
 
-CHUNK_ROWS = 32  # rows serialized at a time (about 140 kB of JSON at 384 dimensions)
+CHUNK_BYTES = 32 * 1024  # about this much JSON is serialized at a time
 WHOLE_ROWS = 256  # answers up to this many rows are sent whole, with a Content-Length
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
@@ -24,7 +24,7 @@ def openai_body(embedded: Embedded, encoding_format: str, tail: dict[str, Any]) 
     """``{"object": "list", "data": [...], "model": ..., "usage": ...}`` in pieces."""
     yield b'{"object":"list","data":['
     index = 0
-    for chunk in embedded.chunks(CHUNK_ROWS):
+    for chunk in embedded.chunks(chunk_rows(embedded)):
         items = []
         for vector in chunk:
             item = {"object": "embedding", "index": index, "embedding": encode_vector(vector, encoding_format)}
@@ -37,10 +37,15 @@ def openai_body(embedded: Embedded, encoding_format: str, tail: dict[str, Any]) 
 def tei_body(embedded: Embedded) -> Iterator[bytes]:
     """``[[...], [...]]`` in pieces."""
     yield b"["
-    for number, chunk in enumerate(embedded.chunks(CHUNK_ROWS)):
+    for number, chunk in enumerate(embedded.chunks(chunk_rows(embedded))):
         rows = orjson.dumps(np.ascontiguousarray(chunk, dtype=np.float32), option=NUMPY)[1:-1]
         yield (b"," if number else b"") + rows
     yield b"]"
+
+
+def chunk_rows(embedded: Embedded) -> int:
+    """Rows per piece: about :data:`CHUNK_BYTES` of JSON (a float32 prints in up to 16 bytes)."""
+    return max(1, CHUNK_BYTES // (16 * max(1, embedded.distinct.shape[-1])))
 
 
 def vectors_response(pieces: Iterator[bytes], headers: dict[str, str], rows: int) -> Response:
