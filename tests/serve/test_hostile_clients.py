@@ -348,7 +348,7 @@ def test_a_body_sent_a_byte_at_a_time_is_refused_early_and_cheaply(tiny_bundles)
                 for byte in body:
                     client.sendall(bytes([byte]))
                     sent += 1
-                    time.sleep(0.0002)  # each byte its own segment
+                    time.sleep(0.001)  # each byte its own segment, even when the server is slow to read
             except OSError:  # the server closed the connection: what we wanted
                 pass
             answer = read_response(client)
