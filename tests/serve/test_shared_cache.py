@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
-pytest.importorskip("redis")
+redis = pytest.importorskip("redis")
 from starlette.testclient import TestClient
 
 from edgeembed.embed.embedder import Embedder
@@ -70,7 +70,10 @@ def test_replica_b_answers_what_replica_a_computed_and_a_dead_cache_fails_nothin
         with TestClient(create_app(Embedder.load(fake_bundle), **options)) as a, \
              TestClient(create_app(Embedder.load(fake_bundle), **options)) as b:
             first = a.post("/v1/embeddings", json={"input": texts})
-            time.sleep(0.3)  # A writes to the shared cache after answering
+            store = redis.Redis.from_url(url)
+            deadline = time.monotonic() + 10
+            while store.dbsize() < len(texts) and time.monotonic() < deadline:
+                time.sleep(0.02)  # A writes to the shared cache after answering
             computed_by_b = metric(b, "edgeembed_batch_size_sum")
             second = b.post("/v1/embeddings", json={"input": texts})
             assert first.status_code == second.status_code == 200
