@@ -17,7 +17,7 @@ runner = CliRunner()
 LATIN1 = "café au lait\nthé\n".encode("latin-1")
 
 
-def one_error_line(result, message: str) -> None:
+def assert_one_error_line(result, message: str) -> None:
     """Exit 1, exactly one ``error:`` line holding ``message``, no traceback."""
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
@@ -38,7 +38,7 @@ def test_bench_refuses_bad_options_before_measuring(fake_bundle, tmp_path, args,
     if "--plot" in args:
         pytest.importorskip("matplotlib")
     result = runner.invoke(app, ["bench", str(fake_bundle), "--baseline", "", *[a.format(tmp=tmp_path) for a in args]])
-    one_error_line(result, message)
+    assert_one_error_line(result, message)
     assert "round 1" not in result.output  # refused before any pipeline ran
 
 
@@ -74,7 +74,7 @@ def test_embed_corpus_refuses_a_bad_source_and_leaves_nothing(fake_bundle, tmp_p
     source = write_corpus(tmp_path, name, content)
     result = runner.invoke(app, ["embed-corpus", str(fake_bundle), str(source), "--out", str(tmp_path / "out"),
                                  "--format", "npy"])
-    one_error_line(result, message)
+    assert_one_error_line(result, message)
     assert not (tmp_path / "out").exists()
 
 
@@ -82,7 +82,7 @@ def test_embed_corpus_refuses_a_file_as_out(fake_bundle, tmp_path):
     source = write_corpus(tmp_path, "corpus.txt", b"a dog\n")
     taken = write_corpus(tmp_path, "taken", b"mine")
     result = runner.invoke(app, ["embed-corpus", str(fake_bundle), str(source), "--out", str(taken), "--format", "npy"])
-    one_error_line(result, "is a file; give a folder")
+    assert_one_error_line(result, "is a file; give a folder")
     assert taken.read_bytes() == b"mine"
 
 
@@ -117,13 +117,13 @@ def test_a_run_that_fails_before_its_first_shard_removes_the_folder_it_made(fake
 # One UTF-8 rule: files, stdin and arguments are UTF-8 or refused, by every command that reads text.
 def test_embed_refuses_non_utf8_stdin(fake_bundle):
     result = runner.invoke(app, ["embed", str(fake_bundle), "--json"], input=LATIN1)
-    one_error_line(result, "stdin is not UTF-8 (byte 0xe9 on line 1)")
+    assert_one_error_line(result, "stdin is not UTF-8 (byte 0xe9 on line 1)")
 
 
 def test_embed_refuses_an_argument_that_is_not_utf8(fake_bundle):
     undecodable = LATIN1.decode("utf-8", "surrogateescape").splitlines()[0]  # as Python passes argv bytes
     result = runner.invoke(app, ["embed", str(fake_bundle), undecodable, "--json"])
-    one_error_line(result, "text argument 1 is not UTF-8")
+    assert_one_error_line(result, "text argument 1 is not UTF-8")
 
 
 def test_embed_reads_utf8_stdin_with_crlf_and_a_bom(fake_bundle):
@@ -136,7 +136,7 @@ def test_embed_reads_utf8_stdin_with_crlf_and_a_bom(fake_bundle):
 def test_measuring_commands_refuse_the_same_file_the_same_way(fake_bundle, tmp_path, command):
     source = write_corpus(tmp_path, "latin1.txt", LATIN1)
     result = runner.invoke(app, [a.format(bundle=fake_bundle, file=source) for a in command])
-    one_error_line(result, "latin1.txt is not UTF-8 (byte 0xe9 on line 1)")
+    assert_one_error_line(result, "latin1.txt is not UTF-8 (byte 0xe9 on line 1)")
 
 
 def test_a_flag_that_does_not_fit_the_format_is_blamed_not_the_target():

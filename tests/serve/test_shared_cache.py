@@ -91,7 +91,7 @@ def test_replica_b_answers_what_replica_a_computed_and_a_dead_cache_fails_nothin
     assert np.allclose(vectors, expected, atol=1e-6)
 
 
-def test_keys_name_the_bundle_and_the_text_and_a_missing_server_is_a_fast_miss():
+def test_keys_name_the_bundle_and_the_text_and_a_missing_server_is_a_counted_miss():
     import asyncio
 
     assert cache_key("bundle-a", "hi") != cache_key("bundle-b", "hi") != cache_key("bundle-a", "hi ")
@@ -99,16 +99,14 @@ def test_keys_name_the_bundle_and_the_text_and_a_missing_server_is_a_fast_miss()
     cache = SharedCache(f"redis://127.0.0.1:{free_port()}/0", "bundle-a", 4, timeout_s=0.05, on_error=lambda: errors.append(1))
 
     async def main():
-        started = time.monotonic()
         found = await cache.get_many(["hi", "there"])
         again = await cache.get_many(["hi"])  # resting after the error: not even asked
         await cache.put_many(["hi"], np.ones((1, 4), dtype=np.float32))
         await cache.close()
-        return found, again, time.monotonic() - started
+        return found, again
 
-    found, again, seconds = asyncio.run(main())
-    assert found == {} and again == {} and errors == [1] and not cache.available
-    assert seconds < 5  # bounded by the timeouts, not by a TCP retry
+    found, again = asyncio.run(main())
+    assert found == {} and again == {} and errors == [1] and not cache.available  # one failed call, then rest
 
 
 def test_a_bad_cache_url_is_refused_at_start(fake_bundle):
